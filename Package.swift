@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// Canopy: Planet chips in, a ranked Kaggle submission and a per-label report out.
+// Layers, each depending only on those below it (see docs/ARCHITECTURE.md):
+//   canopy (CLI) → Benchmarks → ImageIO → CShims → CJPEG, CPNG, CTIFF
+import PackageDescription
+
+let package = Package(
+    name: "Canopy",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "canopy", targets: ["canopy"]),
+        .library(name: "ImageIO", targets: ["ImageIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each a module map + shim header resolved by pkg-config.
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // The little C Swift cannot write: setjmp frames (libjpeg, libpng), variadic tags and va_list handlers (libtiff).
+        .target(name: "CShims", dependencies: ["CJPEG", "CPNG", "CTIFF"]),
+        // A plain libjpeg-turbo decode loop: the yardstick `canopy bench decode` measures against.
+        .target(name: "CJPEGReference", dependencies: ["CJPEG"]),
+
+        .target(name: "ImageIO", dependencies: ["CShims"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "CJPEGReference"]),
+        .executableTarget(
+            name: "canopy",
+            dependencies: [
+                "ImageIO", "Benchmarks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // libFuzzer entry points; built only by scripts/fuzz.sh with -sanitize=fuzzer,address.
+        .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO"]),
+        .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO"]),
+        .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO"]),
+
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
+    ]
+)

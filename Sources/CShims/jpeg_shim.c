@@ -1,0 +1,231 @@
+// libjpeg-turbo behind a setjmp frame: see canopy_shims.h.
+#include "canopy_shims.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+// Progressive files can declare thousands of tiny scans; past this many a file is treated as
+// malformed rather than decoded for minutes (libjpeg-turbo's TurboJPEG API applies the same guard).
+#define CANOPY_JPEG_MAX_SCANS 500
+
+struct canopy_jpeg {
+  struct jpeg_decompress_struct cinfo;
+  struct jpeg_error_mgr err;
+  struct jpeg_progress_mgr progress;
+  jmp_buf landing;
+  int status;
+  int stage;  // 0 idle, 1 header read, 2 started
+  int cmyk;   // 4-component output to be folded to RGB
+  uint8_t *row4;
+  size_t row4_size;
+  int warnings;
+  char message[JMSG_LENGTH_MAX + 64];
+  char first_warning[JMSG_LENGTH_MAX];
+};
+
+static void record(struct canopy_jpeg *ctx, int status) {
+  char text[JMSG_LENGTH_MAX];
+  (*ctx->cinfo.err->format_message)((j_common_ptr)&ctx->cinfo, text);
+  ctx->status = status;
+  snprintf(ctx->message, sizeof ctx->message, "%s", text);
+}
+
+static void on_error(j_common_ptr cinfo) {
+  struct canopy_jpeg *ctx = (struct canopy_jpeg *)cinfo->client_data;
+  int code = cinfo->err->msg_code;
+  int status = CANOPY_ERR_CORRUPT;
+  if (code == JERR_OUT_OF_MEMORY) status = CANOPY_ERR_NO_MEMORY;
+  else if (code == JERR_INPUT_EMPTY || code == JERR_INPUT_EOF) status = CANOPY_ERR_TRUNCATED;
+  else if (code == JERR_CONVERSION_NOTIMPL || code == JERR_NOTIMPL || code == JERR_BAD_PRECISION ||
+           code == JERR_BAD_J_COLORSPACE || code == JERR_BAD_IN_COLORSPACE)
+    status = CANOPY_ERR_UNSUPPORTED;
+  record(ctx, status);
+  longjmp(ctx->landing, 1);
+}
+
+// Warnings that mean the pixels would be wrong end the decode; the rest (an unknown JFIF version,
+// junk bytes before a marker, a bad ICC chunk) are counted and the decode goes on. Trace messages
+// (level >= 0) are dropped: nothing is ever printed.
+static void on_message(j_common_ptr cinfo, int level) {
+  struct canopy_jpeg *ctx = (struct canopy_jpeg *)cinfo->client_data;
+  if (level >= 0) return;
+  int code = cinfo->err->msg_code;
+  if (code == JWRN_JPEG_EOF) {
+    record(ctx, CANOPY_ERR_TRUNCATED);
+    longjmp(ctx->landing, 1);
+  }
+  if (code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE || code == JWRN_ARITH_BAD_CODE ||
+      code == JWRN_MUST_RESYNC || code == JWRN_NOT_SEQUENTIAL || code == JWRN_BOGUS_PROGRESSION) {
+    record(ctx, CANOPY_ERR_CORRUPT);
+    longjmp(ctx->landing, 1);
+  }
+  if (ctx->warnings++ == 0) (*cinfo->err->format_message)(cinfo, ctx->first_warning);
+}
+
+static void on_progress(j_common_ptr cinfo) {
+  struct canopy_jpeg *ctx = (struct canopy_jpeg *)cinfo->client_data;
+  if (ctx->cinfo.input_scan_number > CANOPY_JPEG_MAX_SCANS) {
+    ctx->status = CANOPY_ERR_CORRUPT;
+    snprintf(ctx->message, sizeof ctx->message, "more than %d progressive scans", CANOPY_JPEG_MAX_SCANS);
+    longjmp(ctx->landing, 1);
+  }
+}
+
+canopy_jpeg *canopy_jpeg_create(void) {
+  struct canopy_jpeg *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return NULL;
+  ctx->cinfo.err = jpeg_std_error(&ctx->err);
+  ctx->err.error_exit = on_error;
+  ctx->err.emit_message = on_message;
+  ctx->cinfo.client_data = ctx;
+  if (setjmp(ctx->landing)) {  // jpeg_create_decompress fails only when out of memory
+    jpeg_destroy_decompress(&ctx->cinfo);
+    free(ctx);
+    return NULL;
+  }
+  jpeg_create_decompress(&ctx->cinfo);
+  ctx->progress.progress_monitor = on_progress;
+  ctx->cinfo.progress = &ctx->progress;
+  return ctx;
+}
+
+void canopy_jpeg_destroy(canopy_jpeg *ctx) {
+  if (!ctx) return;
+  jpeg_destroy_decompress(&ctx->cinfo);
+  free(ctx->row4);
+  free(ctx);
+}
+
+static void reset(struct canopy_jpeg *ctx) {
+  ctx->status = CANOPY_OK;
+  ctx->message[0] = 0;
+}
+
+static int fail(struct canopy_jpeg *ctx) {
+  jpeg_abort_decompress(&ctx->cinfo);
+  ctx->stage = 0;
+  return ctx->status;
+}
+
+static int color_space(J_COLOR_SPACE space) {
+  switch (space) {
+    case JCS_GRAYSCALE: return CANOPY_JPEG_GRAY;
+    case JCS_RGB: return CANOPY_JPEG_RGB;
+    case JCS_YCbCr: return CANOPY_JPEG_YCBCR;
+    case JCS_CMYK: return CANOPY_JPEG_CMYK;
+    case JCS_YCCK: return CANOPY_JPEG_YCCK;
+    default: return CANOPY_JPEG_UNKNOWN;
+  }
+}
+
+int canopy_jpeg_read_header(canopy_jpeg *ctx, const uint8_t *data, size_t size, canopy_jpeg_info *info) {
+  reset(ctx);
+  ctx->warnings = 0;
+  ctx->first_warning[0] = 0;
+  jpeg_abort_decompress(&ctx->cinfo);
+  ctx->stage = 0;
+  if (setjmp(ctx->landing)) return fail(ctx);
+  jpeg_mem_src(&ctx->cinfo, data, (unsigned long)size);
+  jpeg_read_header(&ctx->cinfo, TRUE);
+  info->width = (int)ctx->cinfo.image_width;
+  info->height = (int)ctx->cinfo.image_height;
+  info->components = ctx->cinfo.num_components;
+  info->color_space = color_space(ctx->cinfo.jpeg_color_space);
+  info->saw_adobe = ctx->cinfo.saw_Adobe_marker;
+  info->adobe_transform = ctx->cinfo.Adobe_transform;
+  info->saw_jfif = ctx->cinfo.saw_JFIF_marker;
+  info->progressive = ctx->cinfo.progressive_mode;
+  ctx->stage = 1;
+  return CANOPY_OK;
+}
+
+int canopy_jpeg_start(canopy_jpeg *ctx, int scale_denom, int *out_width, int *out_height, int *out_channels) {
+  reset(ctx);
+  if (ctx->stage != 1) {
+    ctx->status = CANOPY_ERR_USAGE;
+    snprintf(ctx->message, sizeof ctx->message, "canopy_jpeg_start before a header was read");
+    return ctx->status;
+  }
+  if (setjmp(ctx->landing)) return fail(ctx);
+  struct jpeg_decompress_struct *cinfo = &ctx->cinfo;
+  ctx->cmyk = 0;
+  switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE: cinfo->out_color_space = JCS_GRAYSCALE; break;
+    case JCS_RGB:
+    case JCS_YCbCr: cinfo->out_color_space = JCS_RGB; break;
+    case JCS_CMYK:
+    case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; ctx->cmyk = 1; break;
+    default:
+      ctx->status = CANOPY_ERR_UNSUPPORTED;
+      snprintf(ctx->message, sizeof ctx->message, "%d components in an unknown colour space",
+               cinfo->num_components);
+      return fail(ctx);
+  }
+  cinfo->scale_num = 1;
+  cinfo->scale_denom = (unsigned int)scale_denom;
+  jpeg_start_decompress(cinfo);
+  *out_width = (int)cinfo->output_width;
+  *out_height = (int)cinfo->output_height;
+  *out_channels = ctx->cmyk ? 3 : cinfo->output_components;
+  if (ctx->cmyk) {
+    size_t need = (size_t)cinfo->output_width * 4;
+    if (need > ctx->row4_size) {
+      uint8_t *row = realloc(ctx->row4, need);
+      if (!row) {
+        ctx->status = CANOPY_ERR_NO_MEMORY;
+        snprintf(ctx->message, sizeof ctx->message, "no memory for a %zu-byte scanline", need);
+        return fail(ctx);
+      }
+      ctx->row4 = row;
+      ctx->row4_size = need;
+    }
+  }
+  ctx->stage = 2;
+  return CANOPY_OK;
+}
+
+int canopy_jpeg_read_image(canopy_jpeg *ctx, uint8_t *out, size_t row_stride) {
+  reset(ctx);
+  if (ctx->stage != 2) {
+    ctx->status = CANOPY_ERR_USAGE;
+    snprintf(ctx->message, sizeof ctx->message, "canopy_jpeg_read_image before canopy_jpeg_start");
+    return ctx->status;
+  }
+  if (setjmp(ctx->landing)) return fail(ctx);
+  struct jpeg_decompress_struct *cinfo = &ctx->cinfo;
+  const JDIMENSION width = cinfo->output_width;
+  while (cinfo->output_scanline < cinfo->output_height) {
+    uint8_t *dest = out + (size_t)cinfo->output_scanline * row_stride;
+    if (!ctx->cmyk) {
+      JSAMPROW row = dest;
+      jpeg_read_scanlines(cinfo, &row, 1);
+      continue;
+    }
+    JSAMPROW row = ctx->row4;
+    jpeg_read_scanlines(cinfo, &row, 1);
+    // djpeg's cmyk_to_rgb (libjpeg-turbo cmyk.h), in integers: round(c * k / 255).
+    const uint8_t *src = ctx->row4;
+    for (JDIMENSION x = 0; x < width; x++, src += 4, dest += 3) {
+      const unsigned k = src[3];
+      dest[0] = (uint8_t)((src[0] * k + 127) / 255);
+      dest[1] = (uint8_t)((src[1] * k + 127) / 255);
+      dest[2] = (uint8_t)((src[2] * k + 127) / 255);
+    }
+  }
+  jpeg_finish_decompress(cinfo);
+  ctx->stage = 0;
+  return CANOPY_OK;
+}
+
+void canopy_jpeg_abort(canopy_jpeg *ctx) {
+  jpeg_abort_decompress(&ctx->cinfo);
+  ctx->stage = 0;
+}
+
+const char *canopy_jpeg_error_message(const canopy_jpeg *ctx) { return ctx->message; }
+int canopy_jpeg_warning_count(const canopy_jpeg *ctx) { return ctx->warnings; }
+const char *canopy_jpeg_first_warning(const canopy_jpeg *ctx) { return ctx->first_warning; }

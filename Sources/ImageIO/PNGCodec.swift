@@ -1,0 +1,89 @@
+internal import CShims
+
+/// Decodes and encodes PNG through libpng: 8- and 16-bit, gray, gray+alpha, RGB, RGBA and palette
+/// (palettes expand to RGB, or RGBA when the file has transparency).
+public enum PNGCodec {
+    /// Decodes `bytes`; `file` names the source in errors.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, options: DecodeOptions = DecodeOptions()) throws(ImageIOError) -> Image {
+        var info = canopy_png_info()
+        let maxDimension = UInt32(clamping: options.limits.maximumDimension)
+        guard let context = canopy_png_open(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
+                                            maxDimension, &info) else {
+            throw ImageIOError(file: file, reason: .outOfMemory(format: .png, detail: "cannot allocate a PNG reader"))
+        }
+        defer { canopy_png_close(context) }
+        try check(canopy_png_status(context), context, file: file)
+
+        let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
+        let bytesPerSample = info.bit_depth == 16 ? 2 : 1
+        if let limit = options.limits.violation(width: width, height: height, bands: channels, bytesPerSample: bytesPerSample) {
+            throw ImageIOError(file: file, reason: .tooLarge(format: .png, width: width, height: height,
+                                                             bands: channels, limit: limit))
+        }
+        let order: BandOrder = switch channels {
+        case 1: .gray
+        case 2: .grayAlpha
+        case 3: .rgb
+        default: .rgba
+        }
+        let count = width * height * channels
+        var status: Int32 = 0
+        let image: Image
+        if bytesPerSample == 1 {
+            let values = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                buffer.initialize(repeating: 0)  // interlaced passes read rows back: start defined
+                status = canopy_png_read_image(context, buffer.baseAddress, width * channels)
+                initialized = count
+            }
+            image = Image(width: width, height: height, bandOrder: order, samples: .uint8(values))
+        } else {
+            let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+                buffer.initialize(repeating: 0)
+                status = UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt8.self) {
+                    canopy_png_read_image(context, $0.baseAddress, width * channels * 2)
+                }
+                initialized = count
+            }
+            image = Image(width: width, height: height, bandOrder: order, samples: .uint16(values))
+        }
+        try check(status, context, file: file)
+        if let handler = options.warningHandler, canopy_png_warning_count(context) > 0 {
+            handler("libpng: " + String(cString: canopy_png_first_warning(context)))
+        }
+        return image
+    }
+
+    /// Encodes an image of 1 to 4 bands (L, LA, RGB or RGBA as its band count says) as PNG bytes.
+    public static func encode(_ image: Image, file: String = "<png>") throws(ImageIOError) -> [UInt8] {
+        guard (1...4).contains(image.bands) else {
+            throw ImageIOError(file: file, reason: .unsupportedLayout(format: .png, detail: "PNG holds 1 to 4 bands, not \(image.bands)"))
+        }
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status: Int32 = switch image.samples {
+        case .uint8(let values):
+            values.withUnsafeBytes { pixels in
+                canopy_png_encode(pixels.baseAddress, Int32(image.width), Int32(image.height), Int32(image.bands), 8,
+                                  image.width * image.bands, &out, &size, &message, message.count)
+            }
+        case .uint16(let values):
+            values.withUnsafeBytes { pixels in
+                canopy_png_encode(pixels.baseAddress, Int32(image.width), Int32(image.height), Int32(image.bands), 16,
+                                  image.width * image.bands * 2, &out, &size, &message, message.count)
+            }
+        }
+        defer { canopy_free(out) }
+        guard status == CANOPY_OK, let out else {
+            let detail = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ImageIOError(file: file, reason: .cannotWrite("PNG encoding failed: \(detail)"))
+        }
+        return Array(UnsafeBufferPointer(start: out, count: size))
+    }
+
+    private static func check(_ status: Int32, _ context: OpaquePointer, file: String) throws(ImageIOError) {
+        guard status != CANOPY_OK else { return }
+        let detail = String(cString: canopy_png_error_message(context))
+        throw ImageIOError(file: file, reason: shimReason(status, format: .png, detail: detail))
+    }
+}
