@@ -36,10 +36,12 @@ let package = Package(
         ),
 
         // libFuzzer entry points; built only by scripts/fuzz.sh with -sanitize=fuzzer,address.
-        .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO"]),
-        .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO"]),
-        .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO"]),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO", "CFuzzDriver"]),
+        .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO", "CFuzzDriver"]),
+        .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO", "CFuzzDriver"]),
 
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

@@ -6,16 +6,14 @@ enum ImageFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png", "tif", "tiff"]
 
     /// Files stay as given (whatever their name: the format is sniffed); folders expand to the image
-    /// files under them, sorted. A path that does not exist is an error naming it.
+    /// files under them, sorted. A path that does not exist stays too: reading it fails with an error
+    /// that names it, in its place among the others.
     static func expand(_ paths: [String]) throws -> [String] {
         var files: [String] = []
         let manager = FileManager.default
         for path in paths {
             var isFolder: ObjCBool = false
-            guard manager.fileExists(atPath: path, isDirectory: &isFolder) else {
-                throw ValidationErrorMessage("\(path): no such file or folder")
-            }
-            guard isFolder.boolValue else {
+            guard manager.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
                 files.append(path)
                 continue
             }

@@ -18,7 +18,8 @@ struct Inspect: ParsableCommand {
         let files = try ImageFiles.expand(paths)
         let reader = ImageReader()
         var failures = 0
-        if !json { print(InspectRow.header) }
+        let pathWidth = files.map(\.count).max() ?? 4
+        if !json { print(InspectRow.header(pathWidth: pathWidth)) }
         for file in files {
             let row: InspectRow
             do {
@@ -29,7 +30,7 @@ struct Inspect: ParsableCommand {
                 failures += 1
                 row = .failed(path: file, error: error)
             }
-            print(json ? row.json : row.text)
+            print(json ? row.json : row.text(pathWidth: pathWidth))
         }
         if !json { print("\(files.count - failures) decoded, \(failures) failed") }
         if failures > 0 { throw ExitCode(1) }

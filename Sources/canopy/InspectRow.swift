@@ -1,3 +1,4 @@
+import Foundation
 import ImageIO
 
 /// One line of `canopy inspect` output, as a table row or a JSON object.
@@ -5,16 +6,23 @@ enum InspectRow {
     case decoded(path: String, format: ImageFormat, image: Image)
     case failed(path: String, error: ImageIOError)
 
-    static let header = "path\tformat\tsize\tbands\tbits\tmin\tmean\tmax"
+    /// The table header, the path column `pathWidth` characters wide.
+    static func header(pathWidth: Int) -> String {
+        pad("path", pathWidth) + "  " + pad("format", 6) + "  " + pad("size", 9) + "  " + pad("bands", 7) + "  "
+            + pad("bits", 4) + "  min / mean / max per band"
+    }
 
-    var text: String {
+    /// A table row; failures get one line naming the file and the problem.
+    func text(pathWidth: Int) -> String {
         switch self {
         case .decoded(let path, let format, let image):
             let stats = image.bandStatistics()
-            let mins = stats.map { String($0.minimum) }.joined(separator: "/")
-            let means = stats.map { formatMean($0.mean) }.joined(separator: "/")
-            let maxes = stats.map { String($0.maximum) }.joined(separator: "/")
-            return "\(path)\t\(format.rawValue)\t\(image.width)x\(image.height)\t\(image.bands) \(image.bandOrder)\t\(image.bitDepth)\t\(mins)\t\(means)\t\(maxes)"
+            let mins = stats.map { String($0.minimum) }.joined(separator: ",")
+            let means = stats.map { String(format: "%.1f", $0.mean) }.joined(separator: ",")
+            let maxes = stats.map { String($0.maximum) }.joined(separator: ",")
+            return pad(path, pathWidth) + "  " + pad(format.rawValue, 6) + "  " + pad("\(image.width)x\(image.height)", 9)
+                + "  " + pad("\(image.bands) \(image.bandOrder)", 7) + "  " + pad(String(image.bitDepth), 4)
+                + "  \(mins) / \(means) / \(maxes)"
         case .failed(_, let error):
             return "error: \(error)"
         }
@@ -33,7 +41,7 @@ enum InspectRow {
                 "\"band_order\":\"\(image.bandOrder)\"",
                 "\"bit_depth\":\(image.bitDepth)",
                 "\"min\":[\(stats.map { String($0.minimum) }.joined(separator: ","))]",
-                "\"mean\":[\(stats.map { formatMean($0.mean) }.joined(separator: ","))]",
+                "\"mean\":[\(stats.map { String($0.mean) }.joined(separator: ","))]",
                 "\"max\":[\(stats.map { String($0.maximum) }.joined(separator: ","))]",
             ]
             return "{" + fields.joined(separator: ",") + "}"
@@ -43,9 +51,8 @@ enum InspectRow {
     }
 }
 
-private func formatMean(_ value: Double) -> String {
-    let rounded = (value * 1000).rounded() / 1000
-    return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
 /// A JSON string literal, escaping quotes, backslashes and control characters.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# libFuzzer (with AddressSanitizer) on Canopy's parsers of outside input.
+#   scripts/fuzz.sh --list             names the targets
+#   scripts/fuzz.sh TARGET SECONDS     builds TARGET and fuzzes it for SECONDS
+#   scripts/fuzz.sh TARGET --replay F  runs one input (a crash file, say) through the target
+# The corpus grows in fuzz-corpus/TARGET (git-ignored), seeded from the sample chips and the test
+# fixtures; crashes land in fuzz-crashes/TARGET. See docs/FUZZING.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=(FuzzJPEG FuzzPNG FuzzTIFF)
+if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
+  printf '%s\n' "${targets[@]}"
+  [ $# -eq 0 ] && { echo "usage: scripts/fuzz.sh TARGET SECONDS | --list" >&2; exit 2; }
+  exit 0
+fi
+target=$1
+case " ${targets[*]} " in *" $target "*) ;; *) echo "unknown target $target (scripts/fuzz.sh --list)" >&2; exit 2;; esac
+
+scripts/install-deps.sh
+scratch=.build-fuzz
+swift build -c release --product "$target" --scratch-path "$scratch" \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -g \
+  -Xcc -fsanitize=fuzzer-no-link,address -Xcc -g >&2
+binary="$scratch/release/$target"
+
+if [ "${2:-}" = "--replay" ]; then
+  shift 2
+  exec "$binary" -runs=1 "$@"
+fi
+seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
+
+corpus=fuzz-corpus/$target
+crashes=fuzz-crashes/$target
+mkdir -p "$corpus" "$crashes"
+if [ -z "$(ls -A "$corpus")" ]; then
+  case $target in
+    FuzzJPEG) seeds=$(find datasets/planet-sample/train-jpg Tests/ImageIOTests/Fixtures -name '*.jpg');;
+    FuzzPNG) seeds=$(find Tests/ImageIOTests/Fixtures -name '*.png');;
+    FuzzTIFF) seeds=$(find datasets/planet-sample/train-tif-v2 -name 'train_1?.tif'; find Tests/ImageIOTests/Fixtures -name '*.tif');;
+  esac
+  for seed in $seeds; do cp "$seed" "$corpus/$(basename "$seed")"; done
+fi
+# -rss_limit_mb and -timeout turn memory blow-ups and hangs into reported failures.
+exec "$binary" "$corpus" -artifact_prefix="$crashes/" -max_total_time="$seconds" -timeout=10 \
+  -rss_limit_mb=2048 -max_len=300000 -print_final_stats=1
