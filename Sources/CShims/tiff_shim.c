@@ -12,6 +12,7 @@ struct canopy_tiff {
   const uint8_t *data;
   size_t size;
   size_t offset;
+  size_t max_single_allocation;
   int status;
   int warnings;
   char message[512];
@@ -104,6 +105,7 @@ canopy_tiff *canopy_tiff_open(const uint8_t *data, size_t size, size_t max_singl
   if (!ctx) return NULL;
   ctx->data = data;
   ctx->size = size;
+  ctx->max_single_allocation = max_single_allocation;
   TIFFOpenOptions *options = TIFFOpenOptionsAlloc();
   if (!options) {
     ctx->status = CANOPY_ERR_NO_MEMORY;
@@ -222,6 +224,14 @@ int canopy_tiff_read(canopy_tiff *ctx, uint8_t *out, size_t out_size) {
   }
   const size_t needed = (size_t)block_width * block_height * unit_bytes;
   if (block_size <= 0 || (size_t)block_size < needed) return fail(ctx, CANOPY_ERR_CORRUPT, "inconsistent strip or tile size");
+  // A small file can declare enormous tiles (found by fuzzing: 16 x 268435456): the image fits the
+  // limits but one tile would not, so the tile buffer is held to the same bound as libtiff's own.
+  if ((size_t)block_size > ctx->max_single_allocation) {
+    char text[160];
+    snprintf(text, sizeof text, "a %u x %u %s of %lld bytes exceeds the %zu-byte allocation limit", block_width,
+             block_height, info.tiled ? "tile" : "strip", (long long)block_size, ctx->max_single_allocation);
+    return fail(ctx, CANOPY_ERR_TOO_LARGE, text);
+  }
   uint8_t *block = malloc((size_t)block_size);
   if (!block) return fail(ctx, CANOPY_ERR_NO_MEMORY, "cannot allocate a strip or tile buffer");
 

@@ -12,15 +12,16 @@ public struct DecodeLimits: Sendable, Equatable {
 
     public static let `default` = DecodeLimits()
 
-    /// Nil when the declared size fits, otherwise the limit it breaks, in words.
+    /// Nil when the declared size fits, otherwise what breaks which limit, in words.
     func violation(width: Int, height: Int, bands: Int, bytesPerSample: Int) -> String? {
+        let declared = "declares \(width)x\(height) with \(bands) band\(bands == 1 ? "" : "s") of \(bytesPerSample * 8) bits"
         if width > maximumDimension || height > maximumDimension {
-            return "maximum dimension \(maximumDimension)"
+            return "\(declared), over the maximum dimension \(maximumDimension)"
         }
         let (pixels, o1) = width.multipliedReportingOverflow(by: height)
         let (samples, o2) = pixels.multipliedReportingOverflow(by: max(bands, 1))
         let (bytes, o3) = samples.multipliedReportingOverflow(by: bytesPerSample)
-        if o1 || o2 || o3 || bytes > maximumBytes { return "maximum \(maximumBytes) bytes decoded" }
+        if o1 || o2 || o3 || bytes > maximumBytes { return "\(declared), over the \(maximumBytes)-byte decode limit" }
         return nil
     }
 }

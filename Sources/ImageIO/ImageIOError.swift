@@ -11,8 +11,9 @@ public struct ImageIOError: Error, Equatable, Sendable, CustomStringConvertible 
         case corrupt(format: ImageFormat, detail: String)
         /// A valid file in a layout Canopy does not decode (12-bit JPEG, 32-bit float TIFF, ...).
         case unsupportedLayout(format: ImageFormat, detail: String)
-        /// The declared dimensions exceed the decode limits; refused before any allocation.
-        case tooLarge(format: ImageFormat, width: Int, height: Int, bands: Int, limit: String)
+        /// The declared size (of the image, or of one strip or tile) exceeds the decode limits;
+        /// refused before the allocation.
+        case tooLarge(format: ImageFormat, detail: String)
         /// The library ran out of memory.
         case outOfMemory(format: ImageFormat, detail: String)
         /// A band the caller asked for is not in the image.
@@ -36,8 +37,7 @@ public struct ImageIOError: Error, Equatable, Sendable, CustomStringConvertible 
         case .truncated(let format, let detail): "\(file): truncated \(format.name): \(detail)"
         case .corrupt(let format, let detail): "\(file): corrupt \(format.name): \(detail)"
         case .unsupportedLayout(let format, let detail): "\(file): unsupported \(format.name) layout: \(detail)"
-        case .tooLarge(let format, let width, let height, let bands, let limit):
-            "\(file): \(format.name) declares \(width)x\(height)x\(bands), over the limit (\(limit))"
+        case .tooLarge(let format, let detail): "\(file): \(format.name) too large: \(detail)"
         case .outOfMemory(let format, let detail): "\(file): out of memory decoding \(format.name): \(detail)"
         case .missingBand(let requested, let available): "\(file): bands \(requested) requested, image has \(available)"
         case .cannotWrite(let detail): "\(file): cannot write: \(detail)"

@@ -34,8 +34,7 @@ public final class JPEGDecoder {
         let bands = header.colorSpace == .gray ? 1 : 3
         if let limit = options.limits.violation(width: header.width, height: header.height, bands: bands, bytesPerSample: 1) {
             canopy_jpeg_abort(context)
-            throw ImageIOError(file: file, reason: .tooLarge(format: .jpeg, width: header.width, height: header.height,
-                                                             bands: bands, limit: limit))
+            throw ImageIOError(file: file, reason: .tooLarge(format: .jpeg, detail: limit))
         }
         var width: Int32 = 0, height: Int32 = 0, channels: Int32 = 0
         try check(canopy_jpeg_start(context, Int32(options.jpegScale.rawValue), &width, &height, &channels), file: file)
@@ -99,7 +98,7 @@ func shimReason(_ status: Int32, format: ImageFormat, detail: String) -> ImageIO
     case CANOPY_ERR_TRUNCATED: .truncated(format: format, detail: detail)
     case CANOPY_ERR_UNSUPPORTED: .unsupportedLayout(format: format, detail: detail)
     case CANOPY_ERR_NO_MEMORY: .outOfMemory(format: format, detail: detail)
-    case CANOPY_ERR_TOO_LARGE: .tooLarge(format: format, width: 0, height: 0, bands: 0, limit: detail)
+    case CANOPY_ERR_TOO_LARGE: .tooLarge(format: format, detail: detail)
     default: .corrupt(format: format, detail: detail)
     }
 }

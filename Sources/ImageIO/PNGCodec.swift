@@ -17,8 +17,7 @@ public enum PNGCodec {
         let width = Int(info.width), height = Int(info.height), channels = Int(info.channels)
         let bytesPerSample = info.bit_depth == 16 ? 2 : 1
         if let limit = options.limits.violation(width: width, height: height, bands: channels, bytesPerSample: bytesPerSample) {
-            throw ImageIOError(file: file, reason: .tooLarge(format: .png, width: width, height: height,
-                                                             bands: channels, limit: limit))
+            throw ImageIOError(file: file, reason: .tooLarge(format: .png, detail: limit))
         }
         let order: BandOrder = switch channels {
         case 1: .gray

@@ -30,7 +30,7 @@ public enum TIFFDecoder {
         guard info.codec_configured != 0 else { throw unsupported("compression \(info.compression) is not built into libtiff here") }
         let bytesPerSample = Int(info.bits_per_sample) / 8
         if let limit = options.limits.violation(width: width, height: height, bands: samples, bytesPerSample: bytesPerSample) {
-            throw ImageIOError(file: file, reason: .tooLarge(format: .tiff, width: width, height: height, bands: samples, limit: limit))
+            throw ImageIOError(file: file, reason: .tooLarge(format: .tiff, detail: limit))
         }
         guard let order = bandOrder(info, convention: options.tiffBandConvention) else {
             throw unsupported("photometric interpretation \(info.photometric) with \(samples) samples")
