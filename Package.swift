@@ -2,6 +2,7 @@
 // Canopy: Planet chips in, a ranked Kaggle submission and a per-label report out.
 // Layers, each depending only on those below it (see docs/ARCHITECTURE.md):
 //   canopy (CLI) → Benchmarks → ImageIO → CShims → CJPEG, CPNG, CTIFF
+//                             ↘ NN → Tensor → CBLAS
 import PackageDescription
 
 let package = Package(
@@ -10,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "canopy", targets: ["canopy"]),
         .library(name: "ImageIO", targets: ["ImageIO"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,8 +28,12 @@ let package = Package(
         // A plain libjpeg-turbo decode loop: the yardstick `canopy bench decode` measures against.
         .target(name: "CJPEGReference", dependencies: ["CJPEG"]),
 
-        .target(name: "ImageIO", dependencies: ["CShims"]),
-        .target(name: "Benchmarks", dependencies: ["ImageIO", "CJPEGReference"]),
+        // Files: whole reads, crash-safe writes (temporary name, fsync, rename).
+        .target(name: "Support"),
+        .target(name: "ImageIO", dependencies: ["CShims", "Support"]),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "NN", dependencies: ["Tensor", "Support"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "NN", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
@@ -42,6 +49,8 @@ let package = Package(
         .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO", "CFuzzDriver"]),
 
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"], exclude: ["Fixtures"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

@@ -1,0 +1,77 @@
+import Tensor
+
+/// Whether a forward pass trains (batch statistics, dropout on, caches kept for backward) or infers.
+public enum Mode: Sendable, Equatable {
+    case training
+    case inference
+}
+
+/// A trainable tensor and the gradient that backward passes accumulate into it (`+=`, as in llm.c:
+/// call `zeroGradient()` before each step).
+public final class Parameter {
+    public var value: Tensor
+    public var gradient: Tensor
+
+    public init(_ value: Tensor) {
+        self.value = value
+        self.gradient = Tensor(shape: value.shape)
+    }
+
+    public func zeroGradient() { gradient.zero() }
+}
+
+/// A named piece of a model's state, as it appears in a checkpoint: torchvision's state_dict names
+/// (`conv1.weight`, `layer1.0.bn1.running_mean`, `fc.bias`).
+public enum StateEntry {
+    /// Trained by the optimiser.
+    case parameter(Parameter)
+    /// Carried along but not trained (batch norm's running statistics).
+    case buffer(Buffer)
+}
+
+/// A non-trainable tensor a layer updates itself (running mean and variance), or a counter
+/// (`num_batches_tracked`, stored as int64 by PyTorch).
+public final class Buffer {
+    public enum Kind: Sendable { case float32, int64 }
+    public var value: Tensor
+    public let kind: Kind
+
+    public init(_ value: Tensor, kind: Kind = .float32) {
+        self.value = value
+        self.kind = kind
+    }
+}
+
+/// A layer of a network: a forward pass, and a backward pass written next to it that takes the
+/// gradient of the loss with respect to the output and returns the one with respect to the input,
+/// accumulating parameter gradients on the way.
+///
+/// Layers are reference types: they hold their parameters and what the last training forward pass
+/// cached for backward. `backward` must follow a `forward(_:mode: .training)` of the same input.
+public protocol Layer: AnyObject {
+    func forward(_ input: Tensor, mode: Mode) -> Tensor
+    func backward(_ outputGradient: Tensor) -> Tensor
+
+    /// Every named parameter and buffer, names prefixed with `prefix` (which ends in "." or is empty).
+    func state(prefix: String) -> [(name: String, entry: StateEntry)]
+}
+
+extension Layer {
+    /// Stateless layers have no parameters or buffers.
+    public func state(prefix: String) -> [(name: String, entry: StateEntry)] { [] }
+
+    /// The trainable parameters, in state order.
+    public var parameters: [Parameter] {
+        state(prefix: "").compactMap { if case .parameter(let p) = $0.entry { return p } else { return nil } }
+    }
+
+    /// Named parameters only (what an optimiser keys its state by).
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        state(prefix: "").compactMap { if case .parameter(let p) = $0.entry { return ($0.name, p) } else { return nil } }
+    }
+
+    public func zeroGradients() { for parameter in parameters { parameter.zeroGradient() } }
+
+    /// Total trainable scalars.
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+}

@@ -1,0 +1,32 @@
+internal import CBLAS
+
+/// Matrix products through OpenBLAS's `cblas_sgemm`, row-major. No CBLAS type leaves this file.
+public enum BLAS {
+    /// `C[m, n] = alpha · op(A) · op(B) + beta · C`, where op(A) is `[m, k]` and op(B) is `[k, n]`.
+    /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
+    @inlinable
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    @usableFromInline
+    static func sgemm(
+        _ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// Threads OpenBLAS uses for each GEMM.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+}
