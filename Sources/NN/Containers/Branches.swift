@@ -1,0 +1,58 @@
+import Tensor
+
+/// Parallel branches on the same input, outputs joined along channels (Inception modules).
+/// Backward splits the gradient by each branch's channel count and sums the input gradients.
+public final class ConcatenatedBranches: Layer {
+    public let branches: [(name: String, layer: Layer)]
+    private var channels: [Int] = []
+
+    public init(named branches: [(String, Layer)]) {
+        self.branches = branches.map { (name: $0.0, layer: $0.1) }
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let outputs = branches.map { $0.layer.forward(x, mode: mode) }
+        channels = outputs.map { $0.shape[0] }
+        return TensorPlumbing.concatenateChannels(outputs)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        let parts = TensorPlumbing.splitChannels(dy, channels: channels)
+        var dx = branches[0].layer.backward(parts[0])
+        for (branch, part) in zip(branches.dropFirst(), parts.dropFirst()) {
+            dx = TensorPlumbing.add(dx, branch.layer.backward(part))
+        }
+        return dx
+    }
+
+    public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
+        branches.flatMap { $0.layer.state(prefix: prefix + $0.name + ".") }
+    }
+}
+
+/// y = body(x) + shortcut(x), the shortcut being the identity or a projection (ResNet).
+/// The body's state is named at this level (torchvision's `layer1.0.conv1.weight`), the projection
+/// under `shortcutName` (`layer2.0.downsample.0.weight`).
+public final class Residual: Layer {
+    public let body: Layer
+    public let shortcut: Layer?
+    public let shortcutName: String
+
+    public init(body: Layer, shortcut: Layer? = nil, shortcutName: String = "downsample") {
+        self.body = body
+        self.shortcut = shortcut
+        self.shortcutName = shortcutName
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        TensorPlumbing.add(body.forward(x, mode: mode), shortcut?.forward(x, mode: mode) ?? x)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        TensorPlumbing.add(body.backward(dy), shortcut?.backward(dy) ?? dy)
+    }
+
+    public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
+        body.state(prefix: prefix) + (shortcut?.state(prefix: prefix + shortcutName + ".") ?? [])
+    }
+}

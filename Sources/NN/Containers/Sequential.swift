@@ -1,0 +1,30 @@
+import Tensor
+
+/// Layers applied in order. Children are named as in torchvision (`features.0`, `layer1`, `conv1`):
+/// a child's state appears under `<prefix><name>.`.
+public final class Sequential: Layer {
+    public private(set) var children: [(name: String, layer: Layer)]
+
+    /// Children named by their position, as nn.Sequential does ("0", "1", ...).
+    public init(_ layers: [Layer]) {
+        children = layers.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public init(named children: [(String, Layer)]) {
+        self.children = children.map { (name: $0.0, layer: $0.1) }
+    }
+
+    public func append(_ name: String, _ layer: Layer) { children.append((name, layer)) }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        children.reduce(x) { $1.layer.forward($0, mode: mode) }
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        children.reversed().reduce(dy) { $1.layer.backward($0) }
+    }
+
+    public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
+        children.flatMap { $0.layer.state(prefix: prefix + $0.name + ".") }
+    }
+}

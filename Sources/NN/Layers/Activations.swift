@@ -1,0 +1,98 @@
+import Tensor
+
+/// max(x, 0).
+public final class ReLU: Layer {
+    private var output: Tensor?
+    public init() {}
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let y = Activation.reluForward(x)
+        output = mode == .training ? y : nil
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let output else { preconditionFailure("ReLU.backward without a training forward pass") }
+        return Activation.reluBackward(dy, output: output)
+    }
+}
+
+/// The logistic function: turns logits into per-label probabilities.
+public final class Sigmoid: Layer {
+    private var output: Tensor?
+    public init() {}
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let y = Activation.sigmoidForward(x)
+        output = mode == .training ? y : nil
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let output else { preconditionFailure("Sigmoid.backward without a training forward pass") }
+        return Activation.sigmoidBackward(dy, output: output)
+    }
+}
+
+/// Inverted dropout with its own seeded generator; the identity in inference.
+public final class Dropout: Layer {
+    public let probability: Float
+    private var random: SeededRandom
+    private var mask: Tensor?
+
+    public init(probability: Float = 0.5, random: inout SeededRandom) {
+        self.probability = probability
+        self.random = random.split()
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        guard mode == .training, probability > 0 else {
+            mask = nil
+            return x
+        }
+        let (y, mask) = Activation.dropoutForward(x, probability: probability, random: &random)
+        self.mask = mask
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let mask else { return dy }
+        return Activation.dropoutBackward(dy, mask: mask)
+    }
+}
+
+/// Local response normalisation across channels (AlexNet's original).
+public final class LocalResponseNorm: Layer {
+    public let parameters: LocalResponseNormalization.Parameters
+    private var cache: (input: Tensor, scale: Tensor)?
+
+    public init(_ parameters: LocalResponseNormalization.Parameters = .init()) {
+        self.parameters = parameters
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let (y, scale) = LocalResponseNormalization.forward(x, parameters)
+        cache = mode == .training ? (x, scale) : nil
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let cache else { preconditionFailure("LocalResponseNorm.backward without a training forward pass") }
+        return LocalResponseNormalization.backward(dy, input: cache.input, scale: cache.scale, parameters)
+    }
+}
+
+/// [C, N, H, W] → [C·H·W, N] in PyTorch's per-image (c, h, w) order.
+public final class Flatten: Layer {
+    private var inputShape: [Int] = []
+    public init() {}
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        inputShape = x.shape
+        return x.rank == 2 ? x : TensorPlumbing.flatten(x)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        inputShape.count == 2 ? dy : TensorPlumbing.unflatten(dy, to: inputShape)
+    }
+}

@@ -1,0 +1,52 @@
+import Tensor
+
+/// Batch normalisation over channels (PyTorch's BatchNorm2d, and BatchNorm1d on [F, N]): batch
+/// statistics in training (updating the running ones with `momentum`), running statistics in inference.
+public final class BatchNorm: Layer {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let runningMean: Buffer
+    public let runningVariance: Buffer
+    public let batchesTracked: Buffer
+    public var momentum: Float
+    public var epsilon: Float
+    private var cache: (input: Tensor, statistics: BatchNormalization.Statistics)?
+
+    public init(channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
+        weight = Parameter(Tensor(shape: [channels], repeating: 1))
+        bias = Parameter(Tensor(shape: [channels]))
+        runningMean = Buffer(Tensor(shape: [channels]))
+        runningVariance = Buffer(Tensor(shape: [channels], repeating: 1))
+        batchesTracked = Buffer(Tensor(shape: []), kind: .int64)
+        self.momentum = momentum
+        self.epsilon = epsilon
+    }
+
+    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        switch mode {
+        case .inference:
+            cache = nil
+            return BatchNormalization.forwardInference(x, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
+                                                       runningVariance: runningVariance.value, epsilon: epsilon)
+        case .training:
+            let (y, statistics) = BatchNormalization.forwardTraining(
+                x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
+                runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon)
+            batchesTracked.value.scalars[0] += 1
+            cache = (x, statistics)
+            return y
+        }
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let cache else { preconditionFailure("BatchNorm.backward without a training forward pass") }
+        return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics,
+                                           gammaGradient: &weight.gradient, betaGradient: &bias.gradient)
+    }
+
+    public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
+        [(prefix + "weight", .parameter(weight)), (prefix + "bias", .parameter(bias)),
+         (prefix + "running_mean", .buffer(runningMean)), (prefix + "running_var", .buffer(runningVariance)),
+         (prefix + "num_batches_tracked", .buffer(batchesTracked))]
+    }
+}

@@ -1,0 +1,177 @@
+/// The shape of a 2-D convolution (groups = 1): kernel, stride, padding, channels.
+public struct ConvolutionGeometry: Sendable, Equatable {
+    public var inChannels: Int
+    public var outChannels: Int
+    public var kernel: (height: Int, width: Int)
+    public var stride: (height: Int, width: Int)
+    public var padding: (height: Int, width: Int)
+
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.init(inChannels: inChannels, outChannels: outChannels, kernel: (kernel, kernel), stride: (stride, stride),
+                  padding: (padding, padding))
+    }
+
+    public init(inChannels: Int, outChannels: Int, kernel: (height: Int, width: Int), stride: (height: Int, width: Int),
+                padding: (height: Int, width: Int)) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel.height > 0 && kernel.width > 0)
+        precondition(stride.height > 0 && stride.width > 0 && padding.height >= 0 && padding.width >= 0)
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.inChannels == b.inChannels && a.outChannels == b.outChannels && a.kernel == b.kernel && a.stride == b.stride
+            && a.padding == b.padding
+    }
+
+    /// Rows of the unfolded input, columns of the weight matrix: Ci·kh·kw.
+    public var patchSize: Int { inChannels * kernel.height * kernel.width }
+
+    /// A 1x1, stride-1, unpadded convolution is a plain GEMM on the input: no unfolding.
+    public var isPointwise: Bool {
+        kernel == (1, 1) && stride == (1, 1) && padding == (0, 0)
+    }
+
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        ((height + 2 * padding.height - kernel.height) / stride.height + 1,
+         (width + 2 * padding.width - kernel.width) / stride.width + 1)
+    }
+}
+
+/// Convolution as unfold + one GEMM over the whole batch, in the engine's feature-major layout.
+///
+/// Shapes: input x is [Ci, N, H, W]; weight w is [Co, Ci·kh·kw] (PyTorch's [Co, Ci, kh, kw] flattened);
+/// bias b is [Co]; output y is [Co, N, Ho, Wo].
+/// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
+/// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
+/// Images are processed in groups so the unfolded buffer stays within `workspaceLimit` floats; each
+/// group is still one GEMM with N·Ho·Wo columns for its images.
+public enum Convolution {
+    /// Largest unfolded buffer, in floats (64 Mi floats = 256 MB).
+    nonisolated(unsafe) public static var workspaceLimit = 64 << 20
+
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
+                               workspace: inout [Float]) -> Tensor {
+        precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
+        precondition(weight.count == g.outChannels * g.patchSize, "conv weight \(weight.shape)")
+        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let (ho, wo) = g.outputSize(height: h, width: w)
+        precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
+        var y = Tensor(shape: [g.outChannels, n, ho, wo])
+        let columns = n * ho * wo, k = g.patchSize
+        weight.scalars.withUnsafeBufferPointer { wp in
+            y.scalars.withUnsafeMutableBufferPointer { yp in
+                x.scalars.withUnsafeBufferPointer { xp in
+                    if g.isPointwise {
+                        BLAS.gemm(m: g.outChannels, n: columns, k: k, a: wp.baseAddress!, lda: k, b: xp.baseAddress!,
+                                  ldb: columns, c: yp.baseAddress!, ldc: columns)
+                        return
+                    }
+                    forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
+                        Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
+                                      images: first..<(first + count), geometry: g, into: cols)
+                        BLAS.gemm(m: g.outChannels, n: count * ho * wo, k: k, a: wp.baseAddress!, lda: k,
+                                  b: cols, ldb: count * ho * wo, c: yp.baseAddress! + first * ho * wo, ldc: columns)
+                    }
+                }
+                if let bias { addBias(bias, to: yp, rows: g.outChannels, columns: columns) }
+            }
+        }
+        return y
+    }
+
+    /// Returns dx; accumulates into `weightGradient` ([Co, Ci·kh·kw]) and `biasGradient` ([Co]).
+    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
+                                weightGradient: inout Tensor, biasGradient: inout Tensor?,
+                                workspace: inout [Float]) -> Tensor {
+        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let (ho, wo) = g.outputSize(height: h, width: w)
+        precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
+        let columns = n * ho * wo, k = g.patchSize
+        var dx = Tensor(shape: x.shape)
+        if biasGradient != nil {
+            dy.scalars.withUnsafeBufferPointer { dyp in
+                biasGradient!.scalars.withUnsafeMutableBufferPointer { db in
+                    sumRows(dyp, rows: g.outChannels, columns: columns, into: db)
+                }
+            }
+        }
+        dy.scalars.withUnsafeBufferPointer { dyp in
+            weight.scalars.withUnsafeBufferPointer { wp in
+                weightGradient.scalars.withUnsafeMutableBufferPointer { dwp in
+                    x.scalars.withUnsafeBufferPointer { xp in
+                        dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                            if g.isPointwise {
+                                // dw[Co, Ci] += dy[Co, M] × x[Ci, M]ᵀ ; dx[Ci, M] = w[Co, Ci]ᵀ × dy[Co, M]
+                                BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: columns, a: dyp.baseAddress!,
+                                          lda: columns, b: xp.baseAddress!, ldb: columns, beta: 1, c: dwp.baseAddress!, ldc: k)
+                                BLAS.gemm(transposeA: true, m: k, n: columns, k: g.outChannels, a: wp.baseAddress!, lda: k,
+                                          b: dyp.baseAddress!, ldb: columns, c: dxp.baseAddress!, ldc: columns)
+                                return
+                            }
+                            forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
+                                let groupColumns = count * ho * wo
+                                let dyGroup = dyp.baseAddress! + first * ho * wo
+                                Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
+                                              images: first..<(first + count), geometry: g, into: cols)
+                                BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: groupColumns, a: dyGroup, lda: columns,
+                                          b: cols, ldb: groupColumns, beta: 1, c: dwp.baseAddress!, ldc: k)
+                                // The unfolded input is no longer needed: its buffer takes the column gradient.
+                                BLAS.gemm(transposeA: true, m: k, n: groupColumns, k: g.outChannels, a: wp.baseAddress!, lda: k,
+                                          b: dyGroup, ldb: columns, c: cols, ldc: groupColumns)
+                                Unfold.fold(cols, channels: g.inChannels, batch: n, height: h, width: w,
+                                            images: first..<(first + count), geometry: g, into: dxp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Calls `body(firstImage, imageCount, unfoldBuffer)` for groups of images whose unfolded patches
+    /// fit the workspace limit (at least one image per group).
+    private static func forEachImageGroup(n: Int, columnsPerImage: Int, k: Int, workspace: inout [Float],
+                                          _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let perImage = columnsPerImage * k
+        let group = max(1, min(n, workspaceLimit / max(perImage, 1)))
+        if workspace.count < group * perImage { workspace = [Float](repeating: 0, count: group * perImage) }
+        workspace.withUnsafeMutableBufferPointer { buffer in
+            var first = 0
+            while first < n {
+                let count = min(group, n - first)
+                body(first, count, buffer.baseAddress!)
+                first += count
+            }
+        }
+    }
+}
+
+/// y[r, :] += bias[r] for a [rows, columns] matrix.
+func addBias(_ bias: Tensor, to y: UnsafeMutableBufferPointer<Float>, rows: Int, columns: Int) {
+    bias.scalars.withUnsafeBufferPointer { b in
+        Parallel.forEachChunk(rows, costPerItem: columns) { range in
+            for r in range {
+                let value = b[r]
+                let row = y.baseAddress! + r * columns
+                for c in 0..<columns { row[c] += value }
+            }
+        }
+    }
+}
+
+/// out[r] += Σ_c m[r, c] for a [rows, columns] matrix.
+func sumRows(_ m: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>) {
+    Parallel.forEachChunk(rows, costPerItem: columns) { range in
+        for r in range {
+            let row = m.baseAddress! + r * columns
+            var sum: Float = 0
+            for c in 0..<columns { sum += row[c] }
+            out[r] += sum
+        }
+    }
+}

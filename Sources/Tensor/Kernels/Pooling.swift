@@ -1,0 +1,192 @@
+/// Window geometry of a 2-D pooling, with PyTorch's output-size rule (including ceil mode).
+public struct PoolingGeometry: Sendable, Equatable {
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
+    public var ceilMode: Bool
+
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
+        precondition(kernel > 0 && padding >= 0 && padding * 2 <= kernel, "pool kernel \(kernel), padding \(padding)")
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+        precondition(self.stride > 0)
+    }
+
+    /// torch.nn.MaxPool2d's rule: in ceil mode the last window must start inside the input or its
+    /// left padding, never entirely in the right padding.
+    public func outputLength(_ input: Int) -> Int {
+        let span = input + 2 * padding - kernel
+        var out = (ceilMode ? (span + stride - 1) : span) / stride + 1
+        if ceilMode && (out - 1) * stride >= input + padding { out -= 1 }
+        return out
+    }
+}
+
+/// Max pooling over [C, N, H, W] (planes are independent, so work splits by plane).
+/// Forward: y[p, oy, ox] = max over the window; remembers the argmax (index within the plane).
+/// Backward: dx[p, argmax] += dy[p, oy, ox].
+public enum MaxPooling {
+    public static func forward(_ x: Tensor, geometry g: PoolingGeometry) -> (output: Tensor, argmax: [Int32]) {
+        precondition(x.rank == 4)
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+        let ho = g.outputLength(h), wo = g.outputLength(w)
+        precondition(ho > 0 && wo > 0, "max pool output \(ho)x\(wo) from \(h)x\(w)")
+        var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo])
+        var argmax = [Int32](repeating: 0, count: y.count)
+        x.scalars.withUnsafeBufferPointer { xp in
+            y.scalars.withUnsafeMutableBufferPointer { yp in
+                argmax.withUnsafeMutableBufferPointer { ap in
+                    Parallel.forEachChunk(planes, costPerItem: ho * wo * g.kernel * g.kernel) { range in
+                        for p in range {
+                            let plane = xp.baseAddress! + p * h * w
+                            for oy in 0..<ho {
+                                let y0 = max(oy * g.stride - g.padding, 0), y1 = min(oy * g.stride - g.padding + g.kernel, h)
+                                for ox in 0..<wo {
+                                    let x0 = max(ox * g.stride - g.padding, 0), x1 = min(ox * g.stride - g.padding + g.kernel, w)
+                                    var best = -Float.infinity, at = y0 * w + x0
+                                    for iy in y0..<y1 {
+                                        for ix in x0..<x1 where plane[iy * w + ix] > best || plane[iy * w + ix].isNaN {
+                                            best = plane[iy * w + ix]
+                                            at = iy * w + ix
+                                            if best.isNaN { break }
+                                        }
+                                    }
+                                    let o = (p * ho + oy) * wo + ox
+                                    yp[o] = best
+                                    ap[o] = Int32(at)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (y, argmax)
+    }
+
+    public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
+        var dx = Tensor(shape: inputShape)
+        let planes = inputShape[0] * inputShape[1], planeSize = inputShape[2] * inputShape[3]
+        let outPlane = dy.shape[2] * dy.shape[3]
+        dy.scalars.withUnsafeBufferPointer { dyp in
+            argmax.withUnsafeBufferPointer { ap in
+                dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                    Parallel.forEachChunk(planes, costPerItem: outPlane) { range in
+                        for p in range {
+                            for o in (p * outPlane)..<((p + 1) * outPlane) { dxp[p * planeSize + Int(ap[o])] += dyp[o] }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Average pooling over [C, N, H, W], PyTorch's divisor rule: with `countIncludePad` the divisor
+/// counts padding cells but not the overhang a ceil-mode window has past the padded input.
+public enum AveragePooling {
+    public static func forward(_ x: Tensor, geometry g: PoolingGeometry, countIncludePad: Bool = true) -> Tensor {
+        let h = x.shape[2], w = x.shape[3]
+        var y = Tensor(shape: [x.shape[0], x.shape[1], g.outputLength(h), g.outputLength(w)])
+        walk(inputShape: x.shape, geometry: g, countIncludePad: countIncludePad) { p, o, y0, y1, x0, x1, scale in
+            var sum: Float = 0
+            x.scalars.withUnsafeBufferPointer { xp in
+                let plane = xp.baseAddress! + p * h * w
+                for iy in y0..<y1 { for ix in x0..<x1 { sum += plane[iy * w + ix] } }
+            }
+            y.scalars[o] = sum * scale
+        }
+        return y
+    }
+
+    public static func backward(_ dy: Tensor, inputShape: [Int], geometry g: PoolingGeometry, countIncludePad: Bool = true) -> Tensor {
+        let h = inputShape[2], w = inputShape[3]
+        var dx = Tensor(shape: inputShape)
+        walk(inputShape: inputShape, geometry: g, countIncludePad: countIncludePad) { p, o, y0, y1, x0, x1, scale in
+            let share = dy.scalars[o] * scale
+            dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                let plane = dxp.baseAddress! + p * h * w
+                for iy in y0..<y1 { for ix in x0..<x1 { plane[iy * w + ix] += share } }
+            }
+        }
+        return dx
+    }
+
+    /// Visits every output cell: (plane, output index, clipped window rows and columns, 1/divisor).
+    /// Serial: pooling layers with averaging are small next to the convolutions around them.
+    private static func walk(inputShape: [Int], geometry g: PoolingGeometry, countIncludePad: Bool,
+                             _ body: (Int, Int, Int, Int, Int, Int, Float) -> Void) {
+        let planes = inputShape[0] * inputShape[1], h = inputShape[2], w = inputShape[3]
+        let ho = g.outputLength(h), wo = g.outputLength(w)
+        for p in 0..<planes {
+            for oy in 0..<ho {
+                let start = oy * g.stride - g.padding
+                let paddedEnd = min(start + g.kernel, h + g.padding)
+                let y0 = max(start, 0), y1 = min(paddedEnd, h)
+                for ox in 0..<wo {
+                    let startX = ox * g.stride - g.padding
+                    let paddedEndX = min(startX + g.kernel, w + g.padding)
+                    let x0 = max(startX, 0), x1 = min(paddedEndX, w)
+                    let divisor = countIncludePad ? (paddedEnd - start) * (paddedEndX - startX) : (y1 - y0) * (x1 - x0)
+                    body(p, (p * ho + oy) * wo + ox, y0, y1, x0, x1, 1 / Float(max(divisor, 1)))
+                }
+            }
+        }
+    }
+}
+
+/// Adaptive average pooling to a fixed [outH, outW] (PyTorch's bins: start = ⌊i·H/out⌋,
+/// end = ⌈(i+1)·H/out⌉), so AlexNet's and VGG's heads work at any input size. Global average
+/// pooling is the 1x1 case.
+public enum AdaptiveAveragePooling {
+    public static func forward(_ x: Tensor, outputHeight: Int, outputWidth: Int) -> Tensor {
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+        var y = Tensor(shape: [x.shape[0], x.shape[1], outputHeight, outputWidth])
+        x.scalars.withUnsafeBufferPointer { xp in
+            y.scalars.withUnsafeMutableBufferPointer { yp in
+                Parallel.forEachChunk(planes, costPerItem: h * w) { range in
+                    for p in range {
+                        let plane = xp.baseAddress! + p * h * w
+                        for oy in 0..<outputHeight {
+                            let y0 = oy * h / outputHeight, y1 = ((oy + 1) * h + outputHeight - 1) / outputHeight
+                            for ox in 0..<outputWidth {
+                                let x0 = ox * w / outputWidth, x1 = ((ox + 1) * w + outputWidth - 1) / outputWidth
+                                var sum: Float = 0
+                                for iy in y0..<y1 { for ix in x0..<x1 { sum += plane[iy * w + ix] } }
+                                yp[(p * outputHeight + oy) * outputWidth + ox] = sum / Float((y1 - y0) * (x1 - x0))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    public static func backward(_ dy: Tensor, inputShape: [Int]) -> Tensor {
+        let planes = inputShape[0] * inputShape[1], h = inputShape[2], w = inputShape[3]
+        let outputHeight = dy.shape[2], outputWidth = dy.shape[3]
+        var dx = Tensor(shape: inputShape)
+        dy.scalars.withUnsafeBufferPointer { dyp in
+            dx.scalars.withUnsafeMutableBufferPointer { dxp in
+                Parallel.forEachChunk(planes, costPerItem: h * w) { range in
+                    for p in range {
+                        let plane = dxp.baseAddress! + p * h * w
+                        for oy in 0..<outputHeight {
+                            let y0 = oy * h / outputHeight, y1 = ((oy + 1) * h + outputHeight - 1) / outputHeight
+                            for ox in 0..<outputWidth {
+                                let x0 = ox * w / outputWidth, x1 = ((ox + 1) * w + outputWidth - 1) / outputWidth
+                                let share = dyp[(p * outputHeight + oy) * outputWidth + ox] / Float((y1 - y0) * (x1 - x0))
+                                for iy in y0..<y1 { for ix in x0..<x1 { plane[iy * w + ix] += share } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,122 @@
+import Tensor
+import XCTest
+
+/// Convolution through unfold + GEMM against a direct seven-loop convolution.
+final class ConvolutionTests: XCTestCase {
+    private func random(_ shape: [Int], _ rng: inout SeededRandom) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.nextUniform() * 2 - 1 })
+    }
+
+    /// y[o, n, oy, ox] = b[o] + Σ_{c, ky, kx} w[o, c, ky, kx] · x[c, n, oy·s − p + ky, ox·s − p + kx]
+    private func naiveForward(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ g: ConvolutionGeometry) -> Tensor {
+        let (ci, n, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = g.outputSize(height: h, width: wd)
+        var y = Tensor(shape: [g.outChannels, n, ho, wo])
+        for o in 0..<g.outChannels { for img in 0..<n { for oy in 0..<ho { for ox in 0..<wo {
+            var sum = Double(b?.scalars[o] ?? 0)
+            for c in 0..<ci { for ky in 0..<g.kernel.height { for kx in 0..<g.kernel.width {
+                let iy = oy * g.stride.height - g.padding.height + ky, ix = ox * g.stride.width - g.padding.width + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                let wi = ((o * ci + c) * g.kernel.height + ky) * g.kernel.width + kx
+                sum += Double(w.scalars[wi]) * Double(x.scalars[((c * n + img) * h + iy) * wd + ix])
+            } } }
+            y.scalars[((o * n + img) * ho + oy) * wo + ox] = Float(sum)
+        } } } }
+        return y
+    }
+
+    /// The adjoint of the forward above, loop for loop.
+    private func naiveBackward(_ dy: Tensor, _ x: Tensor, _ w: Tensor, _ g: ConvolutionGeometry) -> (dx: Tensor, dw: Tensor, db: Tensor) {
+        let (ci, n, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = g.outputSize(height: h, width: wd)
+        var dx = Tensor(shape: x.shape), dw = Tensor(shape: w.shape), db = Tensor(shape: [g.outChannels])
+        for o in 0..<g.outChannels { for img in 0..<n { for oy in 0..<ho { for ox in 0..<wo {
+            let g0 = dy.scalars[((o * n + img) * ho + oy) * wo + ox]
+            db.scalars[o] += g0
+            for c in 0..<ci { for ky in 0..<g.kernel.height { for kx in 0..<g.kernel.width {
+                let iy = oy * g.stride.height - g.padding.height + ky, ix = ox * g.stride.width - g.padding.width + kx
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                let wi = ((o * ci + c) * g.kernel.height + ky) * g.kernel.width + kx
+                let xi = ((c * n + img) * h + iy) * wd + ix
+                dw.scalars[wi] += g0 * x.scalars[xi]
+                dx.scalars[xi] += g0 * w.scalars[wi]
+            } } }
+        } } } }
+        return (dx, dw, db)
+    }
+
+    private func check(_ g: ConvolutionGeometry, n: Int, h: Int, w: Int, bias: Bool = true, workspaceLimit: Int? = nil,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SeededRandom(seed: UInt64(g.patchSize * 31 + h * 7 + w))
+        let x = random([g.inChannels, n, h, w], &rng)
+        let weight = random([g.outChannels, g.inChannels, g.kernel.height, g.kernel.width], &rng)
+        let b: Tensor? = bias ? random([g.outChannels], &rng) : nil
+        let saved = Convolution.workspaceLimit
+        if let workspaceLimit { Convolution.workspaceLimit = workspaceLimit }
+        defer { Convolution.workspaceLimit = saved }
+
+        var workspace: [Float] = []
+        let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+        let expected = naiveForward(x, weight, b, g)
+        XCTAssertEqual(y.shape, expected.shape, file: file, line: line)
+        XCTAssertLessThan(y.maxDifference(from: expected).absolute, 1e-4, "forward \(g)", file: file, line: line)
+
+        let dy = random(y.shape, &rng)
+        var dw = Tensor(shape: weight.shape)
+        var db: Tensor? = bias ? Tensor(shape: [g.outChannels]) : nil
+        let dx = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
+                                      workspace: &workspace)
+        let reference = naiveBackward(dy, x, weight, g)
+        XCTAssertLessThan(dx.maxDifference(from: reference.dx).absolute, 1e-4, "dx \(g)", file: file, line: line)
+        XCTAssertLessThan(dw.maxDifference(from: reference.dw).absolute, 1e-3, "dw \(g)", file: file, line: line)
+        if let db { XCTAssertLessThan(db.maxDifference(from: reference.db).absolute, 1e-3, "db", file: file, line: line) }
+    }
+
+    func testThreeByThreeStrideOnePadOne() {
+        check(ConvolutionGeometry(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, padding: 1), n: 2, h: 7, w: 6)
+    }
+
+    func testStrideTwo() {
+        check(ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 3, h: 9, w: 8)
+    }
+
+    func testPointwiseIsAPlainGEMM() {
+        let g = ConvolutionGeometry(inChannels: 6, outChannels: 4, kernel: 1)
+        XCTAssertTrue(g.isPointwise)
+        check(g, n: 2, h: 5, w: 5, bias: false)
+    }
+
+    func testPointwiseStrideTwo() {
+        check(ConvolutionGeometry(inChannels: 4, outChannels: 8, kernel: 1, stride: 2), n: 2, h: 7, w: 7, bias: false)
+    }
+
+    func testLargeKernelLargeStride() {
+        // AlexNet's first layer in miniature: 11x11, stride 4, padding 2.
+        check(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 11, stride: 4, padding: 2), n: 2, h: 23, w: 19)
+    }
+
+    func testRectangularKernelAndPadding() {
+        let g = ConvolutionGeometry(inChannels: 2, outChannels: 3, kernel: (1, 7), stride: (1, 1), padding: (0, 3))
+        check(g, n: 2, h: 5, w: 9)
+        check(ConvolutionGeometry(inChannels: 2, outChannels: 3, kernel: (7, 1), stride: (2, 1), padding: (3, 0)), n: 2, h: 9, w: 5)
+    }
+
+    func testKernelWiderThanPaddedInputEdges() {
+        // Columns whose every tap lands in padding: the unfold must write zeros, not read outside.
+        check(ConvolutionGeometry(inChannels: 2, outChannels: 2, kernel: 5, stride: 3, padding: 2), n: 2, h: 2, w: 3)
+    }
+
+    func testImageGroupsGiveTheSameResult() {
+        // A workspace limit of one image forces one GEMM per image; results must not change.
+        let g = ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 1)
+        check(g, n: 4, h: 6, w: 6, workspaceLimit: g.patchSize * 36)
+        check(g, n: 5, h: 6, w: 6, workspaceLimit: g.patchSize * 36 * 2)
+    }
+
+    func testOutputSize() {
+        let g = ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 7, stride: 2, padding: 3)
+        XCTAssertTrue(g.outputSize(height: 128, width: 128) == (64, 64))
+        XCTAssertTrue(ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 11, stride: 4, padding: 2)
+            .outputSize(height: 224, width: 224) == (55, 55))
+    }
+}

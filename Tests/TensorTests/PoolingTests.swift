@@ -1,0 +1,65 @@
+import Tensor
+import XCTest
+
+/// Pooling output sizes and values against PyTorch's documented rules and hand-checked cases.
+final class PoolingTests: XCTestCase {
+    func testOutputLengthsMatchPyTorch() {
+        // torch.nn.MaxPool2d(3, 2) on 112 → 55; with ceil_mode → 56 (GoogLeNet's pools).
+        XCTAssertEqual(PoolingGeometry(kernel: 3, stride: 2).outputLength(112), 55)
+        XCTAssertEqual(PoolingGeometry(kernel: 3, stride: 2, ceilMode: true).outputLength(112), 56)
+        // ResNet's stem pool: kernel 3, stride 2, padding 1 on 64 → 32.
+        XCTAssertEqual(PoolingGeometry(kernel: 3, stride: 2, padding: 1).outputLength(64), 32)
+        // Ceil mode never starts a window in the right padding: 5 with kernel 2 stride 2 pad 1 → 3.
+        XCTAssertEqual(PoolingGeometry(kernel: 2, stride: 2, padding: 1, ceilMode: true).outputLength(5), 3)
+        XCTAssertEqual(PoolingGeometry(kernel: 3, stride: 1, padding: 1, ceilMode: true).outputLength(7), 7)
+    }
+
+    func testMaxPoolValuesAndGradientRouting() {
+        // One 4x4 plane, 2x2 windows.
+        let x = Tensor(shape: [1, 1, 4, 4], scalars: [1, 5, 2, 0,
+                                                     3, 4, 8, 1,
+                                                     0, 2, 9, 7,
+                                                     6, 1, 3, 3])
+        let (y, argmax) = MaxPooling.forward(x, geometry: PoolingGeometry(kernel: 2))
+        XCTAssertEqual(y.scalars, [5, 8, 6, 9])
+        let dx = MaxPooling.backward(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]), argmax: argmax, inputShape: x.shape)
+        XCTAssertEqual(dx.scalars, [0, 1, 0, 0,  0, 0, 2, 0,  0, 0, 4, 0,  3, 0, 0, 0])
+    }
+
+    func testAveragePoolDivisors() {
+        // 3x3 input of ones, kernel 3 stride 1 pad 1: include-pad divides corners by 9 (value 4/9),
+        // exclude-pad by 4 (value 1).
+        let x = Tensor(shape: [1, 1, 3, 3], repeating: 1)
+        let g = PoolingGeometry(kernel: 3, stride: 1, padding: 1)
+        let included = AveragePooling.forward(x, geometry: g, countIncludePad: true)
+        XCTAssertEqual(included.scalars[0], 4 / 9, accuracy: 1e-6)
+        XCTAssertEqual(included.scalars[4], 1, accuracy: 1e-6)
+        let excluded = AveragePooling.forward(x, geometry: g, countIncludePad: false)
+        XCTAssertEqual(excluded.scalars, Array(repeating: 1, count: 9))
+    }
+
+    func testAdaptiveBinsOverlapLikePyTorch() {
+        // 5 → 3 bins: [0,2), [1,4), [3,5).
+        let x = Tensor(shape: [1, 1, 1, 5], scalars: [1, 2, 3, 4, 5])
+        let y = AdaptiveAveragePooling.forward(x, outputHeight: 1, outputWidth: 3)
+        XCTAssertEqual(y.scalars, [1.5, 3, 4.5])
+        let dx = AdaptiveAveragePooling.backward(Tensor(shape: [1, 1, 1, 3], scalars: [2, 3, 4]), inputShape: x.shape)
+        XCTAssertEqual(dx.scalars, [1, 2, 1, 3, 2])
+    }
+
+    func testFlattenOrderIsPerImageChannelHeightWidth() {
+        // [C=2, N=2, H=1, W=2]: image 0 has c0 = (1, 2), c1 = (5, 6); image 1 has c0 = (3, 4), c1 = (7, 8).
+        let x = Tensor(shape: [2, 2, 1, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])
+        let flat = TensorPlumbing.flatten(x)
+        XCTAssertEqual(flat.shape, [4, 2])
+        XCTAssertEqual(flat.transposed().scalars, [1, 2, 5, 6, 3, 4, 7, 8])
+        XCTAssertEqual(TensorPlumbing.unflatten(flat, to: x.shape), x)
+    }
+
+    func testConcatenateAndSplitChannels() {
+        let a = Tensor(shape: [1, 2, 2], scalars: [1, 2, 3, 4]), b = Tensor(shape: [2, 2, 2], scalars: [5, 6, 7, 8, 9, 10, 11, 12])
+        let joined = TensorPlumbing.concatenateChannels([a, b])
+        XCTAssertEqual(joined.shape, [3, 2, 2])
+        XCTAssertEqual(TensorPlumbing.splitChannels(joined, channels: [1, 2]), [a, b])
+    }
+}

@@ -1,0 +1,52 @@
+import Tensor
+import XCTest
+
+final class TensorBasicsTests: XCTestCase {
+    func testLayoutConversionsRoundTrip() {
+        let nchw = Tensor(shape: [2, 3, 2, 2], scalars: (0..<24).map(Float.init))
+        let cnhw = nchw.swappingLeadingAxes()
+        XCTAssertEqual(cnhw.shape, [3, 2, 2, 2])
+        // Channel 1 of image 0 (NCHW offset 4..<8) comes first within channel 1 in CNHW (offset 8..<12).
+        XCTAssertEqual(Array(cnhw.scalars[8..<12]), [4, 5, 6, 7])
+        XCTAssertEqual(cnhw.swappingLeadingAxes(), nchw)
+        let m = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(m.transposed().scalars, [1, 4, 2, 5, 3, 6])
+    }
+
+    func testGEMMAgainstLoops() {
+        var rng = SeededRandom(seed: 1)
+        let (m, n, k) = (5, 7, 3)
+        let a = (0..<(k * m)).map { _ in rng.nextUniform() }, b = (0..<(n * k)).map { _ in rng.nextUniform() }
+        var c = [Float](repeating: 1, count: m * n)
+        // C = 2·Aᵀ·Bᵀ + C with A stored [k, m] and B stored [n, k].
+        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+            BLAS.gemm(transposeA: true, transposeB: true, m: m, n: n, k: k, alpha: 2, a: ap.baseAddress!, lda: m,
+                      b: bp.baseAddress!, ldb: k, beta: 1, c: cp.baseAddress!, ldc: n)
+        } } }
+        for i in 0..<m { for j in 0..<n {
+            var sum: Float = 0
+            for p in 0..<k { sum += a[p * m + i] * b[j * k + p] }
+            XCTAssertEqual(c[i * n + j], 2 * sum + 1, accuracy: 1e-5)
+        } }
+    }
+
+    func testSeededRandomIsReproducibleAndRoughlyNormal() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
+        XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+        var rng = SeededRandom(seed: 7)
+        let samples = (0..<20_000).map { _ in Double(rng.nextNormal()) }
+        let mean = samples.reduce(0, +) / Double(samples.count)
+        let variance = samples.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(samples.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.03)
+        XCTAssertEqual(variance, 1, accuracy: 0.05)
+    }
+
+    func testParallelChunksCoverEveryIndexOnce() {
+        let count = 100_003
+        var hits = [Int32](repeating: 0, count: count)
+        hits.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forEachChunk(count, costPerItem: 100) { range in for i in range { buffer[i] += 1 } }
+        }
+        XCTAssertTrue(hits.allSatisfy { $0 == 1 })
+    }
+}
