@@ -33,11 +33,11 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CShims", "Support"]),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "NN", dependencies: ["Tensor", "Support"]),
-        .target(name: "Benchmarks", dependencies: ["ImageIO", "NN", "CJPEGReference"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Benchmarks",
+                "ImageIO", "Tensor", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

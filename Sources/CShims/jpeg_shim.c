@@ -27,6 +27,61 @@ struct canopy_jpeg {
   char first_warning[JMSG_LENGTH_MAX];
 };
 
+// djpeg's cmyk_to_rgb (libjpeg-turbo cmyk.h), r = round(c * k / 255), in integers:
+// for v = c·k + 128, (v + (v >> 8)) >> 8 equals round(c·k / 255) for every c, k in 0...255.
+static void fold_cmyk_row(const uint8_t *src, uint8_t *dest, JDIMENSION width) {
+  for (JDIMENSION x = 0; x < width; x++, src += 4, dest += 3) {
+    const unsigned k = src[3];
+    for (int c = 0; c < 3; c++) {
+      const unsigned v = src[c] * k + 128;
+      dest[c] = (uint8_t)((v + (v >> 8)) >> 8);
+    }
+  }
+}
+
+// Copies R,G,B of each 4-byte pixel while checking that every fourth byte is 255; returns 0 (and the
+// row must be redone with fold_cmyk_row) when one is not.
+static int compact_opaque_row_scalar(const uint8_t *src, uint8_t *dest, JDIMENSION width) {
+  unsigned all = 255;
+  for (JDIMENSION x = 0; x < width; x++, src += 4, dest += 3) {
+    dest[0] = src[0];
+    dest[1] = src[1];
+    dest[2] = src[2];
+    all &= src[3];
+  }
+  return all == 255;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+// Four pixels per step: one byte shuffle packs 16 bytes of RGBK into 12 of RGB. The 16-byte store
+// runs 4 bytes past the 12 it means, so the loop stops while that overrun stays inside the row.
+__attribute__((target("ssse3"))) static int compact_opaque_row_ssse3(const uint8_t *src, uint8_t *dest,
+                                                                     JDIMENSION width) {
+  const __m128i pack = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  __m128i all = _mm_set1_epi8((char)0xFF);
+  JDIMENSION x = 0;
+  for (; x + 6 <= width; x += 4) {
+    const __m128i pixels = _mm_loadu_si128((const __m128i *)(src + 4 * x));
+    all = _mm_and_si128(all, pixels);
+    _mm_storeu_si128((__m128i *)(dest + 3 * x), _mm_shuffle_epi8(pixels, pack));
+  }
+  const int k_bytes = _mm_movemask_epi8(_mm_cmpeq_epi8(all, _mm_set1_epi8((char)0xFF))) & 0x8888;
+  return k_bytes == 0x8888 && compact_opaque_row_scalar(src + 4 * x, dest + 3 * x, width - x);
+}
+
+static int compact_opaque_row(const uint8_t *src, uint8_t *dest, JDIMENSION width) {
+  static int ssse3 = -1;
+  if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
+  return ssse3 ? compact_opaque_row_ssse3(src, dest, width) : compact_opaque_row_scalar(src, dest, width);
+}
+#else
+static int compact_opaque_row(const uint8_t *src, uint8_t *dest, JDIMENSION width) {
+  return compact_opaque_row_scalar(src, dest, width);
+}
+#endif
+
 static void record(struct canopy_jpeg *ctx, int status) {
   char text[JMSG_LENGTH_MAX];
   (*ctx->cinfo.err->format_message)((j_common_ptr)&ctx->cinfo, text);
@@ -207,14 +262,9 @@ int canopy_jpeg_read_image(canopy_jpeg *ctx, uint8_t *out, size_t row_stride) {
     }
     JSAMPROW row = ctx->row4;
     jpeg_read_scanlines(cinfo, &row, 1);
-    // djpeg's cmyk_to_rgb (libjpeg-turbo cmyk.h), in integers: round(c * k / 255).
-    const uint8_t *src = ctx->row4;
-    for (JDIMENSION x = 0; x < width; x++, src += 4, dest += 3) {
-      const unsigned k = src[3];
-      dest[0] = (uint8_t)((src[0] * k + 127) / 255);
-      dest[1] = (uint8_t)((src[1] * k + 127) / 255);
-      dest[2] = (uint8_t)((src[2] * k + 127) / 255);
-    }
+    // Planet's files have k = 255 everywhere, where djpeg's formula is the identity: drop the fourth
+    // byte. Any other k takes djpeg's conversion for the whole row.
+    if (!compact_opaque_row(ctx->row4, dest, width)) fold_cmyk_row(ctx->row4, dest, width);
   }
   jpeg_finish_decompress(cinfo);
   ctx->stage = 0;

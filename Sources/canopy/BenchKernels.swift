@@ -1,0 +1,48 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+import Tensor
+
+/// `canopy bench kernels`: convolution GFLOP/s beside plain sgemm on the same GEMM shapes.
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Convolution forward/backward GFLOP/s beside cblas_sgemm on the same GEMM shapes (ResNet-18 convolutions).",
+        discussion: "Each round times every variant once, rotating the order; the table shows medians. 'per-image' is the forward pass done one image per GEMM, as an NCHW engine would."
+    )
+
+    @Option(help: "Input size in pixels.") var size = 128
+    @Option(help: "Batch size.") var batch = 32
+    @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "Timed rounds.") var rounds = 5
+    @Flag(help: "One JSON object per shape after the table.") var json = false
+
+    func validate() throws {
+        guard size >= 32, batch > 0, threads > 0, rounds > 0 else { throw ValidationError("size >= 32, batch, threads and rounds > 0") }
+    }
+
+    func run() throws {
+        BLAS.threads = threads
+        Parallel.workers = threads
+        let benchmark = KernelBenchmark(shapes: KernelBenchmark.resNet18Shapes(size: size, batch: batch), rounds: rounds)
+        print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
+        let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd"]
+        print(header.joined(separator: "\t"))
+        let rows = benchmark.run()
+        for row in rows {
+            let g = row.shape.geometry, (ho, wo) = row.shape.output
+            let gemmShape = "\(g.outChannels)x\(row.shape.batch * ho * wo)x\(g.patchSize)"
+            print([row.shape.name, gemmShape, fmt(row.forwardGflops), fmt(row.forwardGemmGflops),
+                   percent(row.forwardGflops / row.forwardGemmGflops), fmt(row.backwardGflops), fmt(row.backwardGemmGflops),
+                   percent(row.backwardGflops / row.backwardGemmGflops), fmt(row.perImageForwardGflops)].joined(separator: "\t"))
+        }
+        if json {
+            for row in rows {
+                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops)}")
+            }
+        }
+    }
+
+    private func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
+    private func percent(_ value: Double) -> String { String(format: "%.0f%%", value * 100) }
+}
