@@ -31,7 +31,9 @@ let package = Package(
         // Files: whole reads, crash-safe writes (temporary name, fsync, rename).
         .target(name: "Support"),
         .target(name: "ImageIO", dependencies: ["CShims", "Support"]),
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // glibc's allocator tuning (mallopt), which Swift's Glibc module does not export.
+        .target(name: "CMemory"),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CMemory"]),
         .target(name: "NN", dependencies: ["Tensor", "Support"]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "CJPEGReference"]),
         .executableTarget(

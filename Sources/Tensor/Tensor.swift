@@ -27,6 +27,17 @@ public struct Tensor: Sendable, Equatable {
 
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
 
+    /// A tensor of `shape` whose scalars `initializer` must set, every one of them: for kernels whose
+    /// output a GEMM with β = 0 overwrites whole, where zero-filling first would only cost bandwidth.
+    public init(shape: [Int], unsafeUninitialized initializer: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initializer(buffer)
+            initialized = count
+        }
+    }
+
     public var count: Int { scalars.count }
     public var rank: Int { shape.count }
 

@@ -15,6 +15,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "OpenBLAS threads.") var threads = 2
     @Option(help: "Timed rounds.") var rounds = 5
+    @Option(help: "Largest unfolded-input buffer per GEMM group, in MB (default: the engine's).") var workspaceMb: Int?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
     func validate() throws {
@@ -22,8 +23,10 @@ struct BenchKernels: ParsableCommand {
     }
 
     func run() throws {
+        MemoryPolicy.keepLargeBuffersInHeap()
         BLAS.threads = threads
         Parallel.workers = threads
+        if let workspaceMb { Convolution.workspaceLimit = workspaceMb << 18 }
         let benchmark = KernelBenchmark(shapes: KernelBenchmark.resNet18Shapes(size: size, batch: batch), rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
         let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd"]

@@ -60,10 +60,10 @@ public enum Convolution {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
-        var y = Tensor(shape: [g.outChannels, n, ho, wo])
         let columns = n * ho * wo, k = g.patchSize
-        weight.scalars.withUnsafeBufferPointer { wp in
-            y.scalars.withUnsafeMutableBufferPointer { yp in
+        // Every column block is written by a GEMM with β = 0, so the output needs no zero fill.
+        return Tensor(shape: [g.outChannels, n, ho, wo]) { yp in
+            weight.scalars.withUnsafeBufferPointer { wp in
                 x.scalars.withUnsafeBufferPointer { xp in
                     if g.isPointwise {
                         BLAS.gemm(m: g.outChannels, n: columns, k: k, a: wp.baseAddress!, lda: k, b: xp.baseAddress!,
@@ -77,10 +77,9 @@ public enum Convolution {
                                   b: cols, ldb: count * ho * wo, c: yp.baseAddress! + first * ho * wo, ldc: columns)
                     }
                 }
-                if let bias { addBias(bias, to: yp, rows: g.outChannels, columns: columns) }
             }
+            if let bias { addBias(bias, to: yp, rows: g.outChannels, columns: columns) }
         }
-        return y
     }
 
     /// Returns dx; accumulates into `weightGradient` ([Co, Ci·kh·kw]) and `biasGradient` ([Co]).

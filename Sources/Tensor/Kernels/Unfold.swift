@@ -2,8 +2,7 @@
 ///
 /// The unfolded matrix has one row per (channel, ky, kx) and one column per (image, oy, ox) of the
 /// selected images: row r = (c·kh + ky)·kw + kx, column = (n − first)·Ho·Wo + oy·Wo + ox.
-/// Work is split by input channel, so fold's accumulation never races: each channel's rows write only
-/// that channel's plane.
+/// Unfold splits its work by (row, image); fold splits by image, so its accumulation never races.
 enum Unfold {
     /// One past the last output column reading inside the image, where `reach` = w − 1 + pw − kx
     /// (division must round down, also for a negative reach).
@@ -18,63 +17,65 @@ enum Unfold {
         let kh = g.kernel.height, kw = g.kernel.width
         let sh = g.stride.height, sw = g.stride.width, ph = g.padding.height, pw = g.padding.width
         let rowLength = images.count * ho * wo
-        Parallel.forEachChunk(channels, costPerItem: kh * kw * rowLength) { range in
-            for c in range {
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        var dst = cols + ((c * kh + ky) * kw + kx) * rowLength
-                        // Output columns whose input column ox·sw − pw + kx lies inside the image.
-                        let oxStart = min(wo, max(0, (pw - kx + sw - 1) / sw))
-                        let oxEnd = Unfold.lastValidColumn(w - 1 + pw - kx, stride: sw, outputWidth: wo, start: oxStart)
-                        for n in images {
-                            let plane = x + (c * batch + n) * h * w
-                            for oy in 0..<ho {
-                                let iy = oy * sh - ph + ky
-                                if iy < 0 || iy >= h {
-                                    dst.update(repeating: 0, count: wo)
-                                } else {
-                                    let row = plane + iy * w - pw + kx
-                                    if oxStart > 0 { dst.update(repeating: 0, count: oxStart) }
-                                    if sw == 1 {
-                                        (dst + oxStart).update(from: row + oxStart, count: oxEnd - oxStart)
-                                    } else {
-                                        for ox in oxStart..<oxEnd { dst[ox] = row[ox * sw] }
-                                    }
-                                    if oxEnd < wo { (dst + oxEnd).update(repeating: 0, count: wo - oxEnd) }
-                                }
-                                dst += wo
-                            }
+        // Every (row, image) pair writes its own stretch of `cols`: split over all of them, so a
+        // 3-channel first layer keeps both cores as busy as a 512-channel one.
+        let tasks = channels * kh * kw * images.count
+        Parallel.forEachChunk(tasks, costPerItem: ho * wo) { range in
+            for task in range {
+                let row = task / images.count, image = images.lowerBound + task % images.count
+                let c = row / (kh * kw), ky = row / kw % kh, kx = row % kw
+                var dst = cols + row * rowLength + (image - images.lowerBound) * ho * wo
+                // Output columns whose input column ox·sw − pw + kx lies inside the image.
+                let oxStart = min(wo, max(0, (pw - kx + sw - 1) / sw))
+                let oxEnd = Unfold.lastValidColumn(w - 1 + pw - kx, stride: sw, outputWidth: wo, start: oxStart)
+                let plane = x + (c * batch + image) * h * w
+                for oy in 0..<ho {
+                    let iy = oy * sh - ph + ky
+                    if iy < 0 || iy >= h {
+                        dst.update(repeating: 0, count: wo)
+                    } else {
+                        let source = plane + iy * w - pw + kx
+                        if oxStart > 0 { dst.update(repeating: 0, count: oxStart) }
+                        if sw == 1 {
+                            (dst + oxStart).update(from: source + oxStart, count: oxEnd - oxStart)
+                        } else {
+                            for ox in oxStart..<oxEnd { dst[ox] = source[ox * sw] }
                         }
+                        if oxEnd < wo { (dst + oxEnd).update(repeating: 0, count: wo - oxEnd) }
                     }
+                    dst += wo
                 }
             }
         }
     }
 
     /// Adds the unfolded gradient back onto dx (which the caller zeroed once for all groups).
+    /// Split by image: an image's columns touch only that image's planes, so no two threads ever add
+    /// into the same element.
     static func fold(_ cols: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
                      images: Range<Int>, geometry g: ConvolutionGeometry, into dx: UnsafeMutablePointer<Float>) {
         let (ho, wo) = g.outputSize(height: h, width: w)
         let kh = g.kernel.height, kw = g.kernel.width
         let sh = g.stride.height, sw = g.stride.width, ph = g.padding.height, pw = g.padding.width
         let rowLength = images.count * ho * wo
-        Parallel.forEachChunk(channels, costPerItem: kh * kw * rowLength) { range in
-            for c in range {
-                for ky in 0..<kh {
-                    for kx in 0..<kw {
-                        var src = cols + ((c * kh + ky) * kw + kx) * rowLength
-                        let oxStart = min(wo, max(0, (pw - kx + sw - 1) / sw))
-                        let oxEnd = Unfold.lastValidColumn(w - 1 + pw - kx, stride: sw, outputWidth: wo, start: oxStart)
-                        for n in images {
-                            let plane = dx + (c * batch + n) * h * w
+        Parallel.forEachChunk(images.count, costPerItem: channels * kh * kw * ho * wo) { range in
+            for offset in range {
+                let image = images.lowerBound + offset
+                for c in 0..<channels {
+                    let plane = dx + (c * batch + image) * h * w
+                    for ky in 0..<kh {
+                        for kx in 0..<kw {
+                            var src = cols + ((c * kh + ky) * kw + kx) * rowLength + offset * ho * wo
+                            let oxStart = min(wo, max(0, (pw - kx + sw - 1) / sw))
+                            let oxEnd = Unfold.lastValidColumn(w - 1 + pw - kx, stride: sw, outputWidth: wo, start: oxStart)
                             for oy in 0..<ho {
                                 let iy = oy * sh - ph + ky
                                 if iy >= 0 && iy < h {
-                                    let row = plane + iy * w - pw + kx
+                                    let target = plane + iy * w - pw + kx
                                     if sw == 1 {
-                                        for ox in oxStart..<oxEnd { row[ox] += src[ox] }
+                                        for ox in oxStart..<oxEnd { target[ox] += src[ox] }
                                     } else {
-                                        for ox in oxStart..<oxEnd { row[ox * sw] += src[ox] }
+                                        for ox in oxStart..<oxEnd { target[ox * sw] += src[ox] }
                                     }
                                 }
                                 src += wo

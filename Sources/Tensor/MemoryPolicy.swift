@@ -1,0 +1,14 @@
+internal import CMemory
+
+/// How the process's allocator treats the engine's large activation buffers.
+public enum MemoryPolicy {
+    /// glibc serves blocks over its mmap threshold (at most 32 MB, adaptive) with fresh mappings, so
+    /// every training step would page-fault its activations in again, zeroed by the kernel. Keeping
+    /// large blocks in the heap lets each step reuse the memory the previous step freed. Call once,
+    /// early, in programs that train or benchmark; memory is then kept for reuse rather than returned
+    /// to the system between steps. Returns false where the allocator has no such setting.
+    @discardableResult
+    public static func keepLargeBuffersInHeap() -> Bool {
+        canopy_keep_large_buffers_in_heap() == 1
+    }
+}
