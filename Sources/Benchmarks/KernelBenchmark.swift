@@ -77,7 +77,7 @@ public struct KernelBenchmark {
             let m = g.outChannels, n = shape.batch * ho * wo, k = g.patchSize
             // Every GEMM below reads and writes within the largest of the three matrix sizes.
             let largest = max(m * n, m * k, k * n)
-            var a = [Float](repeating: 0.5, count: largest), b = [Float](repeating: 0.25, count: largest)
+            var a = (0..<largest).map { _ in rng.nextUniform() - 0.5 }, b = (0..<largest).map { _ in rng.nextUniform() - 0.5 }
             var c = [Float](repeating: 0, count: largest)
 
             let forward = { _ = Convolution.forward(x, weight: weight, bias: nil, geometry: g, workspace: &workspace) }

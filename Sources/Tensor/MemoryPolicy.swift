@@ -2,7 +2,7 @@ internal import CMemory
 
 /// How the process's allocator treats the engine's large activation buffers.
 public enum MemoryPolicy {
-    /// glibc serves blocks over its mmap threshold (at most 32 MB, adaptive) with fresh mappings, so
+    /// glibc serves blocks over its mmap threshold (adaptive, capped at 32 MiB) with fresh mappings, so
     /// every training step would page-fault its activations in again, zeroed by the kernel. Keeping
     /// large blocks in the heap lets each step reuse the memory the previous step freed. Call once,
     /// early, in programs that train or benchmark; memory is then kept for reuse rather than returned

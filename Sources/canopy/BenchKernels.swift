@@ -16,6 +16,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "OpenBLAS threads.") var threads = 2
     @Option(help: "Timed rounds.") var rounds = 5
     @Option(help: "Largest unfolded-input buffer per GEMM group, in MB (default: the engine's).") var workspaceMb: Int?
+    @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
     func validate() throws {
@@ -23,11 +24,12 @@ struct BenchKernels: ParsableCommand {
     }
 
     func run() throws {
-        MemoryPolicy.keepLargeBuffersInHeap()
+        if !MemoryPolicy.keepLargeBuffersInHeap() { print("note: allocator tuning unavailable") }
         BLAS.threads = threads
         Parallel.workers = threads
         if let workspaceMb { Convolution.workspaceLimit = workspaceMb << 18 }
-        let benchmark = KernelBenchmark(shapes: KernelBenchmark.resNet18Shapes(size: size, batch: batch), rounds: rounds)
+        let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
+        let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
         let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd"]
         print(header.joined(separator: "\t"))

@@ -80,6 +80,12 @@ final class ConvolutionTests: XCTestCase {
         check(ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 3, h: 9, w: 8)
     }
 
+    func testStrideTwoWideRowsTakeTheVectorGather() {
+        // Output rows of 19 and 20 columns: the eight-wide even-lane gather runs, then its scalar tail.
+        check(ConvolutionGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 2, h: 11, w: 38)
+        check(ConvolutionGeometry(inChannels: 2, outChannels: 3, kernel: 7, stride: 2, padding: 3), n: 1, h: 9, w: 40)
+    }
+
     func testPointwiseIsAPlainGEMM() {
         let g = ConvolutionGeometry(inChannels: 6, outChannels: 4, kernel: 1)
         XCTAssertTrue(g.isPointwise)

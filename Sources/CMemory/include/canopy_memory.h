@@ -1,7 +1,7 @@
 // glibc's mallopt, which Swift's Glibc module does not export (malloc.h is not in its module map).
 #ifndef CANOPY_MEMORY_H
 #define CANOPY_MEMORY_H
-/// Keeps blocks up to 1 GiB in the heap instead of fresh mmaps, and never trims the heap: freed
+/// Serves every block from the heap instead of fresh mmaps, and never trims the heap: freed
 /// activation buffers are reused by the next step instead of being faulted in again. Returns 1 on
 /// success, 0 where the allocator does not support it.
 int canopy_keep_large_buffers_in_heap(void);

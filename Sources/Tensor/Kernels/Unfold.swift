@@ -11,6 +11,24 @@ enum Unfold {
         reach < 0 ? start : max(start, min(outputWidth, reach / stride + 1))
     }
 
+    /// dst[ox] = source[2·ox] for ox in `range`, eight at a time: one 16-float load, keep the even
+    /// lanes. The vector loop stops while its last load (source[2·ox + 15]) stays at or before the last
+    /// element the scalar definition reads, so it never touches memory the plain loop would not.
+    @inline(__always)
+    static func gatherEven(from source: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        var ox = range.lowerBound
+        let raw = UnsafeRawPointer(source)
+        while ox + 8 < range.upperBound {
+            let pair = raw.loadUnaligned(fromByteOffset: 2 * ox * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dst + ox).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            ox += 8
+        }
+        while ox < range.upperBound {
+            dst[ox] = source[2 * ox]
+            ox += 1
+        }
+    }
+
     static func unfold(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
                        images: Range<Int>, geometry g: ConvolutionGeometry, into cols: UnsafeMutablePointer<Float>) {
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -38,6 +56,8 @@ enum Unfold {
                         if oxStart > 0 { dst.update(repeating: 0, count: oxStart) }
                         if sw == 1 {
                             (dst + oxStart).update(from: source + oxStart, count: oxEnd - oxStart)
+                        } else if sw == 2 {
+                            Unfold.gatherEven(from: source, into: dst, range: oxStart..<oxEnd)
                         } else {
                             for ox in oxStart..<oxEnd { dst[ox] = source[ox * sw] }
                         }
