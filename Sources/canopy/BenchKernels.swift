@@ -15,7 +15,8 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "OpenBLAS threads.") var threads = 2
     @Option(help: "Timed rounds.") var rounds = 5
-    @Option(help: "Largest unfolded-input buffer per GEMM group, in MB (default: the engine's).") var workspaceMb: Int?
+    @Option(help: "Unfolded-input buffer a GEMM group aims for, in MB (default: the engine's).") var groupMb: Int?
+    @Option(help: "Fewest GEMM columns per group (default: the engine's).") var minimumColumns: Int?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
@@ -27,7 +28,8 @@ struct BenchKernels: ParsableCommand {
         if !MemoryPolicy.keepLargeBuffersInHeap() { print("note: allocator tuning unavailable") }
         BLAS.threads = threads
         Parallel.workers = threads
-        if let workspaceMb { Convolution.workspaceLimit = workspaceMb << 18 }
+        if let groupMb { Convolution.targetGroupFloats = groupMb << 18 }
+        if let minimumColumns { Convolution.minimumGroupColumns = minimumColumns }
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")

@@ -47,8 +47,8 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// bias b is [Co]; output y is [Co, N, Ho, Wo].
 /// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
 /// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
-/// Images are processed in groups so the unfolded buffer stays within `workspaceLimit` floats; each
-/// group is still one GEMM with N·Ho·Wo columns for its images.
+/// Images are processed in groups sized so the unfolded buffer stays in cache between unfold and GEMM
+/// while each GEMM keeps thousands of columns (`imagesPerGroup`).
 public enum Convolution {
     /// Largest unfolded buffer, in floats (64 Mi floats = 256 MB).
     nonisolated(unsafe) public static var workspaceLimit = 64 << 20
@@ -90,7 +90,8 @@ public enum Convolution {
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
         let columns = n * ho * wo, k = g.patchSize
-        var dx = Tensor(shape: x.shape)
+        // Fully written below: by a GEMM with β = 0 (1x1), or by fold, which zeroes each image first.
+        var dx = Tensor(shape: x.shape) { _ in }
         if biasGradient != nil {
             dy.scalars.withUnsafeBufferPointer { dyp in
                 biasGradient!.scalars.withUnsafeMutableBufferPointer { db in
@@ -132,12 +133,25 @@ public enum Convolution {
         return dx
     }
 
-    /// Calls `body(firstImage, imageCount, unfoldBuffer)` for groups of images whose unfolded patches
-    /// fit the workspace limit (at least one image per group).
+    /// Unfolded buffer a group aims for, in floats: small enough to stay in cache between the unfold
+    /// that writes it and the GEMM that reads it (measured with `canopy bench kernels`).
+    nonisolated(unsafe) public static var targetGroupFloats = 1 << 20
+    /// Fewest GEMM columns per group: below this the GEMM itself loses more than the cache saves.
+    nonisolated(unsafe) public static var minimumGroupColumns = 8192
+
+    /// Images per group: aim at `targetGroupFloats`, never under `minimumGroupColumns` columns, never
+    /// over `workspaceLimit` floats (at least one image).
+    static func imagesPerGroup(n: Int, columnsPerImage: Int, k: Int) -> Int {
+        let perImage = max(columnsPerImage * k, 1)
+        let aimed = max(targetGroupFloats / perImage, (minimumGroupColumns + columnsPerImage - 1) / max(columnsPerImage, 1))
+        return max(1, min(n, aimed, workspaceLimit / perImage))
+    }
+
+    /// Calls `body(firstImage, imageCount, unfoldBuffer)` for consecutive groups of images.
     private static func forEachImageGroup(n: Int, columnsPerImage: Int, k: Int, workspace: inout [Float],
                                           _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let group = imagesPerGroup(n: n, columnsPerImage: columnsPerImage, k: k)
         let perImage = columnsPerImage * k
-        let group = max(1, min(n, workspaceLimit / max(perImage, 1)))
         if workspace.count < group * perImage { workspace = [Float](repeating: 0, count: group * perImage) }
         workspace.withUnsafeMutableBufferPointer { buffer in
             var first = 0

@@ -29,6 +29,24 @@ enum Unfold {
         }
     }
 
+    /// target[i] += source[i] for i < count, eight lanes at a time.
+    @inline(__always)
+    static func accumulate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+        let step = MemoryLayout<SIMD8<Float>>.stride
+        while i + 8 <= count {
+            let sum = to.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                + from.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            to.storeBytes(of: sum, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += step / 4
+        }
+        while i < count {
+            target[i] += source[i]
+            i += 1
+        }
+    }
+
     static func unfold(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
                        images: Range<Int>, geometry g: ConvolutionGeometry, into cols: UnsafeMutablePointer<Float>) {
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -69,9 +87,10 @@ enum Unfold {
         }
     }
 
-    /// Adds the unfolded gradient back onto dx (which the caller zeroed once for all groups).
-    /// Split by image: an image's columns touch only that image's planes, so no two threads ever add
-    /// into the same element.
+    /// Writes the folded gradient of the selected images into dx: their planes are zeroed here, by the
+    /// thread that then accumulates into them (while they are in its cache), so dx may come in
+    /// uninitialised. Split by image: an image's columns touch only that image's planes, so no two
+    /// threads ever write the same element.
     static func fold(_ cols: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
                      images: Range<Int>, geometry g: ConvolutionGeometry, into dx: UnsafeMutablePointer<Float>) {
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -81,6 +100,7 @@ enum Unfold {
         Parallel.forEachChunk(images.count, costPerItem: channels * kh * kw * ho * wo) { range in
             for offset in range {
                 let image = images.lowerBound + offset
+                for c in 0..<channels { (dx + (c * batch + image) * h * w).update(repeating: 0, count: h * w) }
                 for c in 0..<channels {
                     let plane = dx + (c * batch + image) * h * w
                     for ky in 0..<kh {
@@ -93,7 +113,7 @@ enum Unfold {
                                 if iy >= 0 && iy < h {
                                     let target = plane + iy * w - pw + kx
                                     if sw == 1 {
-                                        for ox in oxStart..<oxEnd { target[ox] += src[ox] }
+                                        Unfold.accumulate(src + oxStart, into: target + oxStart, count: oxEnd - oxStart)
                                     } else {
                                         for ox in oxStart..<oxEnd { target[ox * sw] += src[ox] }
                                     }
