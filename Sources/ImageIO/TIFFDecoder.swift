@@ -9,8 +9,11 @@ internal import CShims
 /// 16-bit RGB file of exactly 4 samples is labelled `BGRN`.
 public enum TIFFDecoder {
     public static func decode(_ bytes: UnsafeRawBufferPointer, file: String, options: DecodeOptions = DecodeOptions()) throws(ImageIOError) -> Image {
+        // libtiff's own cap on one allocation: the decode budget, but never so small that reading the
+        // directory itself fails (the declared size is then refused below, by name, as tooLarge).
+        let libraryCap = max(options.limits.maximumBytes, 16 << 20)
         guard let context = canopy_tiff_open(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count,
-                                             options.limits.maximumBytes) else {
+                                             libraryCap) else {
             throw ImageIOError(file: file, reason: .outOfMemory(format: .tiff, detail: "cannot allocate a TIFF reader"))
         }
         defer { canopy_tiff_close(context) }
