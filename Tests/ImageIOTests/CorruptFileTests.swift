@@ -6,9 +6,11 @@ import XCTest
 /// magic, bad CRCs, absurd declared sizes. Every file must end in a typed `ImageIOError` naming it
 /// (or, for a bit flip that leaves a decodable stream, in a whole image), and the process goes on.
 final class CorruptFileTests: XCTestCase {
-    private let jpeg = try! FileBytes.read(TestPaths.sample("train-jpg/train_3.jpg"))
-    private let tiff = try! FileBytes.read(TestPaths.sample("train-tif-v2/train_3.tif"))
-    private lazy var png: [UInt8] = {
+    // Static, not instance properties: XCTest keeps every test case instance alive for the whole run,
+    // which LeakSanitizer reports as leaks of whatever the instances hold.
+    private static let jpegBytes = try! FileBytes.read(TestPaths.sample("train-jpg/train_3.jpg"))
+    private static let tiffBytes = try! FileBytes.read(TestPaths.sample("train-tif-v2/train_3.tif"))
+    private static let pngBytes: [UInt8] = {
         var values: [UInt8] = []
         for index in 0..<(64 * 48 * 3) {
             let value: Int = (index * 7 + index / 192) % 256
@@ -16,6 +18,9 @@ final class CorruptFileTests: XCTestCase {
         }
         return try! PNGCodec.encode(Image(width: 64, height: 48, bandOrder: .rgb, samples: .uint8(values)))
     }()
+    private var jpeg: [UInt8] { Self.jpegBytes }
+    private var tiff: [UInt8] { Self.tiffBytes }
+    private var png: [UInt8] { Self.pngBytes }
 
     private enum Kind: String { case truncated, corrupt, unknownFormat, tooLarge, unsupported, cannotOpen, decoded }
 
