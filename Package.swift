@@ -46,9 +46,10 @@ let package = Package(
 
         // libFuzzer entry points; built only by scripts/fuzz.sh with -sanitize=fuzzer,address.
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO", "CFuzzDriver"]),
-        .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO", "CFuzzDriver"]),
-        .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO", "CFuzzDriver"]),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver", "Support"]),
+        .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO", "FuzzSupport"]),
+        .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO", "FuzzSupport"]),
+        .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO", "FuzzSupport"]),
 
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

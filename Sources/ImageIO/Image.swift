@@ -130,3 +130,29 @@ public struct Image: Sendable, Equatable {
         }
     }
 }
+
+extension Image {
+    /// An image whose samples a C decoder writes: a zeroed buffer of `width·height·bands` samples of
+    /// `bitDepth` bits is handed to `fill` as raw bytes; `fill` returns the decoder's status, which
+    /// comes back beside the image (the caller throws on failure and drops the image).
+    static func decoded(width: Int, height: Int, bandOrder: BandOrder, bitDepth: Int,
+                        fill: (UnsafeMutablePointer<UInt8>, Int) -> Int32) -> (image: Image, status: Int32) {
+        let count = width * height * bandOrder.count
+        var status: Int32 = 0
+        // Zeroed first: interlaced PNG passes read rows back, and nothing uninitialised may ever show.
+        if bitDepth == 8 {
+            let values = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                buffer.initialize(repeating: 0)
+                status = fill(buffer.baseAddress!, count)
+                initialized = count
+            }
+            return (Image(width: width, height: height, bandOrder: bandOrder, samples: .uint8(values)), status)
+        }
+        let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+            buffer.initialize(repeating: 0)
+            status = UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt8.self) { fill($0.baseAddress!, count * 2) }
+            initialized = count
+        }
+        return (Image(width: width, height: height, bandOrder: bandOrder, samples: .uint16(values)), status)
+    }
+}

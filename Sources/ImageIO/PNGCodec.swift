@@ -25,25 +25,8 @@ public enum PNGCodec {
         case 3: .rgb
         default: .rgba
         }
-        let count = width * height * channels
-        var status: Int32 = 0
-        let image: Image
-        if bytesPerSample == 1 {
-            let values = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                buffer.initialize(repeating: 0)  // interlaced passes read rows back: start defined
-                status = canopy_png_read_image(context, buffer.baseAddress, width * channels)
-                initialized = count
-            }
-            image = Image(width: width, height: height, bandOrder: order, samples: .uint8(values))
-        } else {
-            let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-                buffer.initialize(repeating: 0)
-                status = UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt8.self) {
-                    canopy_png_read_image(context, $0.baseAddress, width * channels * 2)
-                }
-                initialized = count
-            }
-            image = Image(width: width, height: height, bandOrder: order, samples: .uint16(values))
+        let (image, status) = Image.decoded(width: width, height: height, bandOrder: order, bitDepth: bytesPerSample * 8) { buffer, _ in
+            canopy_png_read_image(context, buffer, width * channels * bytesPerSample)
         }
         try check(status, context, file: file)
         if let handler = options.warningHandler, canopy_png_warning_count(context) > 0 {

@@ -39,25 +39,8 @@ public enum TIFFDecoder {
             throw unsupported("photometric interpretation \(info.photometric) with \(samples) samples")
         }
 
-        let count = width * height * samples
-        var status: Int32 = 0
-        let image: Image
-        if bytesPerSample == 1 {
-            let values = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-                buffer.initialize(repeating: 0)
-                status = canopy_tiff_read(context, buffer.baseAddress, count)
-                initialized = count
-            }
-            image = Image(width: width, height: height, bandOrder: order, samples: .uint8(values))
-        } else {
-            let values = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-                buffer.initialize(repeating: 0)
-                status = UnsafeMutableRawBufferPointer(buffer).withMemoryRebound(to: UInt8.self) {
-                    canopy_tiff_read(context, $0.baseAddress, count * 2)
-                }
-                initialized = count
-            }
-            image = Image(width: width, height: height, bandOrder: order, samples: .uint16(values))
+        let (image, status) = Image.decoded(width: width, height: height, bandOrder: order, bitDepth: bytesPerSample * 8) { buffer, bytes in
+            canopy_tiff_read(context, buffer, bytes)
         }
         try check(status, context, file: file)
         if let handler = options.warningHandler, canopy_tiff_warning_count(context) > 0 {
