@@ -7,7 +7,7 @@ public enum Parallel {
     nonisolated(unsafe) public static var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Below this much work (`count × costPerItem`) the loop runs inline: waking threads costs more.
-    public static let minimumWorkPerChunk = 32_768
+    nonisolated(unsafe) public static var minimumWorkPerChunk = 32_768
 
     public static func forEachChunk(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
