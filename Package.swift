@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "Backbones", targets: ["Backbones"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,7 @@ let package = Package(
         .target(name: "CMemory"),
         .target(name: "Tensor", dependencies: ["CBLAS", "CMemory"]),
         .target(name: "NN", dependencies: ["Tensor", "Support"]),
+        .target(name: "Backbones", dependencies: ["NN", "Tensor"]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

@@ -29,12 +29,12 @@ public enum Initializer: Sendable, Equatable {
         switch self {
         case .heNormal(let mode):
             let std = (2 / (mode == .fanIn ? inputs : outputs)).squareRoot()
-            for i in 0..<tensor.count { tensor.scalars[i] = random.nextNormal() * std }
+            normal(&tensor, std: std, &random)
         case .heUniform(let mode):
             uniform(&tensor, bound: (6 / (mode == .fanIn ? inputs : outputs)).squareRoot(), &random)
         case .glorotNormal:
             let std = (2 / (inputs + outputs)).squareRoot()
-            for i in 0..<tensor.count { tensor.scalars[i] = random.nextNormal() * std }
+            normal(&tensor, std: std, &random)
         case .glorotUniform:
             uniform(&tensor, bound: (6 / (inputs + outputs)).squareRoot(), &random)
         case .torchDefault:
@@ -43,6 +43,14 @@ public enum Initializer: Sendable, Equatable {
     }
 
     private func uniform(_ tensor: inout Tensor, bound: Float, _ random: inout SeededRandom) {
-        for i in 0..<tensor.count { tensor.scalars[i] = (random.nextUniform() * 2 - 1) * bound }
+        tensor.scalars.withUnsafeMutableBufferPointer { values in
+            for i in values.indices { values[i] = (random.nextUniform() * 2 - 1) * bound }
+        }
+    }
+
+    private func normal(_ tensor: inout Tensor, std: Float, _ random: inout SeededRandom) {
+        tensor.scalars.withUnsafeMutableBufferPointer { values in
+            for i in values.indices { values[i] = random.nextNormal() * std }
+        }
     }
 }

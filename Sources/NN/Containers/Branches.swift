@@ -30,26 +30,31 @@ public final class ConcatenatedBranches: Layer {
     }
 }
 
-/// y = body(x) + shortcut(x), the shortcut being the identity or a projection (ResNet).
+/// y = activation(body(x) + shortcut(x)), the shortcut being the identity or a projection (ResNet),
+/// the activation optional (torchvision's blocks apply ReLU after the sum).
 /// The body's state is named at this level (torchvision's `layer1.0.conv1.weight`), the projection
 /// under `shortcutName` (`layer2.0.downsample.0.weight`).
 public final class Residual: Layer {
     public let body: Layer
     public let shortcut: Layer?
     public let shortcutName: String
+    public let activation: Layer?
 
-    public init(body: Layer, shortcut: Layer? = nil, shortcutName: String = "downsample") {
+    public init(body: Layer, shortcut: Layer? = nil, shortcutName: String = "downsample", activation: Layer? = nil) {
         self.body = body
         self.shortcut = shortcut
         self.shortcutName = shortcutName
+        self.activation = activation
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        TensorPlumbing.add(body.forward(x, mode: mode), shortcut?.forward(x, mode: mode) ?? x)
+        let sum = TensorPlumbing.add(body.forward(x, mode: mode), shortcut?.forward(x, mode: mode) ?? x)
+        return activation?.forward(sum, mode: mode) ?? sum
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        TensorPlumbing.add(body.backward(dy), shortcut?.backward(dy) ?? dy)
+        let dSum = activation?.backward(dy) ?? dy
+        return TensorPlumbing.add(body.backward(dSum), shortcut?.backward(dSum) ?? dSum)
     }
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {

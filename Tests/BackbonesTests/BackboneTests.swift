@@ -1,0 +1,56 @@
+import Backbones
+import NN
+import Tensor
+import XCTest
+
+/// Backbones as torchvision builds them: parameter counts with 17 classes equal torchvision's
+/// (`sum(p.numel() for p in torchvision.models.NAME(num_classes=17).parameters())`, as the issue
+/// lists them), names follow its state_dict, outputs are [17, N] at every size and band count.
+final class BackboneTests: XCTestCase {
+    func testParameterCountsEqualTorchvision() {
+        let expected: [(String, Int)] = [
+            ("alexnet", 57_073_489), ("vgg11", 128_835_985), ("vgg11_bn", 128_841_489), ("vgg16", 134_330_193),
+            ("vgg16_bn", 134_338_641), ("vgg19_bn", 139_650_897), ("resnet18", 11_185_233), ("resnet34", 21_293_393),
+            ("resnet50", 23_542_865),
+        ]
+        for (name, count) in expected {
+            var random = SeededRandom(seed: 1)
+            let model = BackboneRegistry.make(name, random: &random)!
+            XCTAssertEqual(model.parameterCount, count, name)
+        }
+    }
+
+    func testStateNamesFollowTorchvision() {
+        var random = SeededRandom(seed: 1)
+        let resnet = Set(BackboneRegistry.make("resnet50", random: &random)!.state(prefix: "").map(\.name))
+        for name in ["conv1.weight", "bn1.running_mean", "layer1.0.conv3.weight", "layer1.0.downsample.0.weight",
+                     "layer1.0.downsample.1.num_batches_tracked", "layer4.2.bn3.bias", "fc.weight", "fc.bias"] {
+            XCTAssertTrue(resnet.contains(name), name)
+        }
+        let vgg = Set(VGG.make(.vgg11, batchNorm: true, random: &random).state(prefix: "").map(\.name))
+        for name in ["features.0.weight", "features.1.running_var", "features.4.weight", "classifier.0.weight",
+                     "classifier.3.bias", "classifier.6.weight"] {
+            XCTAssertTrue(vgg.contains(name), name)
+        }
+        let alexnet = Set(AlexNet.make(random: &random).state(prefix: "").map(\.name))
+        XCTAssertEqual(alexnet, ["features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
+                                 "features.6.weight", "features.6.bias", "features.8.weight", "features.8.bias",
+                                 "features.10.weight", "features.10.bias", "classifier.1.weight", "classifier.1.bias",
+                                 "classifier.4.weight", "classifier.4.bias", "classifier.6.weight", "classifier.6.bias"])
+    }
+
+    func testOutputShapesAtEverySizeAndBandCount() {
+        for name in ["resnet18", "resnet50", "alexnet", "alexnet_lrn"] {
+            for size in [64, 128] {
+                for bands in [3, 4] {
+                    var random = SeededRandom(seed: 2)
+                    let model = BackboneRegistry.make(name, bands: bands, random: &random)!
+                    let input = Tensor(shape: [bands, 2, size, size], scalars: (0..<(bands * 2 * size * size)).map { _ in random.nextNormal() })
+                    let logits = model.forward(input, mode: .inference)
+                    XCTAssertEqual(logits.shape, [17, 2], "\(name) at \(size) px, \(bands) bands")
+                    XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite), name)
+                }
+            }
+        }
+    }
+}
