@@ -9,7 +9,8 @@ public enum BackboneRegistry {
     }
 
     public static let entries: [Entry] = {
-        var entries: [Entry] = [Entry(name: "alexnet") { AlexNet.make(bands: $0, classes: $1, random: &$2) },
+        var entries: [Entry] = [Entry(name: "lenet5") { LeNet.make(bands: $0, classes: $1, random: &$2) },
+                                Entry(name: "alexnet") { AlexNet.make(bands: $0, classes: $1, random: &$2) },
                                 Entry(name: "alexnet_lrn") { AlexNet.make(bands: $0, classes: $1, localResponseNorm: true, random: &$2) }]
         for depth in VGG.Depth.allCases {
             entries.append(Entry(name: "vgg\(depth.rawValue)") { VGG.make(depth, batchNorm: false, bands: $0, classes: $1, random: &$2) })
@@ -18,6 +19,7 @@ public enum BackboneRegistry {
         for depth in ResNet.Depth.allCases {
             entries.append(Entry(name: "resnet\(depth.rawValue)") { ResNet.make(depth, bands: $0, classes: $1, random: &$2) })
         }
+        entries.append(Entry(name: "googlenet") { GoogLeNet.make(bands: $0, classes: $1, random: &$2) })
         return entries
     }()
 

@@ -11,7 +11,7 @@ final class BackboneTests: XCTestCase {
         let expected: [(String, Int)] = [
             ("alexnet", 57_073_489), ("vgg11", 128_835_985), ("vgg11_bn", 128_841_489), ("vgg16", 134_330_193),
             ("vgg16_bn", 134_338_641), ("vgg19_bn", 139_650_897), ("resnet18", 11_185_233), ("resnet34", 21_293_393),
-            ("resnet50", 23_542_865),
+            ("resnet50", 23_542_865), ("googlenet", 5_617_329),
         ]
         for (name, count) in expected {
             var random = SeededRandom(seed: 1)
@@ -32,6 +32,11 @@ final class BackboneTests: XCTestCase {
                      "classifier.3.bias", "classifier.6.weight"] {
             XCTAssertTrue(vgg.contains(name), name)
         }
+        let googlenet = Set(GoogLeNet.make(random: &random).state(prefix: "").map(\.name))
+        for name in ["conv1.conv.weight", "conv1.bn.running_var", "inception3a.branch1.conv.weight",
+                     "inception3a.branch2.1.bn.weight", "inception5b.branch4.1.conv.weight", "fc.weight"] {
+            XCTAssertTrue(googlenet.contains(name), name)
+        }
         let alexnet = Set(AlexNet.make(random: &random).state(prefix: "").map(\.name))
         XCTAssertEqual(alexnet, ["features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
                                  "features.6.weight", "features.6.bias", "features.8.weight", "features.8.bias",
@@ -40,7 +45,7 @@ final class BackboneTests: XCTestCase {
     }
 
     func testOutputShapesAtEverySizeAndBandCount() {
-        for name in ["resnet18", "resnet50", "alexnet", "alexnet_lrn"] {
+        for name in ["lenet5", "resnet18", "resnet50", "alexnet", "alexnet_lrn", "googlenet"] {
             for size in [64, 128] {
                 for bands in [3, 4] {
                     var random = SeededRandom(seed: 2)
