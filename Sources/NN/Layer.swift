@@ -54,11 +54,17 @@ public protocol Layer: AnyObject {
 
     /// Every named parameter and buffer, names prefixed with `prefix` (which ends in "." or is empty).
     func state(prefix: String) -> [(name: String, entry: StateEntry)]
+
+    /// Calls `body` on this layer and, for containers, on every layer inside it (depth first).
+    func forEachLayer(_ body: (Layer) -> Void)
 }
 
 extension Layer {
     /// Stateless layers have no parameters or buffers.
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] { [] }
+
+    /// A leaf layer visits itself only.
+    public func forEachLayer(_ body: (Layer) -> Void) { body(self) }
 
     /// The trainable parameters, in state order.
     public var parameters: [Parameter] {

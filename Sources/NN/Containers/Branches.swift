@@ -28,6 +28,11 @@ public final class ConcatenatedBranches: Layer {
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
         branches.flatMap { $0.layer.state(prefix: prefix + $0.name + ".") }
     }
+
+    public func forEachLayer(_ body: (Layer) -> Void) {
+        body(self)
+        for branch in branches { branch.layer.forEachLayer(body) }
+    }
 }
 
 /// y = activation(body(x) + shortcut(x)), the shortcut being the identity or a projection (ResNet),
@@ -59,5 +64,12 @@ public final class Residual: Layer {
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
         body.state(prefix: prefix) + (shortcut?.state(prefix: prefix + shortcutName + ".") ?? [])
+    }
+
+    public func forEachLayer(_ visit: (Layer) -> Void) {
+        visit(self)
+        body.forEachLayer(visit)
+        shortcut?.forEachLayer(visit)
+        activation?.forEachLayer(visit)
     }
 }

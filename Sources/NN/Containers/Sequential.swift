@@ -27,4 +27,9 @@ public final class Sequential: Layer {
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
         children.flatMap { $0.layer.state(prefix: prefix + $0.name + ".") }
     }
+
+    public func forEachLayer(_ body: (Layer) -> Void) {
+        body(self)
+        for child in children { child.layer.forEachLayer(body) }
+    }
 }
