@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "Benchmarks",
+                "ImageIO", "Tensor", "NN", "Backbones", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -20,6 +20,16 @@ final class BackboneTests: XCTestCase {
         }
     }
 
+    /// ResNet-18 at 128 px: about 1.19 GFLOP per image (../shared/BENCH.md; torchvision's 1.82 GMAC at
+    /// 224 px scaled by (128/224)², times 2).
+    func testCostMeterCountsForwardFLOPs() {
+        var random = SeededRandom(seed: 1)
+        let model = BackboneRegistry.make("resnet18", random: &random)!
+        let meter = CostMeter.measure { _ = model.forward(Tensor(shape: [3, 1, 128, 128], repeating: 0.5), mode: .training) }
+        XCTAssertEqual(meter.flops / 1e9, 1.19, accuracy: 0.01)
+        XCTAssertGreaterThan(meter.activationFloats, 1_000_000)
+    }
+
     func testStateNamesFollowTorchvision() {
         var random = SeededRandom(seed: 1)
         let resnet = Set(BackboneRegistry.make("resnet50", random: &random)!.state(prefix: "").map(\.name))

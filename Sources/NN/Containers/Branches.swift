@@ -11,9 +11,15 @@ public final class ConcatenatedBranches: Layer {
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let outputs = branches.map { $0.layer.forward(x, mode: mode) }
+        let outputs = branches.map { branch in
+            let output = branch.layer.forward(x, mode: mode)
+            CostMeter.recordOutput(output, of: branch.layer)
+            return output
+        }
         channels = outputs.map { $0.shape[0] }
-        return TensorPlumbing.concatenateChannels(outputs)
+        let joined = TensorPlumbing.concatenateChannels(outputs)
+        CostMeter.recordContainerOutput(joined)
+        return joined
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
@@ -54,7 +60,11 @@ public final class Residual: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let sum = TensorPlumbing.add(body.forward(x, mode: mode), shortcut?.forward(x, mode: mode) ?? x)
-        return activation?.forward(sum, mode: mode) ?? sum
+        CostMeter.recordContainerOutput(sum)
+        guard let activation else { return sum }
+        let output = activation.forward(sum, mode: mode)
+        CostMeter.recordOutput(output, of: activation)
+        return output
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

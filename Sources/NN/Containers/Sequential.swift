@@ -17,7 +17,11 @@ public final class Sequential: Layer {
     public func append(_ name: String, _ layer: Layer) { children.append((name, layer)) }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        children.reduce(x) { $1.layer.forward($0, mode: mode) }
+        children.reduce(x) { input, child in
+            let output = child.layer.forward(input, mode: mode)
+            CostMeter.recordOutput(output, of: child.layer)
+            return output
+        }
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

@@ -36,6 +36,8 @@ public final class Convolution2D: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         input = mode == .training ? x : nil
+        let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
+        CostMeter.addFlops(2 * Double(geometry.outChannels * geometry.patchSize) * Double(x.shape[1] * ho * wo))
         return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, workspace: &workspace.buffer)
     }
 

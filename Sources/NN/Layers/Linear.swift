@@ -14,6 +14,7 @@ public final class Linear: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         input = mode == .training ? x : nil
+        CostMeter.addFlops(2 * Double(weight.value.count) * Double(x.shape[1]))
         return Dense.forward(x, weight: weight.value, bias: bias?.value)
     }
 
