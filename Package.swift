@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )
