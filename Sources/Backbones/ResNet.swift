@@ -25,8 +25,10 @@ public enum ResNet {
         }
     }
 
-    /// A ResNet of `depth` for `bands` input bands and `classes` logits.
-    public static func make(_ depth: Depth, bands: Int = 3, classes: Int = 17, random: inout SeededRandom) -> Sequential {
+    /// A ResNet of `depth` for `bands` input bands and `classes` logits; `dropout` > 0 puts a dropout
+    /// between the global pool and the classifier (no state, so torchvision's names are unchanged).
+    public static func make(_ depth: Depth, bands: Int = 3, classes: Int = 17, dropout: Float = 0,
+                            random: inout SeededRandom) -> Sequential {
         let workspace = Workspace()
         let expansion = depth.block == .basic ? 1 : 4
         var layers: [(String, Layer)] = [
@@ -43,8 +45,9 @@ public enum ResNet {
             }
             layers.append(("layer\(stage + 1)", Sequential(stageBlocks)))
         }
-        layers += [("avgpool", AdaptiveAvgPool2D(1, 1)), ("flatten", Flatten()),
-                   ("fc", Linear(channels, classes, random: &random))]
+        layers += [("avgpool", AdaptiveAvgPool2D(1, 1)), ("flatten", Flatten())]
+        if dropout > 0 { layers.append(("dropout", Dropout(probability: dropout, random: &random))) }
+        layers.append(("fc", Linear(channels, classes, random: &random)))
         let model = Sequential(named: layers)
         initialize(model, random: &random)
         return model
