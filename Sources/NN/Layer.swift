@@ -81,3 +81,11 @@ extension Layer {
     /// Total trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 }
+
+extension Layer {
+    /// Per-label probabilities: the sigmoid of the logits of an inference pass (models output logits,
+    /// which training's loss takes directly).
+    public func probabilities(_ input: Tensor) -> Tensor {
+        Activation.sigmoidForward(forward(input, mode: .inference))
+    }
+}

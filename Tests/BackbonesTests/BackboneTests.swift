@@ -64,6 +64,8 @@ final class BackboneTests: XCTestCase {
                     let logits = model.forward(input, mode: .inference)
                     XCTAssertEqual(logits.shape, [17, 2], "\(name) at \(size) px, \(bands) bands")
                     XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite), name)
+                    let probabilities = model.probabilities(input)
+                    XCTAssertEqual(probabilities.scalars, logits.scalars.map(sigmoid), name)
                 }
             }
         }
