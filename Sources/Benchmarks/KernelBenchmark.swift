@@ -27,6 +27,8 @@ public struct KernelBenchmark {
         public var backwardGflops: Double
         public var backwardGemmGflops: Double
         public var perImageForwardGflops: Double
+        /// The backward pass with the input gradient by fold, for stride-1 shapes (else equal to `backwardGflops`).
+        public var foldBackwardGflops: Double
     }
 
     public var shapes: [Shape]
@@ -91,12 +93,18 @@ public struct KernelBenchmark {
                 gemm(&a, &b, &c, transposeA: true, m: k, n: n, k: m)
             }
             let perImage = { perImageForward(x: x, weight: weight, geometry: g, workspace: &workspace) }
+            let foldBackward = {
+                let saved = Convolution.transposedInputGradient
+                Convolution.transposedInputGradient = false
+                defer { Convolution.transposedInputGradient = saved }
+                backward()
+            }
 
-            let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage], rounds: rounds)
+            let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward], rounds: rounds)
             let flops = shape.forwardFlops
             return Row(shape: shape, forwardGflops: flops / times[0] / 1e9, forwardGemmGflops: flops / times[1] / 1e9,
                        backwardGflops: 2 * flops / times[2] / 1e9, backwardGemmGflops: 2 * flops / times[3] / 1e9,
-                       perImageForwardGflops: flops / times[4] / 1e9)
+                       perImageForwardGflops: flops / times[4] / 1e9, foldBackwardGflops: 2 * flops / times[5] / 1e9)
         }
     }
 

@@ -33,7 +33,7 @@ struct BenchKernels: ParsableCommand {
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
-        let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd"]
+        let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd", "bwd by fold"]
         print(header.joined(separator: "\t"))
         let rows = benchmark.run()
         for row in rows {
@@ -41,11 +41,12 @@ struct BenchKernels: ParsableCommand {
             let gemmShape = "\(g.outChannels)x\(row.shape.batch * ho * wo)x\(g.patchSize)"
             print([row.shape.name, gemmShape, fmt(row.forwardGflops), fmt(row.forwardGemmGflops),
                    percent(row.forwardGflops / row.forwardGemmGflops), fmt(row.backwardGflops), fmt(row.backwardGemmGflops),
-                   percent(row.backwardGflops / row.backwardGemmGflops), fmt(row.perImageForwardGflops)].joined(separator: "\t"))
+                   percent(row.backwardGflops / row.backwardGemmGflops), fmt(row.perImageForwardGflops),
+                   fmt(row.foldBackwardGflops)].joined(separator: "\t"))
         }
         if json {
             for row in rows {
-                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops)}")
+                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops),\"fold_backward_gflops\":\(row.foldBackwardGflops)}")
             }
         }
     }

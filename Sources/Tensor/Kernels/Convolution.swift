@@ -90,7 +90,13 @@ public enum Convolution {
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
         let columns = n * ho * wo, k = g.patchSize
-        // Fully written below: by a GEMM with β = 0 (1x1), or by fold, which zeroes each image first.
+        // Stride 1: dx is the convolution of dy with the weights flipped and transposed, padded by
+        // k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds. Measured
+        // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
+        let transposedForInput = transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
+            && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
+        // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
+        // replaced whole by the transposed convolution.
         var dx = Tensor(shape: x.shape) { _ in }
         if biasGradient != nil {
             dy.scalars.withUnsafeBufferPointer { dyp in
@@ -119,6 +125,7 @@ public enum Convolution {
                                               images: first..<(first + count), geometry: g, into: cols)
                                 BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: groupColumns, a: dyGroup, lda: columns,
                                           b: cols, ldb: groupColumns, beta: 1, c: dwp.baseAddress!, ldc: k)
+                                if transposedForInput { return }
                                 // The unfolded input is no longer needed: its buffer takes the column gradient.
                                 BLAS.gemm(transposeA: true, m: k, n: groupColumns, k: g.outChannels, a: wp.baseAddress!, lda: k,
                                           b: dyGroup, ldb: columns, c: cols, ldc: groupColumns)
@@ -130,8 +137,37 @@ public enum Convolution {
                 }
             }
         }
+        if transposedForInput {
+            let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel,
+                                                 stride: (1, 1),
+                                                 padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
+            dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
+        }
         return dx
     }
+
+    /// W'[ci, co, ky, kx] = W[co, ci, kh − 1 − ky, kw − 1 − kx]: the weights of the transposed
+    /// convolution that carries dy back to dx.
+    static func flippedTransposed(_ weight: Tensor, geometry g: ConvolutionGeometry) -> Tensor {
+        let kh = g.kernel.height, kw = g.kernel.width, co = g.outChannels, ci = g.inChannels
+        return Tensor(shape: [ci, co, kh, kw]) { out in
+            weight.scalars.withUnsafeBufferPointer { w in
+                for o in 0..<co {
+                    for i in 0..<ci {
+                        for ky in 0..<kh {
+                            for kx in 0..<kw {
+                                out[((i * co + o) * kh + ky) * kw + kx] = w[((o * ci + i) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx)]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether stride-1 convolutions take their input gradient by the transposed convolution (else by
+    /// fold); `canopy bench kernels` times both.
+    nonisolated(unsafe) public static var transposedInputGradient = true
 
     /// Unfolded buffer a group aims for, in floats: small enough to stay in cache between the unfold
     /// that writes it and the GEMM that reads it (measured with `canopy bench kernels`).
