@@ -19,7 +19,7 @@ public enum LeNet {
             Linear(16 * 5 * 5, 120, random: &random), ReLU(), Linear(120, 84, random: &random), ReLU(),
             Linear(84, classes, random: &random),
         ])
-        return Sequential(named: [("features", features), ("avgpool", AdaptiveAvgPool2D(5, 5)), ("flatten", Flatten()),
-                                  ("classifier", classifier)])
+        return skippingImageGradient(Sequential(named: [("features", features), ("avgpool", AdaptiveAvgPool2D(5, 5)),
+                                                        ("flatten", Flatten()), ("classifier", classifier)]))
     }
 }

@@ -173,3 +173,24 @@ final class LayerGradientTests: XCTestCase {
         }
     }
 }
+
+final class InputGradientSkipTests: XCTestCase {
+    /// A first layer that skips its input gradient still accumulates exactly the same weight gradients.
+    func testSkippingTheInputGradientKeepsWeightGradients() {
+        for (stride, kernel, padding) in [(1, 3, 1), (2, 3, 1), (2, 7, 3), (1, 1, 0)] {
+            var random = SeededRandom(seed: 12)
+            let full = Convolution2D(3, 4, kernel: kernel, stride: stride, padding: padding, random: &random)
+            random = SeededRandom(seed: 12)
+            let skipping = Convolution2D(3, 4, kernel: kernel, stride: stride, padding: padding, random: &random)
+            skipping.computesInputGradient = false
+            let x = Tensor(shape: [3, 2, 9, 9], scalars: (0..<(3 * 2 * 81)).map { _ in random.nextNormal() })
+            let dy = Activation.map(full.forward(x, mode: .training)) { $0 * 0.5 }
+            _ = skipping.forward(x, mode: .training)
+            let dx = full.backward(dy)
+            XCTAssertEqual(dx.shape, x.shape)
+            XCTAssertEqual(skipping.backward(dy).count, 0)
+            XCTAssertEqual(skipping.weight.gradient, full.weight.gradient, "stride \(stride), kernel \(kernel)")
+            XCTAssertEqual(skipping.bias!.gradient, full.bias!.gradient)
+        }
+    }
+}

@@ -14,6 +14,9 @@ public final class Convolution2D: Layer {
     public let bias: Parameter?
     private let workspace: Workspace
     private var input: Tensor?
+    /// False for a network's first layer: its input is the image, whose gradient nobody uses, so
+    /// backward skips it and returns an empty tensor.
+    public var computesInputGradient = true
 
     /// Weights drawn with PyTorch's default for convolutions (uniform ±1/√fan_in), bias likewise.
     public init(_ geometry: ConvolutionGeometry, bias: Bool = true, workspace: Workspace = Workspace(),
@@ -46,7 +49,7 @@ public final class Convolution2D: Layer {
         var biasGradient = bias?.gradient
         let dx = Convolution.backward(dy, input: input, weight: weight.value, geometry: geometry,
                                       weightGradient: &weight.gradient, biasGradient: &biasGradient,
-                                      workspace: &workspace.buffer)
+                                      workspace: &workspace.buffer, inputGradient: computesInputGradient)
         if let biasGradient { bias?.gradient = biasGradient }
         return dx
     }

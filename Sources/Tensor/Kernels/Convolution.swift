@@ -83,9 +83,11 @@ public enum Convolution {
     }
 
     /// Returns dx; accumulates into `weightGradient` ([Co, Ci·kh·kw]) and `biasGradient` ([Co]).
+    /// With `inputGradient: false` (a network's first layer, whose input is the image) dx is not
+    /// computed and an empty tensor comes back: half the backward GEMMs and the whole fold are skipped.
     public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
                                 weightGradient: inout Tensor, biasGradient: inout Tensor?,
-                                workspace: inout [Float]) -> Tensor {
+                                workspace: inout [Float], inputGradient: Bool = true) -> Tensor {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
@@ -93,11 +95,11 @@ public enum Convolution {
         // Stride 1: dx is the convolution of dy with the weights flipped and transposed, padded by
         // k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds. Measured
         // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
-        let transposedForInput = transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
+        let transposedForInput = inputGradient && transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
             && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.
-        var dx = Tensor(shape: x.shape) { _ in }
+        var dx = inputGradient ? Tensor(shape: x.shape) { _ in } : Tensor(shape: [0])
         if biasGradient != nil {
             dy.scalars.withUnsafeBufferPointer { dyp in
                 biasGradient!.scalars.withUnsafeMutableBufferPointer { db in
@@ -114,6 +116,7 @@ public enum Convolution {
                                 // dw[Co, Ci] += dy[Co, M] × x[Ci, M]ᵀ ; dx[Ci, M] = w[Co, Ci]ᵀ × dy[Co, M]
                                 BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: columns, a: dyp.baseAddress!,
                                           lda: columns, b: xp.baseAddress!, ldb: columns, beta: 1, c: dwp.baseAddress!, ldc: k)
+                                guard inputGradient else { return }
                                 BLAS.gemm(transposeA: true, m: k, n: columns, k: g.outChannels, a: wp.baseAddress!, lda: k,
                                           b: dyp.baseAddress!, ldb: columns, c: dxp.baseAddress!, ldc: columns)
                                 return
@@ -125,7 +128,7 @@ public enum Convolution {
                                               images: first..<(first + count), geometry: g, into: cols)
                                 BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: groupColumns, a: dyGroup, lda: columns,
                                           b: cols, ldb: groupColumns, beta: 1, c: dwp.baseAddress!, ldc: k)
-                                if transposedForInput { return }
+                                if transposedForInput || !inputGradient { return }
                                 // The unfolded input is no longer needed: its buffer takes the column gradient.
                                 BLAS.gemm(transposeA: true, m: k, n: groupColumns, k: g.outChannels, a: wp.baseAddress!, lda: k,
                                           b: dyGroup, ldb: columns, c: cols, ldc: groupColumns)
