@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Backbones", targets: ["Backbones"]),
+        .library(name: "PlanetData", targets: ["PlanetData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,11 +38,13 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CMemory"]),
         .target(name: "NN", dependencies: ["Tensor", "Support"]),
         .target(name: "Backbones", dependencies: ["NN", "Tensor"]),
+        // Labels, the competition layout, folds, statistics, augmentation, the streaming loader, synthetic chips.
+        .target(name: "PlanetData", dependencies: ["ImageIO", "Tensor", "Support"]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "NN", "Backbones", "Benchmarks",
+                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +60,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
+        .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )
