@@ -24,11 +24,12 @@ struct CSVTable {
     }
 
     static func parse(_ bytes: [UInt8], file: String, expectedHeader: [String]) throws(DataError) -> CSVTable {
-        guard var text = String(validating: bytes, as: UTF8.self) else {
+        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
+        guard let text = String(validating: body, as: UTF8.self) else {
             throw DataError(file: file, problem: "not UTF-8 text")
         }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: split on it as well as on "\n".
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if lines.last?.isEmpty == true { lines.removeLast() }
         guard let first = lines.first else { throw DataError(file: file, problem: "empty file, expected the header \(expectedHeader.joined(separator: ","))") }
         let header = try fields(of: first, file: file, line: 1)
