@@ -279,3 +279,163 @@ void canopy_jpeg_abort(canopy_jpeg *ctx) {
 const char *canopy_jpeg_error_message(const canopy_jpeg *ctx) { return ctx->message; }
 int canopy_jpeg_warning_count(const canopy_jpeg *ctx) { return ctx->warnings; }
 const char *canopy_jpeg_first_warning(const canopy_jpeg *ctx) { return ctx->first_warning; }
+
+// ---- encoding ----------------------------------------------------------------------------------
+// One compressor per call, on the heap (so nothing the landing reads lives in a register clobbered
+// by longjmp), writing to a growable buffer of its own: libjpeg's jpeg_mem_dest would leak its buffer
+// when an error unwinds the compression.
+
+struct canopy_jpeg_writer {
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr err;
+  struct jpeg_destination_mgr dest;
+  jmp_buf landing;
+  uint8_t *data;
+  size_t capacity;
+  size_t size;  // set when the stream is finished
+  uint8_t *row4;
+  char message[JMSG_LENGTH_MAX + 64];
+};
+
+static void writer_on_error(j_common_ptr cinfo) {
+  struct canopy_jpeg_writer *w = (struct canopy_jpeg_writer *)cinfo->client_data;
+  char text[JMSG_LENGTH_MAX];
+  (*cinfo->err->format_message)(cinfo, text);
+  snprintf(w->message, sizeof w->message, "%s", text);
+  longjmp(w->landing, 1);
+}
+
+// The compressor has no warnings that change the output; trace and warning messages are dropped.
+static void writer_on_message(j_common_ptr cinfo, int level) {
+  (void)cinfo;
+  (void)level;
+}
+
+static void writer_init(j_compress_ptr cinfo) {
+  struct canopy_jpeg_writer *w = (struct canopy_jpeg_writer *)cinfo->client_data;
+  w->dest.next_output_byte = w->data;
+  w->dest.free_in_buffer = w->capacity;
+}
+
+// Called when the buffer is full (all of it: libjpeg's contract), so the whole buffer is kept.
+static boolean writer_grow(j_compress_ptr cinfo) {
+  struct canopy_jpeg_writer *w = (struct canopy_jpeg_writer *)cinfo->client_data;
+  if (w->capacity > SIZE_MAX / 2) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 11);
+  const size_t capacity = w->capacity * 2;
+  uint8_t *grown = realloc(w->data, capacity);
+  if (!grown) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 11);
+  w->dest.next_output_byte = grown + w->capacity;
+  w->dest.free_in_buffer = capacity - w->capacity;
+  w->data = grown;
+  w->capacity = capacity;
+  return TRUE;
+}
+
+static void writer_term(j_compress_ptr cinfo) {
+  struct canopy_jpeg_writer *w = (struct canopy_jpeg_writer *)cinfo->client_data;
+  w->size = w->capacity - w->dest.free_in_buffer;
+}
+
+int canopy_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, size_t row_stride,
+                       int quality, int layout, uint8_t **out, size_t *out_size,
+                       char *message, size_t message_size) {
+  *out = NULL;
+  *out_size = 0;
+  const int planet = layout == CANOPY_JPEG_LAYOUT_PLANET4;
+  if (width < 1 || height < 1 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION ||
+      quality < 1 || quality > 100 || (layout != CANOPY_JPEG_LAYOUT_YCBCR && !planet) ||
+      (planet ? channels != 3 : channels != 1 && channels != 3) ||
+      row_stride < (size_t)width * (size_t)channels) {
+    snprintf(message, message_size, "cannot encode %dx%d with %d channels at quality %d in layout %d", width,
+             height, channels, quality, layout);
+    return CANOPY_ERR_UNSUPPORTED;
+  }
+  struct canopy_jpeg_writer *w = calloc(1, sizeof *w);
+  if (!w) {
+    snprintf(message, message_size, "cannot allocate a JPEG compressor");
+    return CANOPY_ERR_NO_MEMORY;
+  }
+  // A first guess at the output (quality 95 RGB runs near 1.5 bytes a pixel): most images fit it.
+  w->capacity = (size_t)width * (size_t)height * (size_t)(planet ? 4 : channels) / 2 + 4096;
+  w->data = malloc(w->capacity);
+  if (planet) w->row4 = malloc((size_t)width * 4);
+  if (!w->data || (planet && !w->row4)) {
+    free(w->data);
+    free(w->row4);
+    free(w);
+    snprintf(message, message_size, "cannot allocate a JPEG output buffer");
+    return CANOPY_ERR_NO_MEMORY;
+  }
+  struct jpeg_compress_struct *cinfo = &w->cinfo;
+  cinfo->err = jpeg_std_error(&w->err);
+  w->err.error_exit = writer_on_error;
+  w->err.emit_message = writer_on_message;
+  cinfo->client_data = w;
+  if (setjmp(w->landing)) {
+    jpeg_destroy_compress(cinfo);
+    snprintf(message, message_size, "%s", w->message);
+    const int status = w->err.msg_code == JERR_OUT_OF_MEMORY ? CANOPY_ERR_NO_MEMORY : CANOPY_ERR_CORRUPT;
+    free(w->data);
+    free(w->row4);
+    free(w);
+    return status;
+  }
+  jpeg_create_compress(cinfo);
+  w->dest.init_destination = writer_init;
+  w->dest.empty_output_buffer = writer_grow;
+  w->dest.term_destination = writer_term;
+  cinfo->dest = &w->dest;
+  cinfo->image_width = (JDIMENSION)width;
+  cinfo->image_height = (JDIMENSION)height;
+  if (planet) {
+    // Exactly what Planet's chips hold (train_1.jpg): SOF0 with components 0,1,2,3, all 1x1, all on
+    // quantisation table 0 and Huffman tables 0 (optimised), no JFIF and no Adobe marker, so libjpeg
+    // reads the stream back as CMYK with no transform.
+    cinfo->input_components = 4;
+    cinfo->in_color_space = JCS_CMYK;
+    jpeg_set_defaults(cinfo);
+    jpeg_set_colorspace(cinfo, JCS_CMYK);
+    cinfo->write_JFIF_header = FALSE;
+    cinfo->write_Adobe_marker = FALSE;
+    for (int c = 0; c < 4; c++) {
+      jpeg_component_info *component = &cinfo->comp_info[c];
+      component->component_id = c;
+      component->h_samp_factor = 1;
+      component->v_samp_factor = 1;
+      component->quant_tbl_no = 0;
+      component->dc_tbl_no = 0;
+      component->ac_tbl_no = 0;
+    }
+    cinfo->optimize_coding = TRUE;
+  } else {
+    cinfo->input_components = channels;
+    cinfo->in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(cinfo);
+  }
+  jpeg_set_quality(cinfo, quality, TRUE);
+  jpeg_start_compress(cinfo, TRUE);
+  while (cinfo->next_scanline < cinfo->image_height) {
+    const uint8_t *src = pixels + (size_t)cinfo->next_scanline * row_stride;
+    JSAMPROW row;
+    if (planet) {
+      uint8_t *dest = w->row4;
+      for (int x = 0; x < width; x++, src += 3, dest += 4) {
+        dest[0] = src[0];
+        dest[1] = src[1];
+        dest[2] = src[2];
+        dest[3] = 255;
+      }
+      row = w->row4;
+    } else {
+      row = (JSAMPROW)src;  // libjpeg only reads input rows
+    }
+    jpeg_write_scanlines(cinfo, &row, 1);
+  }
+  jpeg_finish_compress(cinfo);
+  jpeg_destroy_compress(cinfo);
+  *out = w->data;
+  *out_size = w->size;
+  free(w->row4);
+  free(w);
+  return CANOPY_OK;
+}

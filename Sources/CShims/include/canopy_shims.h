@@ -67,6 +67,20 @@ const char *canopy_jpeg_error_message(const canopy_jpeg *ctx);
 int canopy_jpeg_warning_count(const canopy_jpeg *ctx);
 const char *canopy_jpeg_first_warning(const canopy_jpeg *ctx);
 
+/// How canopy_jpeg_encode lays out the stream's components.
+enum {
+  CANOPY_JPEG_LAYOUT_YCBCR = 0,   ///< gray, or RGB stored as YCbCr 4:2:0, with a JFIF header
+  CANOPY_JPEG_LAYOUT_PLANET4 = 1  ///< Planet's: R, G, B, 255 as 4 untransformed components, no JFIF or Adobe marker
+};
+
+/// Encodes 8-bit interleaved samples (`channels` 1 gray or 3 RGB; PLANET4 takes 3, RGB, and adds the
+/// constant fourth component itself) at `quality` 1...100, inside a setjmp frame. On success `*out` is
+/// a malloc'd buffer of `*out_size` bytes the caller frees with canopy_free; on failure nothing is
+/// allocated and `message` (of `message_size` bytes) receives libjpeg's error. Reentrant: no shared state.
+int canopy_jpeg_encode(const uint8_t *pixels, int width, int height, int channels, size_t row_stride,
+                       int quality, int layout, uint8_t **out, size_t *out_size,
+                       char *message, size_t message_size);
+
 // ---- PNG -------------------------------------------------------------------------------------
 
 typedef struct canopy_png_info {
@@ -101,7 +115,19 @@ int canopy_png_encode(const void *pixels, int width, int height, int channels, i
                       char *message, size_t message_size);
 void canopy_free(void *pointer);
 
-#endif
+/// Compression for canopy_tiff_encode.
+enum { CANOPY_TIFF_COMPRESS_NONE = 0, CANOPY_TIFF_COMPRESS_DEFLATE = 1 };
+
+/// Encodes interleaved samples (8-bit, or 16-bit in host byte order) as a single-image, contiguous,
+/// strip-organised little-endian TIFF in memory, through libtiff's TIFFClientOpen over a growable
+/// buffer. Photometric from `samples_per_pixel`: 1 MinIsBlack; 3 RGB; 4 RGB plus one unspecified
+/// extra sample (Planet's analytic layout); any other count MinIsBlack plus unspecified extra samples.
+/// Deflate uses the horizontal predictor. On success `*out` is a malloc'd buffer of `*out_size` bytes
+/// the caller frees with canopy_free; on failure nothing is allocated and `message` receives libtiff's
+/// error. Reentrant: errors go to per-handle handlers, no shared state.
+int canopy_tiff_encode(const void *pixels, uint32_t width, uint32_t height, int samples_per_pixel,
+                       int bits_per_sample, size_t row_stride, int compression, uint8_t **out,
+                       size_t *out_size, char *message, size_t message_size);
 
 // ---- TIFF ------------------------------------------------------------------------------------
 // libtiff reports errors through handlers (no longjmp), but its tag getter is variadic and its
@@ -140,3 +166,5 @@ const char *canopy_tiff_error_message(const canopy_tiff *ctx);
 int canopy_tiff_warning_count(const canopy_tiff *ctx);
 const char *canopy_tiff_first_warning(const canopy_tiff *ctx);
 void canopy_tiff_close(canopy_tiff *ctx);
+
+#endif
