@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "PlanetData", targets: ["PlanetData"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,7 +41,9 @@ let package = Package(
         .target(name: "Backbones", dependencies: ["NN", "Tensor"]),
         // Labels, the competition layout, folds, statistics, augmentation, the streaming loader, synthetic chips.
         .target(name: "PlanetData", dependencies: ["ImageIO", "Tensor", "Support"]),
-        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "CJPEGReference"]),
+        // F2 and friends, thresholds, ensembling, submissions, reports.
+        .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "PlanetData", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
@@ -61,6 +64,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )
