@@ -43,6 +43,8 @@ let package = Package(
         .target(name: "PlanetData", dependencies: ["ImageIO", "Tensor", "Support"]),
         // F2 and friends, thresholds, ensembling, submissions, reports.
         .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
+        // Training one model on one fold (resumable), and prediction with test-time augmentation.
+        .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation"]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "PlanetData", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

@@ -45,6 +45,10 @@ public final class Dropout: Layer {
         self.random = random.split()
     }
 
+    /// Restarts the mask stream from `seed`: a trainer reseeds at each epoch, so a run resumed from
+    /// an epoch's checkpoint draws the same masks as one that never stopped.
+    public func reseed(_ seed: UInt64) { random = SeededRandom(seed: seed) }
+
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         guard mode == .training, probability > 0 else {
             mask = nil

@@ -166,7 +166,7 @@ public final class ChipLoader: @unchecked Sendable {
     }
 
     /// SplitMix-style mixing of several words into one seed.
-    static func mix(_ words: UInt64...) -> UInt64 {
+    public static func mix(_ words: UInt64...) -> UInt64 {
         var random = SeededRandom(seed: 0x243F_6A88_85A3_08D3)
         var state: UInt64 = 0
         for word in words {

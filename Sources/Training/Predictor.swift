@@ -1,0 +1,63 @@
+import Foundation
+import NN
+import PlanetData
+import Tensor
+
+/// Probabilities for a list of chips from a model: batches from the loader (no augmentation, in
+/// order), each batch run once per test-time symmetry and the sigmoid outputs averaged.
+public struct Predictor {
+    public var bands: BandSource
+    public var statistics: NormalizationStatistics
+    public var inputSize: Int
+    public var batchSize: Int
+    public var workers: Int
+    public var onBadImage: BadImagePolicy
+
+    public init(bands: BandSource, statistics: NormalizationStatistics, inputSize: Int, batchSize: Int = 32, workers: Int = 2,
+                onBadImage: BadImagePolicy = .fail) {
+        self.bands = bands
+        self.statistics = statistics
+        self.inputSize = inputSize
+        self.batchSize = batchSize
+        self.workers = workers
+        self.onBadImage = onBadImage
+    }
+
+    /// One row of 17 probabilities per chip, in `chips` order. A chip skipped under
+    /// `on_bad_image: skip` gets a row of zeros (and is in `skipped`). `eachBatch` sees the identity
+    /// pass's logits (validation loss).
+    public func predict(_ model: Layer, chips: [DatasetChip], tta: TestTimeAugmentation,
+                        progress: ((Int, Int) -> Void)? = nil,
+                        eachBatch: ((Tensor, Batch) -> Void)? = nil) throws -> [[Float]] {
+        try predictReportingSkips(model, chips: chips, tta: tta, progress: progress, eachBatch: eachBatch).probabilities
+    }
+
+    public func predictReportingSkips(_ model: Layer, chips: [DatasetChip], tta: TestTimeAugmentation,
+                                      progress: ((Int, Int) -> Void)? = nil,
+                                      eachBatch: ((Tensor, Batch) -> Void)? = nil) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
+        let loader = ChipLoader(chips: chips, bands: bands, options: LoaderOptions(
+            batchSize: batchSize, inputSize: inputSize, workers: workers, prefetch: 4, shuffle: false,
+            augmentation: .none, normalization: statistics, onBadImage: onBadImage))
+        var rows = [[Float]](repeating: [Float](repeating: 0, count: PlanetLabels.count), count: chips.count)
+        let batches = loader.epoch(0)
+        var done = 0
+        let symmetries = tta.symmetries
+        while let batch = try batches.next() {
+            guard batch.count > 0 else { continue }
+            var sum = [Float](repeating: 0, count: PlanetLabels.count * batch.count)
+            for symmetry in symmetries {
+                let logits = model.forward(symmetry == .identity ? batch.input : symmetry.apply(batch.input), mode: .inference)
+                if symmetry == .identity { eachBatch?(logits, batch) }
+                let probabilities = Activation.sigmoidForward(logits)
+                for i in sum.indices { sum[i] += probabilities.scalars[i] }
+            }
+            let scale = 1 / Float(symmetries.count)
+            for (column, chipIndex) in batch.chipIndices.enumerated() {
+                rows[chipIndex] = (0..<PlanetLabels.count).map { sum[$0 * batch.count + column] * scale }
+            }
+            done += batch.count
+            progress?(done, chips.count)
+        }
+        return (rows, loader.skipped)
+    }
+}

@@ -1,0 +1,35 @@
+/// One epoch of one model on one fold, as the training log and the report show it.
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var validationLoss: Double
+    /// Validation mean F2 at the best global threshold of a coarse grid.
+    public var validationMeanF2: Double
+    public var validationThreshold: Float
+    public var learningRate: Float
+    public var seconds: Double
+    /// Seconds the training loop waited for the loader this epoch.
+    public var loaderWaitSeconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// What training a fold produced: its history and which epoch's weights are kept.
+public struct FoldOutcome: Sendable, Equatable {
+    public var history: [EpochRecord]
+    public var bestEpoch: Int
+    public var stoppedEarly: Bool
+}
+
+/// Progress reports from training and prediction; a pipeline prints them and logs them.
+public protocol TrainingObserver: AnyObject {
+    func batchEnded(model: String, fold: Int, epoch: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double)
+    func epochEnded(model: String, fold: Int, record: EpochRecord, epochs: Int)
+    func predictionProgress(what: String, done: Int, total: Int, imagesPerSecond: Double)
+    func note(_ message: String)
+}
+
+/// Training that must stop: a loss or gradient that is not finite, or a checkpoint that cannot be used.
+public struct TrainingError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
