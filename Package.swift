@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // C libraries, each a module map + shim header resolved by pkg-config.
@@ -45,11 +46,14 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
         // Training one model on one fold (resumable), and prediction with test-time augmentation.
         .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation"]),
+        // Pipeline files, stages with their cache, the runner, progress.
+        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "Support",
+                                                 .product(name: "Yams", package: "Yams")]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "PlanetData", "CJPEGReference"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Benchmarks",
+                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Pipeline", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,8 +70,9 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

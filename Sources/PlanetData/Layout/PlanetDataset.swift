@@ -22,7 +22,7 @@ public enum BandSource: String, Codable, Sendable, CaseIterable {
 }
 
 /// What to do when a label row has no image, or an image has no label row.
-public enum MissingFilesPolicy: String, Codable, Sendable {
+public enum MissingFilesPolicy: String, Codable, Sendable, CaseIterable {
     /// Stop with an error naming the first few.
     case fail
     /// Leave those chips out, count them and list them in the run's report.
@@ -153,6 +153,12 @@ public struct PlanetDataset: Sendable {
             throw DataError(file: path(trainLabelsFile), problem: "none of its \(labelled.count) chips has its \(bands.rawValue) image")
         }
         return PlanetDataset(root: root, bands: bands, train: train, test: test, submissionNames: submissionNames, problems: problems)
+    }
+
+    /// The first `train` training chips and the first `test` test chips (nil keeps all): quick trials.
+    public func limited(train: Int?, test: Int?) -> PlanetDataset {
+        PlanetDataset(root: root, bands: bands, train: Array(self.train.prefix(train ?? .max)),
+                      test: Array(self.test.prefix(test ?? .max)), submissionNames: submissionNames, problems: problems)
     }
 
     /// Image files in `folder` keyed by name without extension; a missing folder is an error.

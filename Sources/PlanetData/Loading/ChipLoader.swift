@@ -3,7 +3,7 @@ import ImageIO
 import Tensor
 
 /// What the loader does with a chip that will not decode.
-public enum BadImagePolicy: String, Codable, Sendable {
+public enum BadImagePolicy: String, Codable, Sendable, CaseIterable {
     /// Stop: the batch that holds it throws, naming the file.
     case fail
     /// Leave it out of its batch, record it (`ChipLoader.skipped`) for the run's report, go on.

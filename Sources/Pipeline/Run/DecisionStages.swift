@@ -1,0 +1,145 @@
+import Evaluation
+import Foundation
+import PlanetData
+import Training
+
+/// One way of turning probabilities into tags, scored out of fold (and on the test chips when their
+/// labels are known).
+struct DecisionCandidate: Codable, Equatable {
+    var name: String
+    var decision: DecisionMethod
+    var weatherRule: Bool
+    var outOfFoldMeanF2: Double
+    var testMeanF2: Double?
+}
+
+/// `thresholds.json`: every candidate decision and the one the submission uses.
+struct DecisionRecord: Codable {
+    var chosen: DecisionCandidate
+    var candidates: [DecisionCandidate]
+}
+
+/// `ensemble.json`: how the models were combined.
+struct EnsembleRecord: Codable {
+    var method: String
+    var models: [String]
+    var weights: [Float]?
+    var voteThresholds: [Float]?
+}
+
+extension PipelineRunner {
+    // MARK: - predict
+
+    /// Each model's out-of-fold table (every training chip, predicted by the fold that held it out)
+    /// and its test table (the mean of the folds' tables).
+    func assemblePredictions() throws {
+        let names = dataset.train.map(\.name)
+        for model in config.models {
+            for variant in ["oof", "oof-notta"] {
+                var byName: [String: [Float]] = [:]
+                for fold in 0..<config.folds.k {
+                    let table = try ProbabilityTable.read(foldFolder(model, fold) + "/\(variant).csv")
+                    for (name, row) in zip(table.names, table.rows) { byName[name] = row }
+                }
+                let rows = try names.map { name throws(TrainingError) in
+                    guard let row = byName[name] else { throw TrainingError("\(model.name): no out-of-fold prediction for \(name)") }
+                    return row
+                }
+                try ProbabilityTable(names: names, rows: rows).write(to: path("predictions", "\(model.name)-\(variant).csv"))
+            }
+            let tests = try (0..<config.folds.k).map { try ProbabilityTable.read(foldFolder(model, $0) + "/test.csv") }
+            try ProbabilityTable.mean(of: tests, context: "\(model.name) test tables").write(to: path("predictions", "\(model.name)-test.csv"))
+            let oof = try ProbabilityTable.read(path("predictions", "\(model.name)-oof.csv"))
+            let best = ThresholdSearch.global(probabilities: oof.rows, truth: truth)
+            progress.note(String(format: "%@: out-of-fold mean F2 %.4f at threshold %.2f", model.name, best.meanF2, best.threshold))
+        }
+    }
+
+    // MARK: - ensemble
+
+    func ensemble() throws {
+        let oof = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-oof.csv")) }
+        let test = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-test.csv")) }
+        let method = config.models.count == 1 ? "single model" : config.ensemble.method
+        var record = EnsembleRecord(method: method, models: config.models.map(\.name))
+        let combinedOOF: ProbabilityTable, combinedTest: ProbabilityTable
+        if config.models.count == 1 {
+            (combinedOOF, combinedTest) = (oof[0], test[0])
+        } else {
+            let output = try EnsembleMethod(rawValue: config.ensemble.method)!.combine(
+                oof: oof, truth: truth, folds: foldOfChip, test: test, lambda: Double(config.ensemble.ridgeLambda))
+            (combinedOOF, combinedTest) = (output.oof, output.test)
+            record.weights = output.weights
+            record.voteThresholds = output.voteThresholds
+        }
+        try combinedOOF.write(to: path("predictions", "ensemble-oof.csv"))
+        try combinedTest.write(to: path("predictions", "ensemble-test.csv"))
+        try writeJSON(record, to: path("ensemble.json"))
+        let best = ThresholdSearch.global(probabilities: combinedOOF.rows, truth: truth)
+        progress.note(String(format: "ensemble (%@): out-of-fold mean F2 %.4f at threshold %.2f", method, best.meanF2, best.threshold))
+    }
+
+    // MARK: - tune
+
+    /// Scores every decision rule out of fold, and picks the configured one (or the best).
+    func tune() throws {
+        let oof = try ProbabilityTable.read(path("predictions", "ensemble-oof.csv"))
+        let test = try ProbabilityTable.read(path("predictions", "ensemble-test.csv"))
+        let global = ThresholdSearch.global(probabilities: oof.rows, truth: truth)
+        let perLabel = ThresholdSearch.perLabel(probabilities: oof.rows, truth: truth,
+                                                start: [Float](repeating: global.threshold, count: PlanetLabels.count),
+                                                minimumSupport: config.thresholds.minimumSupport)
+        let rules: [(String, DecisionMethod)] = [
+            ("p >= 0.5 (untuned)", .global(0.5)), ("fixed", .global(config.thresholds.fixed)), ("global", .global(global.threshold)),
+            ("per_label", .perLabel(perLabel)), ("expected_f2", .expectedF2),
+        ]
+        var candidates: [DecisionCandidate] = []
+        let testTruth = self.testTruth
+        for (name, decision) in rules {
+            for weather in [false, true] where !(name.hasPrefix("p >=") && weather) {
+                let oofF2 = Metrics.meanF2(truth: truth, predicted: decision.decide(oof, weatherRule: weather))
+                let testF2 = testTruth.map { Metrics.meanF2(truth: $0, predicted: decision.decide(test, weatherRule: weather)) }
+                candidates.append(DecisionCandidate(name: name + (weather ? " + weather rule" : ""), decision: decision,
+                                                    weatherRule: weather, outOfFoldMeanF2: oofF2, testMeanF2: testF2))
+            }
+        }
+        let wanted = config.thresholds
+        let eligible = candidates.filter { $0.weatherRule == wanted.weatherRule && !$0.name.hasPrefix("p >=") }
+        let chosen: DecisionCandidate
+        switch wanted.method {
+        case .best: chosen = eligible.max { $0.outOfFoldMeanF2 < $1.outOfFoldMeanF2 }!
+        case .fixed: chosen = eligible.first { $0.name.hasPrefix("fixed") }!
+        case .global: chosen = eligible.first { $0.name.hasPrefix("global") }!
+        case .perLabel: chosen = eligible.first { $0.name.hasPrefix("per_label") }!
+        case .expectedF2: chosen = eligible.first { $0.name.hasPrefix("expected_f2") }!
+        }
+        try writeJSON(DecisionRecord(chosen: chosen, candidates: candidates), to: path("thresholds.json"))
+        for candidate in candidates {
+            progress.note(String(format: "%-34@ out-of-fold mean F2 %.4f", candidate.name, candidate.outOfFoldMeanF2)
+                          + (candidate.testMeanF2.map { String(format: "   test %.4f", $0) } ?? "") + (candidate == chosen ? "   <- chosen" : ""))
+        }
+    }
+
+    // MARK: - submit
+
+    /// Tags for every row of the sample submission, in its order. A test chip with no prediction (its
+    /// image missing, or left out by a limit) gets an empty row, and a note says how many.
+    func submit() throws {
+        guard config.outputs.submission else { return }
+        let record = try readJSON(DecisionRecord.self, from: path("thresholds.json"))
+        let test = try ProbabilityTable.read(path("predictions", "ensemble-test.csv"))
+        let tags = record.chosen.decision.decide(test, weatherRule: record.chosen.weatherRule)
+        var byName: [String: LabelSet] = [:]
+        for (name, set) in zip(test.names, tags) { byName[name] = set }
+        let sampleNames = dataset.submissionNames
+        guard !sampleNames.isEmpty else {
+            progress.note("no \(PlanetDataset.sampleSubmissionFile) in \(config.data.root): no submission written")
+            return
+        }
+        let missing = sampleNames.filter { byName[$0] == nil }
+        if !missing.isEmpty { progress.note("\(missing.count) submission rows have no prediction and stay empty (first: \(missing[0]))") }
+        try Submission.write(names: sampleNames, tags: sampleNames.map { byName[$0] ?? LabelSet() }, sampleNames: sampleNames,
+                             to: path("submission.csv"))
+        progress.note("wrote \(path("submission.csv")): \(sampleNames.count) rows, decisions by \(record.chosen.name)")
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Support
+import Training
+
+/// Progress of a run on the terminal: a live bar per epoch and per prediction pass (images/s, ETA,
+/// loss) when standard output is a terminal, plain lines every few seconds otherwise; and every
+/// epoch appended to `train_log.csv` in the results folder.
+public final class ProgressPrinter: TrainingObserver {
+    public let isTerminal: Bool
+    let logPath: String?
+    private var logRows: [String] = []
+    private var lastLine = Date.distantPast
+    private var barShown = false
+    private let started = Date()
+    private var epochStarted = Date()
+    public var quiet = false
+
+    public static let logHeader = "model,fold,epoch,train_loss,validation_loss,validation_mean_f2,validation_threshold,learning_rate,seconds,images_per_second,loader_wait_seconds"
+
+    public init(logPath: String?, isTerminal: Bool = isatty(STDOUT_FILENO) != 0) {
+        self.logPath = logPath
+        self.isTerminal = isTerminal
+        if let logPath, let existing = try? String(contentsOfFile: logPath, encoding: .utf8) {
+            logRows = existing.split(separator: "\n").dropFirst().map(String.init)
+        }
+    }
+
+    public func stage(_ text: String) {
+        endBar()
+        say("[\(elapsed())] \(text)")
+    }
+
+    public func note(_ message: String) {
+        endBar()
+        say("  \(message)")
+    }
+
+    public func batchEnded(model: String, fold: Int, epoch: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double) {
+        if batch == 1 { epochStarted = Date() }
+        let perBatch = Date().timeIntervalSince(epochStarted) / Double(batch)
+        let text = String(format: "%@ fold %d epoch %d: %@ %d/%d  loss %.4f  %.1f img/s  ETA %@", model, fold, epoch + 1,
+                          bar(batch, batches), batch, batches, loss, imagesPerSecond, clock(perBatch * Double(batches - batch)))
+        update(text, final: false)
+    }
+
+    public func epochEnded(model: String, fold: Int, record: EpochRecord, epochs: Int) {
+        update(String(format: "%@ fold %d epoch %d/%d: train loss %.4f  val loss %.4f  val F2 %.4f (t=%.2f)  %.1f img/s  %.0f s",
+                      model, fold, record.epoch, epochs, record.trainLoss, record.validationLoss, record.validationMeanF2,
+                      record.validationThreshold, record.imagesPerSecond, record.seconds), final: true)
+        logRows.removeAll { $0.hasPrefix("\(model),\(fold),\(record.epoch),") }
+        logRows.append([model, String(fold), String(record.epoch), String(record.trainLoss), String(record.validationLoss),
+                        String(record.validationMeanF2), String(record.validationThreshold), String(record.learningRate),
+                        String(format: "%.3f", record.seconds), String(format: "%.2f", record.imagesPerSecond),
+                        String(format: "%.3f", record.loaderWaitSeconds)].joined(separator: ","))
+        if let logPath {
+            try? AtomicFile.write(Array((([Self.logHeader] + logRows).joined(separator: "\n") + "\n").utf8), to: logPath)
+        }
+    }
+
+    public func predictionProgress(what: String, done: Int, total: Int, imagesPerSecond: Double) {
+        update(String(format: "%@: %@ %d/%d chips  %.1f img/s", what, bar(done, total), done, total, imagesPerSecond), final: done >= total)
+    }
+
+    // MARK: - Output
+
+    private func update(_ text: String, final: Bool) {
+        guard !quiet else { return }
+        if isTerminal {
+            print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")
+            fflush(nil)
+            barShown = !final
+        } else if final || Date().timeIntervalSince(lastLine) >= 10 {
+            print(text)
+            fflush(nil)
+            lastLine = Date()
+        }
+    }
+
+    private func endBar() {
+        if barShown { print(""); barShown = false }
+    }
+
+    private func say(_ text: String) {
+        guard !quiet else { return }
+        print(text)
+        fflush(nil)
+    }
+
+    private func bar(_ done: Int, _ total: Int) -> String {
+        let width = 20, filled = total > 0 ? min(width, done * width / total) : width
+        return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
+    }
+
+    private func elapsed() -> String { clock(Date().timeIntervalSince(started)) }
+
+    private func clock(_ interval: Double) -> String {
+        let seconds = Int(interval.rounded())
+        return seconds >= 3600 ? String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
+                               : String(format: "%d:%02d", seconds / 60, seconds % 60)
+    }
+}

@@ -1,0 +1,67 @@
+import Evaluation
+import Foundation
+import Pipeline
+import PlanetData
+import XCTest
+
+/// The whole pipeline on the real sample chips with a small network: every artefact, the submission's
+/// rows and order, stage skipping and resuming.
+final class PipelineRunTests: XCTestCase {
+    static let sample = PipelineConfigTests.repository.appendingPathComponent("datasets/planet-sample").path
+
+    func config(_ extra: String = "") throws -> PipelineConfig {
+        try PipelineConfig.parse("""
+            name: tiny
+            data: {root: \(Self.sample), input_size: 32}
+            folds: {k: 2, seed: 3}
+            models:
+              - {backbone: lenet5, epochs: 2, batch_size: 5, optimizer: {kind: adam, learning_rate: 0.002}, schedule: {kind: constant}, augmentation: {symmetries: d4}}
+              - {name: lenet5-b, backbone: lenet5, epochs: 1, batch_size: 5, seed: 9, augmentation: none}
+            tta: flips
+            ensemble: {method: ridge}
+            outputs: {sample_chips: 4}
+            \(extra)
+            """, file: "tiny.yaml", defaultName: "tiny")
+    }
+
+    func testTheWholePipelineWritesEveryArtefactAndSkipsWhatIsDone() throws {
+        let folder = NSTemporaryDirectory() + "canopy-pipeline-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let progress = ProgressPrinter(logPath: folder + "/train_log.csv", isTerminal: false)
+        progress.quiet = true
+        let runner = PipelineRunner(config: try config(), source: "tiny.yaml", results: folder, progress: progress)
+        try runner.run()
+
+        for file in ["config.json", "folds.csv", "submission.csv", "report.html", "report.md", "report.csv", "metrics.json",
+                     "thresholds.json", "ensemble.json", "train_log.csv", "predictions/ensemble-oof.csv", "predictions/lenet5-test.csv",
+                     "models/lenet5/fold-0/best.safetensors", "models/lenet5/fold-1/last.safetensors", "models/lenet5-b/fold-1/fold.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/" + file), file)
+        }
+        // One row per sample-submission row, in its order, known tags only.
+        let sample = try LabelFile.readSampleSubmission(Self.sample + "/sample_submission_v2.csv")
+        let submission = try Submission.read(folder + "/submission.csv")
+        XCTAssertEqual(submission.map(\.name), sample)
+        XCTAssertTrue(submission.allSatisfy { $0.labels.intersection(PlanetLabels.weather).count == 1 }, "the weather rule holds")
+        // The log has one row per model, fold and epoch (2 folds x (2 + 1) epochs).
+        let log = try String(contentsOfFile: folder + "/train_log.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(log.count, 1 + 6)
+        let report = try ReportWriter.decode(Array(FileManager.default.contents(atPath: folder + "/metrics.json")!))
+        XCTAssertEqual(report.training.count, 4)
+        XCTAssertTrue(report.methods.contains { $0.method.hasPrefix("ensemble (ridge)") })
+        XCTAssertEqual(report.samples.count, 4)
+
+        // A second run finds every stage up to date and changes nothing.
+        let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/submission.csv"))
+        let stamps = try String(contentsOfFile: folder + "/stages.json", encoding: .utf8)
+        try PipelineRunner(config: try config(), source: "tiny.yaml", results: folder, progress: progress).run()
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: folder + "/submission.csv")), before)
+        XCTAssertEqual(try String(contentsOfFile: folder + "/stages.json", encoding: .utf8), stamps)
+
+        // Changing the decision rule redoes tuning onwards, not training.
+        let trained = try Data(contentsOf: URL(fileURLWithPath: folder + "/models/lenet5/fold-0/fold.json"))
+        try PipelineRunner(config: try config("thresholds: {method: expected_f2}"), source: "tiny.yaml", results: folder, progress: progress).run()
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: folder + "/models/lenet5/fold-0/fold.json")), trained)
+        let decisions = try String(contentsOfFile: folder + "/thresholds.json", encoding: .utf8)
+        XCTAssertTrue(decisions.contains("\"expected_f2 + weather rule\""), decisions)
+    }
+}
