@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product canopy
-.build/release/canopy inspect datasets/planet-sample
+.build/release/canopy run pipelines/quickstart.yaml "$@"

@@ -12,7 +12,15 @@ struct CSVTable {
 
     let file: String
     let header: [Substring]
-    let rows: [Row]
+    /// Every row's fields one after another, `header.count` per row (one allocation for the table,
+    /// not one per row: a 40,000-row label file stays small).
+    private let cells: [Substring]
+    private let lines: [Int]
+
+    var rows: LazyMapSequence<Range<Int>, Row> {
+        let width = header.count
+        return (0..<lines.count).lazy.map { Row(line: self.lines[$0], fields: Array(self.cells[($0 * width)..<(($0 + 1) * width)])) }
+    }
 
     /// Reads `path`, checks the header is exactly `expectedHeader` and that every row has that many fields.
     static func read(_ path: String, expectedHeader: [String]) throws(DataError) -> CSVTable {
@@ -36,8 +44,9 @@ struct CSVTable {
         guard header.map(String.init) == expectedHeader else {
             throw DataError(file: file, line: 1, problem: "header is \"\(first.trimmingCR)\", expected \"\(expectedHeader.joined(separator: ","))\"")
         }
-        var rows: [Row] = []
-        rows.reserveCapacity(lines.count - 1)
+        var cells: [Substring] = [], numbers: [Int] = []
+        cells.reserveCapacity((lines.count - 1) * expectedHeader.count)
+        numbers.reserveCapacity(lines.count - 1)
         for (offset, line) in lines.dropFirst().enumerated() {
             let number = offset + 2
             if line.trimmingCR.isEmpty { continue }  // blank lines carry nothing
@@ -46,9 +55,10 @@ struct CSVTable {
                 throw DataError(file: file, line: number,
                                 problem: "malformed row \"\(line.trimmingCR.prefix(80))\": \(parsed.count) field\(parsed.count == 1 ? "" : "s"), expected \(expectedHeader.count)")
             }
-            rows.append(Row(line: number, fields: parsed))
+            cells.append(contentsOf: parsed)
+            numbers.append(number)
         }
-        return CSVTable(file: file, header: header, rows: rows)
+        return CSVTable(file: file, header: header, cells: cells, lines: numbers)
     }
 
     private static func fields(of rawLine: Substring, file: String, line lineNumber: Int) throws(DataError) -> [Substring] {

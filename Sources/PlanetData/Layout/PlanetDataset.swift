@@ -31,11 +31,24 @@ public enum MissingFilesPolicy: String, Codable, Sendable, CaseIterable {
 
 /// One chip of the dataset: its name, its files (only those its bands need are checked), and its
 /// labels when they are known (training chips, and test chips of synthetic data).
+///
+/// Paths are kept as a folder shared by every chip plus a short file name (stored inline by Swift's
+/// small strings), so the index of 40,000 chips costs little more than the structs themselves.
 public struct DatasetChip: Hashable, Sendable {
     public var name: String
-    public var jpegPath: String?
-    public var tiffPath: String?
+    var jpegFolder: String?, jpegFile: String?
+    var tiffFolder: String?, tiffFile: String?
     public var labels: LabelSet?
+
+    init(name: String, jpeg: (folder: String, file: String)?, tiff: (folder: String, file: String)?, labels: LabelSet?) {
+        self.name = name
+        (jpegFolder, jpegFile) = (jpeg?.folder, jpeg?.file)
+        (tiffFolder, tiffFile) = (tiff?.folder, tiff?.file)
+        self.labels = labels
+    }
+
+    public var jpegPath: String? { jpegFile.map { jpegFolder! + "/" + $0 } }
+    public var tiffPath: String? { tiffFile.map { tiffFolder! + "/" + $0 } }
 }
 
 /// Mismatches between the label files and the image folders, found when the dataset is opened.
@@ -105,13 +118,14 @@ public struct PlanetDataset: Sendable {
 
         var train: [DatasetChip] = []
         train.reserveCapacity(labelled.count)
+        let jpegFolder = path(trainJPEGFolder), tiffFolder = path(trainTIFFFolder)
         for chip in labelled {
-            let jpeg = trainJPEGs[chip.name].map { path(trainJPEGFolder, $0) }
-            let tiff = trainTIFFs[chip.name].map { path(trainTIFFFolder, $0) }
+            let jpeg = trainJPEGs[chip.name].map { (jpegFolder, $0) }
+            let tiff = trainTIFFs[chip.name].map { (tiffFolder, $0) }
             if (bands.needsJPEG && jpeg == nil) || (bands.needsTIFF && tiff == nil) {
                 problems.labelRowsWithoutImage.append(chip.name)
             } else {
-                train.append(DatasetChip(name: chip.name, jpegPath: jpeg, tiffPath: tiff, labels: chip.labels))
+                train.append(DatasetChip(name: chip.name, jpeg: jpeg, tiff: tiff, labels: chip.labels))
             }
         }
         let labelledNames = Set(labelled.map(\.name))
@@ -121,11 +135,12 @@ public struct PlanetDataset: Sendable {
         var submissionNames: [String] = []
         if FileManager.default.fileExists(atPath: path(sampleSubmissionFile)) {
             submissionNames = try LabelFile.readSampleSubmission(path(sampleSubmissionFile))
-            var testJPEGs: [String: String] = [:]
+            var testJPEGs: [String: (folder: String, file: String)] = [:]
             if bands.needsJPEG {
                 for folder in testJPEGFolders where FileManager.default.fileExists(atPath: path(folder)) {
-                    for (name, file) in try imageNames(in: path(folder), extensions: ["jpg", "jpeg"]) where testJPEGs[name] == nil {
-                        testJPEGs[name] = path(folder, file)
+                    let folderPath = path(folder)
+                    for (name, file) in try imageNames(in: folderPath, extensions: ["jpg", "jpeg"]) where testJPEGs[name] == nil {
+                        testJPEGs[name] = (folderPath, file)
                     }
                 }
             }
@@ -135,12 +150,13 @@ public struct PlanetDataset: Sendable {
             if FileManager.default.fileExists(atPath: path(testLabelsFile)) {
                 for chip in try LabelFile.read(path(testLabelsFile)) { testLabels[chip.name] = chip.labels }
             }
+            let testTIFFFolderPath = path(testTIFFFolder)
             for name in submissionNames {
-                let jpeg = testJPEGs[name], tiff = testTIFFs[name].map { path(testTIFFFolder, $0) }
+                let jpeg = testJPEGs[name], tiff = testTIFFs[name].map { (testTIFFFolderPath, $0) }
                 if (bands.needsJPEG && jpeg == nil) || (bands.needsTIFF && tiff == nil) {
                     problems.testRowsWithoutImage.append(name)
                 } else {
-                    test.append(DatasetChip(name: name, jpegPath: jpeg, tiffPath: tiff, labels: testLabels[name]))
+                    test.append(DatasetChip(name: name, jpeg: jpeg, tiff: tiff, labels: testLabels[name]))
                 }
             }
         }
