@@ -23,6 +23,11 @@ public struct Predictor {
         self.onBadImage = onBadImage
     }
 
+    /// The batch for prediction: at least the training batch, and about 128 x 64² pixels per batch.
+    public static func inferenceBatch(training: Int, inputSize: Int) -> Int {
+        max(training, min(128, 128 * 64 * 64 / (inputSize * inputSize)))
+    }
+
     /// One row of 17 probabilities per chip, in `chips` order. A chip skipped under
     /// `on_bad_image: skip` gets a row of zeros (and is in `skipped`). `eachBatch` sees the identity
     /// pass's logits (validation loss).

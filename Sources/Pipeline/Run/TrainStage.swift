@@ -46,8 +46,11 @@ extension PipelineRunner {
 
                 let network = try FoldTrainer.makeModel(model, bands: dataset.bands.bandCount, observer: nil)
                 do { try Checkpoint.load(into: network, from: trainer.bestPath) } catch { throw TrainingError(error.description) }
+                // Inference keeps no activations for backward: larger batches give the GEMMs wider
+                // products (at 64 px, 128 images run 25% faster per image than 32).
                 let predictor = Predictor(bands: dataset.bands, statistics: statistics, inputSize: model.inputSize,
-                                          batchSize: model.batchSize, workers: config.data.workers, onBadImage: config.data.onBadImage)
+                                          batchSize: Predictor.inferenceBatch(training: model.batchSize, inputSize: model.inputSize),
+                                          workers: config.data.workers, onBadImage: config.data.onBadImage)
                 let names = validation.map(\.name)
                 let plain = try predict(predictor, network, validation, tta: .none, what: "\(model.name) fold \(fold) validation")
                 try ProbabilityTable(names: names, rows: plain.probabilities).write(to: folder + "/oof-notta.csv")

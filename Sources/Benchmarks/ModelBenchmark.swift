@@ -1,0 +1,92 @@
+import Backbones
+import Foundation
+import NN
+import Tensor
+
+/// Training and inference speed of one backbone on random data (17 sigmoid outputs, BCE, SGD with
+/// momentum), as the peer scripts in benchmarks/reference measure PyTorch and Keras: warm-up steps
+/// excluded, images/s over the timed steps, and the process's peak resident memory.
+public struct ModelBenchmark {
+    public struct Result: Sendable {
+        public var imagesPerSecond: Double
+        /// Forward GFLOPs per image x 3 for a training step (forward, and backward's two products), x 1 for inference.
+        public var gflops: Double
+        public var peakRSSMegabytes: Double
+        public var secondsPerStep: [Double]
+    }
+
+    public var model: String
+    public var size: Int
+    public var batch: Int
+    public var bands: Int
+    public var steps: Int
+    public var warmup: Int
+
+    public init(model: String, size: Int, batch: Int, bands: Int = 3, steps: Int = 10, warmup: Int = 2) {
+        self.model = model
+        self.size = size
+        self.batch = batch
+        self.bands = bands
+        self.steps = steps
+        self.warmup = warmup
+    }
+
+    func makeModel() throws -> Layer {
+        var random = SeededRandom(seed: 1)
+        guard let network = BackboneRegistry.make(model, bands: bands, random: &random) else {
+            throw BenchmarkError("unknown model \(model); known: \(BackboneRegistry.names.joined(separator: ", "))")
+        }
+        return network
+    }
+
+    func randomBatch() -> (Tensor, Tensor) {
+        var random = SeededRandom(seed: 2)
+        let input = Tensor(shape: [bands, batch, size, size], scalars: (0..<(bands * batch * size * size)).map { _ in random.nextNormal() })
+        let targets = Tensor(shape: [17, batch], scalars: (0..<(17 * batch)).map { _ in random.nextUniform() < 0.3 ? 1 : 0 })
+        return (input, targets)
+    }
+
+    /// Forward GFLOPs per image (2 per multiply-add), counted by running one image.
+    func forwardGflopsPerImage(_ network: Layer) -> Double {
+        let one = Tensor(shape: [bands, 1, size, size])
+        return CostMeter.measure { _ = network.forward(one, mode: .inference) }.flops / 1e9
+    }
+
+    public func train() throws -> Result {
+        let network = try makeModel()
+        let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
+        let (input, targets) = randomBatch()
+        var times: [Double] = []
+        for step in 0..<(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let logits = network.forward(input, mode: .training)
+            let (_, gradient) = Loss.binaryCrossEntropy(logits: logits, targets: targets)
+            network.zeroGradients()
+            _ = network.backward(gradient)
+            optimizer.step(network.namedParameters)
+            if step >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        let perStep = median(times)
+        return Result(imagesPerSecond: Double(batch) / perStep, gflops: 3 * forwardGflopsPerImage(network) * Double(batch) / perStep,
+                      peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+    }
+
+    public func infer() throws -> Result {
+        let network = try makeModel()
+        let (input, _) = randomBatch()
+        var times: [Double] = []
+        for step in 0..<(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            blackHole(network.probabilities(input).count)
+            if step >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        let perStep = median(times)
+        return Result(imagesPerSecond: Double(batch) / perStep, gflops: forwardGflopsPerImage(network) * Double(batch) / perStep,
+                      peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+    }
+}
+
+public struct BenchmarkError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
