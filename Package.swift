@@ -64,6 +64,11 @@ let package = Package(
         .executableTarget(name: "FuzzJPEG", dependencies: ["ImageIO", "FuzzSupport"]),
         .executableTarget(name: "FuzzPNG", dependencies: ["ImageIO", "FuzzSupport"]),
         .executableTarget(name: "FuzzTIFF", dependencies: ["ImageIO", "FuzzSupport"]),
+        .executableTarget(name: "FuzzLabelCSV", dependencies: ["PlanetData", "FuzzSupport"]),
+        .executableTarget(name: "FuzzSampleSubmission", dependencies: ["PlanetData", "Evaluation", "FuzzSupport"]),
+        .executableTarget(name: "FuzzFolds", dependencies: ["PlanetData", "FuzzSupport"]),
+        .executableTarget(name: "FuzzPipeline", dependencies: ["Pipeline", "FuzzSupport"]),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["NN", "Tensor", "FuzzSupport"]),
 
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),

@@ -7,7 +7,7 @@
 # fixtures; crashes land in fuzz-crashes/TARGET. See docs/FUZZING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(FuzzJPEG FuzzPNG FuzzTIFF)
+targets=(FuzzJPEG FuzzPNG FuzzTIFF FuzzLabelCSV FuzzSampleSubmission FuzzFolds FuzzPipeline FuzzSafeTensors)
 if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
   printf '%s\n' "${targets[@]}"
   [ $# -eq 0 ] && { echo "usage: scripts/fuzz.sh TARGET SECONDS | --list" >&2; exit 2; }
@@ -37,6 +37,11 @@ if [ -z "$(ls -A "$corpus")" ]; then
     FuzzJPEG) seeds=$(find datasets/planet-sample/train-jpg Tests/ImageIOTests/Fixtures -name '*.jpg');;
     FuzzPNG) seeds=$(find Tests/ImageIOTests/Fixtures -name '*.png');;
     FuzzTIFF) seeds=$(find datasets/planet-sample/train-tif-v2 -name 'train_1?.tif'; find Tests/ImageIOTests/Fixtures -name '*.tif');;
+    FuzzLabelCSV) seeds="datasets/planet-sample/train_v2.csv";;
+    FuzzSampleSubmission) seeds="datasets/planet-sample/sample_submission_v2.csv";;
+    FuzzFolds) seeds=scripts/fuzz-seeds/folds.csv;;
+    FuzzPipeline) seeds=$(find pipelines -name '*.yaml');;
+    FuzzSafeTensors) seeds=$(find Tests/NNTests/Fixtures -name '*.safetensors' | head -20);;
   esac
   for seed in $seeds; do cp "$seed" "$corpus/$(basename "$seed")"; done
 fi

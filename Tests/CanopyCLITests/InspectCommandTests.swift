@@ -3,34 +3,10 @@ import XCTest
 
 /// Runs the built `canopy` binary the way a user does and reads what it prints.
 final class InspectCommandTests: XCTestCase {
-    private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
-    /// The `canopy` executable SwiftPM built beside this test bundle.
-    private var canopy: URL {
-        var folder = Bundle(for: Self.self).bundleURL
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("canopy").path) && folder.path != "/" {
-            folder.deleteLastPathComponent()
-        }
-        return folder.appendingPathComponent("canopy")
-    }
-
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = canopy
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    private let root = CLI.repository
 
     func testJSONLinesForTheWholeSample() throws {
-        let (status, output) = try run(["inspect", "--json", "datasets/planet-sample"])
+        let (status, output) = try CLI.run(["inspect", "--json", "datasets/planet-sample"])
         XCTAssertEqual(status, 0, output)
         let lines = output.split(separator: "\n")
         XCTAssertEqual(lines.count, 130)
@@ -64,7 +40,7 @@ final class InspectCommandTests: XCTestCase {
         let text = folder.appendingPathComponent("notes.png")
         try Data("not an image".utf8).write(to: text)
 
-        let (status, output) = try run(["inspect", "--json", good.path, truncated.path, text.path, "/no/such.tif"])
+        let (status, output) = try CLI.run(["inspect", "--json", good.path, truncated.path, text.path, "/no/such.tif"])
         XCTAssertEqual(status, 1, output)
         let objects = try output.split(separator: "\n").map {
             try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -78,7 +54,7 @@ final class InspectCommandTests: XCTestCase {
             XCTAssertEqual(Set(object.keys), ["path", "error"])
         }
 
-        let table = try run(["inspect", good.path, truncated.path])
+        let table = try CLI.run(["inspect", good.path, truncated.path])
         XCTAssertEqual(table.status, 1)
         XCTAssertTrue(table.output.contains("error: \(truncated.path): truncated JPEG"), table.output)
         XCTAssertTrue(table.output.contains("1 decoded, 1 failed"), table.output)

@@ -3,33 +3,11 @@ import XCTest
 
 /// Runs the built `canopy synth` the way a user does.
 final class SynthCommandTests: XCTestCase {
-    /// The `canopy` executable SwiftPM built beside this test bundle.
-    private var canopy: URL {
-        var folder = Bundle(for: Self.self).bundleURL
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("canopy").path) && folder.path != "/" {
-            folder.deleteLastPathComponent()
-        }
-        return folder.appendingPathComponent("canopy")
-    }
-
-    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = canopy
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testWritesTheLayoutAndAPreview() throws {
         let folder = NSTemporaryDirectory() + "canopy-synth-cli-\(getpid())"
         try? FileManager.default.removeItem(atPath: folder)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (status, output) = try run(["synth", "--out", folder, "--train", "4", "--test", "3", "--seed", "2",
+        let (status, output) = try CLI.run(["synth", "--out", folder, "--train", "4", "--test", "3", "--seed", "2",
                                         "--size", "48", "--tif", "--preview"])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("chips/s"), output)
@@ -44,7 +22,7 @@ final class SynthCommandTests: XCTestCase {
         for (arguments, message) in [(["--train=-1"], "--train must be 0 or more"), (["--train", "1", "--test=-3"], "--test must be 0 or more"),
                                      (["--train", "1", "--size", "16"], "--size must be between 32 and 1024"),
                                      (["--train", "1", "--size", "2048"], "--size must be between 32 and 1024")] {
-            let (status, output) = try run(["synth", "--out", NSTemporaryDirectory() + "never-written"] + arguments)
+            let (status, output) = try CLI.run(["synth", "--out", NSTemporaryDirectory() + "never-written"] + arguments)
             XCTAssertNotEqual(status, 0, output)
             XCTAssertTrue(output.contains(message), output)
         }
@@ -52,7 +30,7 @@ final class SynthCommandTests: XCTestCase {
     }
 
     func testUnwritableFolderIsAnErrorNamingIt() throws {
-        let (status, output) = try run(["synth", "--out", "/proc/canopy-synth", "--train", "1", "--size", "32"])
+        let (status, output) = try CLI.run(["synth", "--out", "/proc/canopy-synth", "--train", "1", "--size", "32"])
         XCTAssertNotEqual(status, 0, output)
         XCTAssertTrue(output.contains("/proc/canopy-synth"), output)
         XCTAssertFalse(output.contains("Fatal"), output)

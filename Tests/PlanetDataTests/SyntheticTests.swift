@@ -27,7 +27,7 @@ final class SyntheticTests: XCTestCase {
         let enumerator = try XCTUnwrap(FileManager.default.enumerator(atPath: folder))
         while let relative = enumerator.nextObject() as? String {
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: folder + "/" + relative, isDirectory: &isFolder)
+            _ = FileManager.default.fileExists(atPath: folder + "/" + relative, isDirectory: &isFolder)
             if !isFolder.boolValue { files[relative] = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + relative)) }
         }
         return files
@@ -158,7 +158,7 @@ final class SyntheticTests: XCTestCase {
 
     func testUnwritableFolderIsAClearError() {
         let blocker = scratchFolder("blocker")
-        FileManager.default.createFile(atPath: blocker, contents: Data("a file".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: blocker, contents: Data("a file".utf8)))
         XCTAssertThrowsError(try SyntheticDataset.write(SyntheticDatasetSpec(train: 1, test: 0, seed: 1, size: 32), to: blocker + "/inside")) { error in
             let text = String(describing: error)
             XCTAssertTrue(text.hasPrefix(blocker + "/inside"), text)

@@ -51,17 +51,12 @@ public struct SyntheticChip: Sendable, Equatable {
     public let paintSeed: UInt64
 }
 
-/// A folder, file or encoder that failed while writing a synthetic dataset; `path` names it.
-public struct SyntheticDatasetError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
+/// A folder, file or encoder that failed while writing a synthetic dataset: the data layer's
+/// `DataError`, whose `file` names it.
+public typealias SyntheticDatasetError = DataError
 
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "\(path): \(reason)" }
+extension DataError {
+    init(path: String, reason: String) { self.init(file: path, problem: reason) }
 }
 
 /// What a write produced.
