@@ -82,7 +82,7 @@ public final class FoldTrainer {
         var plateau = plateauSchedule()
         for record in state.history { _ = plateau?.record(metric: Float(record.validationLoss)) }
 
-        var epochsRun = 0
+        var epochsRun = 0, skippedBatches = 0
         while state.history.count < spec.epochs && !state.stopped && epochsRun < (epochsThisCall ?? .max) {
             epochsRun += 1
             let epoch = state.history.count
@@ -93,20 +93,34 @@ public final class FoldTrainer {
             var batchIndex = 0
             var learningRate = optimizer.learningRate
             while let batch = try batches.next() {
+                guard batch.count > 0 else { continue }  // every chip of it skipped under on_bad_image: skip
                 learningRate = rate(step: state.step, epoch: epoch, stepsPerEpoch: stepsPerEpoch, plateau: plateau)
                 optimizer.learningRate = learningRate
                 let logits = model.forward(batch.input, mode: .training)
                 let (loss, gradient) = lossAndGradient(logits: logits, targets: batch.targets!, positiveWeights: positiveWeights)
-                guard loss.isFinite else {
-                    throw TrainingError("\(spec.name) fold \(fold): the loss became \(loss) at epoch \(epoch + 1), batch \(batchIndex + 1); lower the learning rate or clip gradients")
+                var problem: String?
+                if !loss.isFinite {
+                    problem = "the loss became \(loss)" + (firstNonFiniteValue(model).map { " (\($0) is not finite)" } ?? "")
+                } else {
+                    model.zeroGradients()
+                    _ = model.backward(gradient)
+                    if let clip = spec.clipGradientNorm, clipGradients(model.parameters, maxNorm: clip).isFinite {
+                        // clipped; a finite norm means every gradient is finite
+                    } else if let bad = firstNonFiniteGradient(model) {
+                        problem = "the gradient of \(bad) is not finite"
+                    }
                 }
-                model.zeroGradients()
-                _ = model.backward(gradient)
-                if let clip = spec.clipGradientNorm {
-                    let norm = clipGradients(model.parameters, maxNorm: clip)
-                    guard norm.isFinite else { throw nonFiniteGradient(model, epoch: epoch, batch: batchIndex) }
-                } else if let bad = firstNonFiniteGradient(model) {
-                    throw TrainingError("\(spec.name) fold \(fold): gradient of \(bad) is not finite at epoch \(epoch + 1), batch \(batchIndex + 1)")
+                if let problem {
+                    let place = "\(spec.name) fold \(fold): \(problem) at epoch \(epoch + 1), batch \(batchIndex + 1)"
+                    guard spec.onNonFinite == .skipBatch, skippedBatches < Self.maximumSkippedBatches else {
+                        throw TrainingError(place + (spec.onNonFinite == .skipBatch ? " (\(skippedBatches) batches skipped already)" : "")
+                                            + "; lower the learning rate or clip gradients")
+                    }
+                    skippedBatches += 1
+                    model.zeroGradients()
+                    observer?.note(place + ": batch skipped")
+                    batchIndex += 1
+                    continue
                 }
                 optimizer.step(model.namedParameters)
                 state.step += 1
@@ -117,7 +131,13 @@ public final class FoldTrainer {
                                      loss: Float(lossSum / Double(max(seen, 1))), imagesPerSecond: Double(seen) / Date().timeIntervalSince(started))
             }
             let trainSeconds = Date().timeIntervalSince(started)
-            let (validationLoss, validationF2, threshold) = try validate(model)
+            if let bad = firstNonFiniteValue(model) {
+                throw TrainingError("\(spec.name) fold \(fold): \(bad) is not finite after epoch \(epoch + 1) (\(skippedBatches) batches skipped); not writing a checkpoint")
+            }
+            let validationLoss: Double, validationF2: Double, threshold: Float
+            do { (validationLoss, validationF2, threshold) = try validate(model) } catch let error as PredictionError {
+                throw TrainingError("\(spec.name) fold \(fold), epoch \(epoch + 1) (\(skippedBatches) batches skipped): \(error); not writing a checkpoint")
+            }
             _ = plateau?.record(metric: Float(validationLoss))
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)), validationLoss: validationLoss,
                                      validationMeanF2: validationF2, validationThreshold: threshold, learningRate: learningRate,
@@ -188,13 +208,17 @@ public final class FoldTrainer {
         return positives.map { p in min(max((Float(chips.count - p) / Float(max(p, 1))).squareRoot(), 1), 10) }
     }
 
-    func firstNonFiniteGradient(_ model: Layer) -> String? {
-        for (name, parameter) in model.namedParameters where !parameter.gradient.scalars.allSatisfy(\.isFinite) { return name }
+    /// A run that keeps producing non-finite values is diverging: stop after this many skipped batches.
+    static let maximumSkippedBatches = 20
+
+    func firstNonFiniteValue(_ model: Layer) -> String? {
+        for (name, entry) in model.state(prefix: "") where !entry.value.scalars.allSatisfy(\.isFinite) { return name }
         return nil
     }
 
-    func nonFiniteGradient(_ model: Layer, epoch: Int, batch: Int) -> TrainingError {
-        TrainingError("\(spec.name) fold \(fold): gradient of \(firstNonFiniteGradient(model) ?? "a layer") is not finite at epoch \(epoch + 1), batch \(batch + 1)")
+    func firstNonFiniteGradient(_ model: Layer) -> String? {
+        for (name, parameter) in model.namedParameters where !parameter.gradient.scalars.allSatisfy(\.isFinite) { return name }
+        return nil
     }
 
     func reseedDropout(_ model: Layer, epoch: Int) {
@@ -249,6 +273,9 @@ public final class FoldTrainer {
     }
 
     func save(_ model: Layer, to path: String) throws {
+        if let bad = firstNonFiniteValue(model) {
+            throw TrainingError("\(spec.name) fold \(fold): \(bad) is not finite; not writing a checkpoint to \(path)")
+        }
         do { try Checkpoint.save(model, to: path, metadata: ["canopy.model": spec.name, "canopy.fold": String(fold)]) } catch {
             throw TrainingError(error.description)
         }

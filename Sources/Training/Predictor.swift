@@ -3,6 +3,12 @@ import NN
 import PlanetData
 import Tensor
 
+/// A model that cannot give usable probabilities.
+public struct PredictionError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// Probabilities for a list of chips from a model: batches from the loader (no augmentation, in
 /// order), each batch run once per test-time symmetry and the sigmoid outputs averaged.
 public struct Predictor {
@@ -59,6 +65,9 @@ public struct Predictor {
             let scale = 1 / Float(symmetries.count)
             for (column, chipIndex) in batch.chipIndices.enumerated() {
                 rows[chipIndex] = (0..<PlanetLabels.count).map { sum[$0 * batch.count + column] * scale }
+                guard rows[chipIndex].allSatisfy(\.isFinite) else {
+                    throw PredictionError("the model's probabilities for \(chips[chipIndex].name) are not finite: its weights hold NaN or infinity")
+                }
             }
             done += batch.count
             progress?(done, chips.count)

@@ -19,6 +19,13 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     public var earlyStopping: EarlyStopping?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
+    /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
+    public var onNonFinite: NonFinitePolicy = .stop
+
+    public enum NonFinitePolicy: String, Codable, Sendable, CaseIterable {
+        case stop
+        case skipBatch = "skip_batch"
+    }
     public var seed: UInt64
 
     public init(name: String? = nil, backbone: String, initWeights: String? = nil, inputSize: Int = 128, epochs: Int = 10,

@@ -56,8 +56,19 @@ final class FoldTrainerTests: XCTestCase {
                                     bands: .rgb, statistics: trainer.statistics, fingerprint: "x")
         XCTAssertThrowsError(try diverging.run(observer: nil)) { error in
             let text = "\(error)"
-            XCTAssertTrue(text.contains("lenet5 fold 0:") && text.contains("epoch 1, batch"), text)
+            XCTAssertTrue(text.contains("lenet5 fold 0:") && text.contains("at epoch 1, batch 2"), text)
+            XCTAssertTrue(text.contains("is not finite") || text.contains("the loss became"), text)
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: diverging.bestPath), "no model written")
+
+        // Skipping bad batches goes on, but never writes a model whose weights are not finite.
+        spec.onNonFinite = .skipBatch
+        let skipping = FoldTrainer(spec: spec, fold: 0, folder: folder.path + "/skip", train: trainer.train, validation: trainer.validation,
+                                   bands: .rgb, statistics: trainer.statistics, fingerprint: "y")
+        XCTAssertThrowsError(try skipping.run(observer: nil)) { error in
+            XCTAssertTrue("\(error)".contains("batches skipped") && "\(error)".hasSuffix("not writing a checkpoint"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: skipping.bestPath))
     }
 }
 

@@ -107,7 +107,7 @@ extension PipelineConfig {
 
     static func decodeModel(_ node: ConfigNode, defaultInputSize: Int) throws(ConfigError) -> ModelSpec {
         let entries = try node.mapping(allowed: ["name", "backbone", "init", "input_size", "epochs", "batch_size", "optimizer", "schedule",
-                                                  "augmentation", "loss", "early_stopping", "clip_gradient_norm", "seed"])
+                                                  "augmentation", "loss", "early_stopping", "clip_gradient_norm", "on_non_finite", "seed"])
         guard let backboneNode = entries["backbone"] else { throw node.error("missing backbone (e.g. resnet18)") }
         let backbone = try backboneNode.string()
         guard BackboneRegistry.names.contains(backbone) else {
@@ -120,6 +120,7 @@ extension PipelineConfig {
         if let value = entries["batch_size"] { spec.batchSize = try value.int(in: 1...4096) }
         if let value = entries["seed"] { spec.seed = UInt64(try value.int(in: 0...Int.max)) }
         if let value = entries["clip_gradient_norm"], !value.isNull { spec.clipGradientNorm = try value.float(in: 1e-6...1e6) }
+        if let value = entries["on_non_finite"] { spec.onNonFinite = try value.choice(ModelSpec.NonFinitePolicy.self) }
         if let value = entries["optimizer"] { spec.optimizer = try decodeOptimizer(value) }
         if let value = entries["schedule"] { spec.schedule = try decodeSchedule(value) }
         if let value = entries["augmentation"] { spec.augmentation = try decodeAugmentation(value) }
