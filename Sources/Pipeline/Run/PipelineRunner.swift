@@ -49,6 +49,7 @@ public final class PipelineRunner {
     /// Runs every stage up to and including `last`.
     public func run(through last: Stage = .report) throws {
         try FileManager.default.createDirectory(atPath: path("predictions"), withIntermediateDirectories: true)
+        removeStaleTemporaryFiles()
         stamps = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: path("stages.json"))))) ?? [:]
         try writeJSON(config, to: path("config.json"))
         try prepare()
@@ -104,6 +105,15 @@ public final class PipelineRunner {
         case .tune: return [path("thresholds.json")]
         case .submit: return config.outputs.submission ? [path("submission.csv")] : []
         case .report: return config.outputs.report ? [path("report.html"), path("metrics.json")] : []
+        }
+    }
+
+    /// A run killed while writing leaves `NAME.tmp-PID` beside the file it was replacing (the file
+    /// itself is intact: it is only ever renamed over). Those leftovers go at the next start.
+    func removeStaleTemporaryFiles() {
+        guard let walker = FileManager.default.enumerator(atPath: results) else { return }
+        while let relative = walker.nextObject() as? String {
+            if relative.contains(".tmp-") { try? FileManager.default.removeItem(atPath: path(relative)) }
         }
     }
 
