@@ -53,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Pipeline", "Benchmarks",
+                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Pipeline", "Benchmarks", "Support",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
