@@ -72,9 +72,10 @@ __attribute__((target("ssse3"))) static int compact_opaque_row_ssse3(const uint8
 }
 
 static int compact_opaque_row(const uint8_t *src, uint8_t *dest, JDIMENSION width) {
-  static int ssse3 = -1;
-  if (ssse3 < 0) ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
-  return ssse3 ? compact_opaque_row_ssse3(src, dest, width) : compact_opaque_row_scalar(src, dest, width);
+  // __builtin_cpu_supports reads what the compiler runtime filled in at load time: no lazily cached
+  // flag, which decoders on several threads would race to write.
+  return __builtin_cpu_supports("ssse3") ? compact_opaque_row_ssse3(src, dest, width)
+                                         : compact_opaque_row_scalar(src, dest, width);
 }
 #else
 static int compact_opaque_row(const uint8_t *src, uint8_t *dest, JDIMENSION width) {

@@ -99,11 +99,29 @@ public struct Augmentation: Codable, Sendable, Equatable {
                 let mean = sum / Float(plane)
                 for i in 0..<plane { v[i] = max(0, (mean + (v[i] - mean) * contrastFactor) * factor) }
                 if exponent != 1 && maximum > 0 {
+                    // reference · (v / reference)^γ through a 1,024-segment table of u^γ on [0, 1]
+                    // (every v is at most the reference): powf per pixel cost more than decoding.
                     let reference = maximum * factor
-                    for i in 0..<plane { v[i] = reference * powf(v[i] / reference, exponent) }
+                    let table = Self.powerTable(exponent)
+                    let scale = Float(Self.powerTableSegments) / reference
+                    table.withUnsafeBufferPointer { t in
+                        for i in 0..<plane {
+                            let x = min(max(v[i] * scale, 0), Float(Self.powerTableSegments))
+                            let j = min(Int(x), Self.powerTableSegments - 1)
+                            let fraction = x - Float(j)
+                            v[i] = reference * (t[j] + (t[j + 1] - t[j]) * fraction)
+                        }
+                    }
                 }
             }
         }
+    }
+
+    static let powerTableSegments = 1024
+
+    /// u^γ at u = 0, 1/1024, ..., 1.
+    static func powerTable(_ exponent: Float) -> [Float] {
+        (0...powerTableSegments).map { powf(Float($0) / Float(powerTableSegments), exponent) }
     }
 
     /// torchvision's RandomResizedCrop rectangle: 10 tries at a random area and aspect ratio, then the
