@@ -21,7 +21,6 @@ struct ModelBenchmarkOptions: ParsableArguments {
     }
 
     func run(_ mode: String, _ body: (ModelBenchmark) throws -> ModelBenchmark.Result) throws {
-        _ = MemoryPolicy.keepLargeBuffersInHeap()
         BLAS.threads = threads
         Parallel.workers = threads
         let benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Support
+import Tensor
 
 @main
 struct Canopy: ParsableCommand {
@@ -15,6 +16,9 @@ struct Canopy: ParsableCommand {
         // taking a core from the loader and the non-GEMM kernels between GEMMs: 2^4 lets them sleep.
         // Measured: ResNet-18 inference at 128 px +17% (median of 4 alternating pairs), training level.
         ProcessEnvironment.ensure([("OPENBLAS_THREAD_TIMEOUT", "4")])
+        // Activations and chips over glibc's mmap threshold stay in the heap instead of being mapped,
+        // page-faulted and zeroed afresh at every step (docs/ENGINE.md, "Memory").
+        _ = MemoryPolicy.keepLargeBuffersInHeap()
         main(nil)
     }
 }

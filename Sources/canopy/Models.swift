@@ -21,7 +21,6 @@ struct Models: ParsableCommand {
     }
 
     func run() throws {
-        MemoryPolicy.keepLargeBuffersInHeap()
         var rows: [(name: String, parameters: Int, gflops: Double, activationMB: Double)] = []
         for entry in BackboneRegistry.entries {
             var random = SeededRandom(seed: 1)

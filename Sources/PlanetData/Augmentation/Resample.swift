@@ -20,6 +20,10 @@ public enum Resample {
         let (rows, rowWeights) = taps(start: y, scale: scaleY, samples: samplesY, count: outHeight, limit: planes.height)
         let tapsX = samplesX * 2, tapsY = samplesY * 2
         let inPlane = planes.planeSize, outPlane = out.planeSize, sourceWidth = planes.width
+        if samplesX == 1 && samplesY == 1 {
+            bilinear(planes, columns: columns, columnWeights: columnWeights, rows: rows, rowWeights: rowWeights, into: &out)
+            return out
+        }
         planes.values.withUnsafeBufferPointer { source in
             out.values.withUnsafeMutableBufferPointer { target in
                 for band in 0..<planes.bands {
@@ -65,6 +69,33 @@ public enum Resample {
             }
         }
         return (indices, weights)
+    }
+
+    /// One bilinear sample per output pixel (crops, shifts and enlargements): two rows blended once
+    /// per output row, then two columns per pixel.
+    private static func bilinear(_ planes: ChipPlanes, columns: [Int], columnWeights: [Float], rows: [Int], rowWeights: [Float],
+                                 into out: inout ChipPlanes) {
+        let outWidth = out.width, outHeight = out.height, sourceWidth = planes.width
+        let inPlane = planes.planeSize, outPlane = out.planeSize
+        var line = [Float](repeating: 0, count: sourceWidth)
+        planes.values.withUnsafeBufferPointer { source in
+            out.values.withUnsafeMutableBufferPointer { target in
+                line.withUnsafeMutableBufferPointer { blended in
+                    for band in 0..<planes.bands {
+                        let s = source.baseAddress! + band * inPlane, t = target.baseAddress! + band * outPlane
+                        for oy in 0..<outHeight {
+                            let top = s + rows[2 * oy] * sourceWidth, bottom = s + rows[2 * oy + 1] * sourceWidth
+                            let wTop = rowWeights[2 * oy], wBottom = rowWeights[2 * oy + 1]
+                            for x in 0..<sourceWidth { blended[x] = top[x] * wTop + bottom[x] * wBottom }
+                            let row = t + oy * outWidth
+                            for ox in 0..<outWidth {
+                                row[ox] = blended[columns[2 * ox]] * columnWeights[2 * ox] + blended[columns[2 * ox + 1]] * columnWeights[2 * ox + 1]
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     private static func copy(_ planes: ChipPlanes, x0: Int, y0: Int, into out: inout ChipPlanes) {
