@@ -82,9 +82,9 @@ public struct DecodeBenchmark {
     }
 }
 
-func timed(_ body: () -> Void) -> Double {
+func timed(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 

@@ -98,9 +98,3 @@ public func peakResidentMegabytes() -> Double {
     return Double(usage.ru_maxrss) / 1_048_576
     #endif
 }
-
-func timed(_ body: () throws -> Void) throws -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}

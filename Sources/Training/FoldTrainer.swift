@@ -240,7 +240,10 @@ public final class FoldTrainer {
 
     // MARK: - Validation
 
-    /// Mean BCE and mean F2 (at the best threshold of 0.05, 0.10, ..., 0.95) on the validation chips.
+    /// 0.05, 0.10, ..., 0.95: coarse, as befits a per-epoch figure.
+    static let validationGrid: [Float] = (1...19).map { Float($0) * 0.05 }
+
+    /// Mean BCE and mean F2 (at the best threshold of `validationGrid`) on the validation chips.
     func validate(_ model: Layer) throws -> (loss: Double, meanF2: Double, threshold: Float) {
         let predictor = Predictor(bands: bands, statistics: statistics, inputSize: spec.inputSize, batchSize: spec.batchSize,
                                   workers: loaderWorkers, onBadImage: onBadImage)
@@ -252,15 +255,8 @@ public final class FoldTrainer {
             }
         })
         let truth = validation.map { $0.labels ?? LabelSet() }
-        var best = (f2: -1.0, threshold: Float(0.2))
-        for step in 1...19 {
-            let threshold = Float(step) * 0.05
-            let f2 = Metrics.meanF2(truth: truth, predicted: probabilities.map {
-                Metrics.decide($0, thresholds: [Float](repeating: threshold, count: PlanetLabels.count))
-            })
-            if f2 > best.f2 { best = (f2, threshold) }
-        }
-        return (lossSum / Double(max(count, 1)), best.f2, best.threshold)
+        let best = ThresholdSearch.global(probabilities: probabilities, truth: truth, grid: Self.validationGrid)
+        return (lossSum / Double(max(count, 1)), best.meanF2, best.threshold)
     }
 
     // MARK: - Checkpoints

@@ -59,11 +59,7 @@ extension PipelineConfig {
         if let node = top["ensemble"] {
             let entries = try node.mapping(allowed: ["method", "ridge_lambda"])
             if let method = entries["method"] {
-                let text = try method.string()
-                guard EnsembleConfig.methods.contains(text) else {
-                    throw method.error("\"\(text)\" is not one of \(EnsembleConfig.methods.joined(separator: ", "))")
-                }
-                ensemble.method = text
+                ensemble.method = try method.choice(EnsembleMethod.self).rawValue
             }
             if let lambda = entries["ridge_lambda"] { ensemble.ridgeLambda = try lambda.float(in: 0...1e6) }
         }

@@ -40,8 +40,7 @@ public struct FoldsConfig: Codable, Sendable, Equatable {
 }
 
 public struct EnsembleConfig: Codable, Sendable, Equatable {
-    public static let methods = ["mean", "weighted_mean", "vote", "ridge"]
-    /// How the models' probabilities combine (ignored with one model): one of `methods`.
+    /// How the models' probabilities combine (ignored with one model): an `EnsembleMethod` raw value.
     public var method: String = "mean"
     public var ridgeLambda: Float = 1
 }

@@ -47,11 +47,7 @@ public final class ChipReader {
                 return try jpeg.decode(buffer, file: path, options: DecodeOptions(limits: limits, jpegScale: scale))
             }
         }
-        let image = try result.get()
-        guard image.bandOrder == .rgb else {
-            throw ImageIOError(file: path, reason: .unsupportedLayout(format: .jpeg, detail: "\(image.bandOrder) image, a chip needs RGB"))
-        }
-        return Self.planes(of: image, order: [0, 1, 2])
+        return try Self.planes(of: result.get(), bands: .rgb, file: path)
     }
 
     func readTIFF(_ path: String) throws(ImageIOError) -> ChipPlanes {
@@ -61,31 +57,12 @@ public final class ChipReader {
                 try TIFFDecoder.decode(buffer, file: path, options: DecodeOptions(limits: limits))
             }
         }
-        let image = try result.get()
-        guard image.bandOrder == .bgrn else {
-            throw ImageIOError(file: path, reason: .unsupportedLayout(format: .tiff, detail: "\(image.bandOrder) image, a 4-band chip needs B,G,R,N"))
-        }
-        return Self.planes(of: image, order: [2, 1, 0, 3])
+        return try Self.planes(of: result.get(), bands: .rgbn, file: path)
     }
 
-    /// Planes of `image` taking its interleaved bands in `order`, scaled to [0, 1].
-    static func planes(of image: Image, order: [Int]) -> ChipPlanes {
-        var planes = ChipPlanes(bands: order.count, height: image.height, width: image.width)
-        let pixels = image.width * image.height, stride = image.bands
-        func fill<T: BinaryInteger>(_ samples: [T], scale: Float) {
-            samples.withUnsafeBufferPointer { source in
-                planes.values.withUnsafeMutableBufferPointer { target in
-                    for (plane, band) in order.enumerated() {
-                        let base = plane * pixels
-                        for pixel in 0..<pixels { target[base + pixel] = Float(source[pixel * stride + band]) * scale }
-                    }
-                }
-            }
-        }
-        switch image.samples {
-        case .uint8(let samples): fill(samples, scale: 1 / 255)
-        case .uint16(let samples): fill(samples, scale: 1 / 65535)
-        }
-        return planes
+    /// `image`'s `bands` (a BGRN TIFF gives R,G,B,N) as planes scaled to [0, 1] by its bit depth.
+    static func planes(of image: Image, bands: BandOrder, file: String) throws(ImageIOError) -> ChipPlanes {
+        let selected = try image.selecting(bands, file: file)
+        return ChipPlanes(bands: bands.count, height: image.height, width: image.width, values: selected.channelsFirst())
     }
 }
