@@ -18,7 +18,8 @@ def check_safetensors(path):
         end = max(end, stop)
     assert 8 + length + end == len(data), f"{path}: size {len(data)} != header's {8 + length + end}"
 
-def main(folder):
+def check(folder):
+    """Reads every artefact under folder; raises on the first that does not read whole."""
     checked = 0
     for root, _, files in os.walk(folder):
         for name in files:
@@ -36,7 +37,7 @@ def main(folder):
             else:
                 continue
             checked += 1
-    print(f"{checked} files read whole in {folder}")
+    return f"{checked} files read whole"
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    print(f"{check(sys.argv[1])} in {sys.argv[1]}")

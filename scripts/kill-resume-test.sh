@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Kill a pipeline run with SIGKILL at random moments across all its stages, start it again each
+# Kill a pipeline run with SIGKILL at random moments across all seven stages, start it again each
 # time, and at the end compare its submission and checkpoints with an uninterrupted run's: they
 # must be identical, and after every kill every file already written must read whole.
-#   scripts/kill-resume-test.sh [KILLS] [SEED]        (defaults: at most 20 kills, seed 1)
+#   scripts/kill-resume-test.sh [KILLS] [SEED]        (defaults: 20 kills, seed 1)
+# Training is killed from outside at random delays; the other stages last milliseconds, so there
+# the run SIGKILLs itself at a random step of one of its durable writes (scripts/kill-resume-test.py
+# and Sources/Support/CrashPoints.swift say how).
 # Uses a small synthetic dataset (datasets/synth-kill) and a 3-fold ResNet-18 at 64 px with an
 # ensemble, so that every stage has work to do.
 set -euo pipefail
@@ -14,7 +17,6 @@ swift build -c release --product canopy >/dev/null
 [ -f datasets/synth-kill/train_v2.csv ] || $canopy synth --out datasets/synth-kill --train 240 --test 60 --seed 7 >/dev/null
 
 pipeline=$(mktemp --suffix=.yaml)
-trap 'rm -f "$pipeline"' EXIT
 cat > "$pipeline" <<YAML
 name: kill-test
 data: {root: datasets/synth-kill, input_size: 64}
@@ -27,43 +29,25 @@ ensemble: {method: ridge}
 YAML
 
 rm -rf results/kill-test-whole results/kill-test-killed
+points=$(mktemp)
+trap 'rm -f "$pipeline" "$points"' EXIT
 start=$(date +%s.%N)
-$canopy run "$pipeline" --results results/kill-test-whole --quiet
+# The uninterrupted run also lists its crash points (the steps of each durable write, per stage).
+CANOPY_CRASH_AT=list $canopy run "$pipeline" --results results/kill-test-whole --quiet 2>"$points"
 whole=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 echo "uninterrupted run: ${whole}s"
 
-echo "killed run: up to $kills SIGKILLs, each 1 to 6 s after a start, until a run finishes by itself"
-RANDOM=$seed
-killed=0
-while [ "$killed" -lt "$kills" ]; do
-  delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.1f", 1 + (r / 32767) * 5 }')
-  set +e
-  timeout -s KILL "$delay" $canopy run "$pipeline" --results results/kill-test-killed --quiet 2>/dev/null
-  status=$?
-  set -e
-  [ "$status" -eq 0 ] && { echo "  the run finished within ${delay}s: done after $killed kills"; break; }
-  killed=$((killed + 1))
-  # The stage that was running: the first one stages.json does not list as done.
-  stage=$(python3 - <<'PY'
-import json
-try:
-    done = json.load(open("results/kill-test-killed/stages.json"))
-except Exception:
-    done = {}
-order = [("folds", "prepare"), ("train", "train"), ("predict", "predict"), ("ensemble", "ensemble"), ("tune", "tune"),
-         ("submit", "submit"), ("report", "report")]
-print(next((name for key, name in order if key not in done), "after report"))
-PY
-)
-  epochs=$(grep -c "" results/kill-test-killed/train_log.csv 2>/dev/null || echo 1)
-  echo "  kill $killed after ${delay}s during $stage ($((epochs - 1)) epochs logged); $(python3 scripts/check-results.py results/kill-test-killed)"
-done
+python3 scripts/kill-resume-test.py "$canopy" "$pipeline" results/kill-test-killed "$kills" "$seed" "$points"
 echo "restart to the end"
 $canopy run "$pipeline" --results results/kill-test-killed --quiet
 python3 scripts/check-results.py results/kill-test-killed
 
 cmp results/kill-test-whole/submission.csv results/kill-test-killed/submission.csv
 echo "submission identical to the uninterrupted run's ($(wc -l < results/kill-test-whole/submission.csv) lines)"
+for file in thresholds.json report.csv predictions/ensemble-oof.csv predictions/ensemble-test.csv; do
+  cmp results/kill-test-whole/$file results/kill-test-killed/$file
+done
+echo "thresholds, per-label report and ensemble predictions identical too"
 for model in resnet18 lenet5; do
   for fold in 0 1 2; do
     cmp results/kill-test-whole/models/$model/fold-$fold/best.safetensors results/kill-test-killed/models/$model/fold-$fold/best.safetensors

@@ -50,6 +50,7 @@ public final class PipelineRunner {
     public func run(through last: Stage = .report) throws {
         try FileManager.default.createDirectory(atPath: path("predictions"), withIntermediateDirectories: true)
         removeStaleTemporaryFiles()
+        CrashPoints.enter(stage: Stage.prepare.rawValue)
         stamps = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: path("stages.json"))))) ?? [:]
         try writeJSON(config, to: path("config.json"))
         try prepare()
@@ -63,6 +64,7 @@ public final class PipelineRunner {
                 continue
             }
             progress.stage("\(stage.rawValue)")
+            CrashPoints.enter(stage: stage.rawValue)
             stamps[stage.rawValue] = nil
             try saveStamps()
             switch stage {
