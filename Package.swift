@@ -49,7 +49,7 @@ let package = Package(
         // Pipeline files, stages with their cache, the runner, progress.
         .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "Support",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support"]),
         .executableTarget(
             name: "canopy",
             dependencies: [

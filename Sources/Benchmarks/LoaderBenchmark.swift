@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import PlanetData
+import Support
 import Tensor
 
 /// The streaming loader's rate beside plain decoding of the same chips, in one run: for each input
@@ -82,19 +83,4 @@ public struct LoaderBenchmark {
         }
         return (Double(done) / seconds, peakResidentMegabytes())
     }
-}
-
-/// The process's peak resident set size so far, in MB (getrusage; Linux reports KB).
-public func peakResidentMegabytes() -> Double {
-    var usage = rusage()
-    #if os(Linux)
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    #endif
-    #if os(Linux)
-    return Double(usage.ru_maxrss) / 1024
-    #else
-    return Double(usage.ru_maxrss) / 1_048_576
-    #endif
 }

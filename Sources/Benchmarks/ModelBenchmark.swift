@@ -1,6 +1,7 @@
 import Backbones
 import Foundation
 import NN
+import Support
 import Tensor
 
 /// Training and inference speed of one backbone on random data (17 sigmoid outputs, BCE, SGD with

@@ -58,29 +58,13 @@ public enum AtomicFile {
     }
 
     public static func write(_ buffer: UnsafeRawBufferPointer, to path: String) throws(FileError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, operation: .write, reason: errnoText()) }
-        var error: String?
-        var done = 0
-        while done < buffer.count {
-            let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { error = errnoText(); break }
-            done += n
-        }
-        if error == nil && fsync(fd) != 0 { error = errnoText() }
-        if close(fd) != 0 && error == nil { error = errnoText() }
-        if error == nil && rename(temporary, path) != 0 { error = errnoText() }
-        if let error {
-            unlink(temporary)
-            throw FileError(path: path, operation: .write, reason: error)
-        }
-        syncFolder(of: path)
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(buffer)
+        try writer.commit()
     }
 
     /// Makes the rename itself durable.
-    private static func syncFolder(of path: String) {
+    static func syncFolder(of path: String) {
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         let fd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
@@ -89,5 +73,69 @@ public enum AtomicFile {
         }
     }
 
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
+    static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// A file written piece by piece (a table of 100,000 predictions, say) with `AtomicFile.write`'s
+/// guarantee: the pieces go to `NAME.tmp-PID` beside it, and `commit()` flushes that to disk and
+/// renames it over `path`. A writer dropped without `commit()` (an error on the way) removes its
+/// temporary file, and `path` keeps whatever it held before.
+public final class AtomicFileWriter {
+    public let path: String
+    private let temporary: String
+    private var fd: Int32
+    private var committed = false
+
+    public init(path: String) throws(FileError) {
+        self.path = path
+        temporary = path + ".tmp-\(getpid())"
+        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError(path: path, operation: .write, reason: AtomicFile.errnoText()) }
+        CrashPoints.reached("\(temporary) opened")
+    }
+
+    public func write(_ bytes: [UInt8]) throws(FileError) {
+        let result = bytes.withUnsafeBytes { buffer in Result { () throws(FileError) in try write(buffer) } }
+        try result.get()
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(FileError) {
+        precondition(!committed, "write after commit")
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw fail(AtomicFile.errnoText()) }
+            done += n
+        }
+    }
+
+    /// Flushes, closes and renames over `path`; after an error `path` is untouched.
+    public func commit() throws(FileError) {
+        precondition(!committed, "commit twice")
+        CrashPoints.reached("\(temporary) written")
+        if fsync(fd) != 0 { throw fail(AtomicFile.errnoText()) }
+        let closed = close(fd)
+        fd = -1
+        if closed != 0 { throw fail(AtomicFile.errnoText()) }
+        CrashPoints.reached("\(temporary) flushed")
+        if rename(temporary, path) != 0 { throw fail(AtomicFile.errnoText()) }
+        committed = true
+        CrashPoints.reached("\(path) renamed")
+        AtomicFile.syncFolder(of: path)
+    }
+
+    /// Closes and removes the temporary file; the error names `path`.
+    private func fail(_ reason: String) -> FileError {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporary)
+        return FileError(path: path, operation: .write, reason: reason)
+    }
+
+    deinit {
+        if !committed {
+            if fd >= 0 { close(fd) }
+            unlink(temporary)
+        }
+    }
 }

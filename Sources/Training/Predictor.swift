@@ -46,25 +46,15 @@ public struct Predictor {
     public func predictReportingSkips(_ model: Layer, chips: [DatasetChip], tta: TestTimeAugmentation,
                                       progress: ((Int, Int) -> Void)? = nil,
                                       eachBatch: ((Tensor, Batch) -> Void)? = nil) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
-        let loader = ChipLoader(chips: chips, bands: bands, options: LoaderOptions(
-            batchSize: batchSize, inputSize: inputSize, workers: workers, prefetch: 4, shuffle: false,
-            augmentation: .none, normalization: statistics, onBadImage: onBadImage))
+        let loader = self.loader(for: chips)
         var rows = [[Float]](repeating: [Float](repeating: 0, count: PlanetLabels.count), count: chips.count)
         let batches = loader.epoch(0)
         var done = 0
-        let symmetries = tta.symmetries
         while let batch = try batches.next() {
             guard batch.count > 0 else { continue }
-            var sum = [Float](repeating: 0, count: PlanetLabels.count * batch.count)
-            for symmetry in symmetries {
-                let logits = model.forward(symmetry == .identity ? batch.input : symmetry.apply(batch.input), mode: .inference)
-                if symmetry == .identity { eachBatch?(logits, batch) }
-                let probabilities = Activation.sigmoidForward(logits)
-                for i in sum.indices { sum[i] += probabilities.scalars[i] }
-            }
-            let scale = 1 / Float(symmetries.count)
+            let probabilities = self.probabilities(model, batch: batch, tta: tta, identityLogits: eachBatch.map { each in { each($0, batch) } })
             for (column, chipIndex) in batch.chipIndices.enumerated() {
-                rows[chipIndex] = (0..<PlanetLabels.count).map { sum[$0 * batch.count + column] * scale }
+                rows[chipIndex] = (0..<PlanetLabels.count).map { probabilities[$0 * batch.count + column] }
                 guard rows[chipIndex].allSatisfy(\.isFinite) else {
                     throw PredictionError("the model's probabilities for \(chips[chipIndex].name) are not finite: its weights hold NaN or infinity")
                 }
@@ -73,5 +63,29 @@ public struct Predictor {
             progress?(done, chips.count)
         }
         return (rows, loader.skipped)
+    }
+
+    /// The loader prediction reads from: `chips` in order, no augmentation, this predictor's batch.
+    public func loader(for chips: [DatasetChip]) -> ChipLoader {
+        ChipLoader(chips: chips, bands: bands, options: LoaderOptions(
+            batchSize: batchSize, inputSize: inputSize, workers: workers, prefetch: 4, shuffle: false,
+            augmentation: .none, normalization: statistics, onBadImage: onBadImage))
+    }
+
+    /// The sigmoid outputs for one batch averaged over the test-time symmetries, label-major: label
+    /// k of the batch's chip j at `k * batch.count + j`. `identityLogits` sees the plain pass's logits.
+    public func probabilities(_ model: Layer, batch: Batch, tta: TestTimeAugmentation,
+                              identityLogits: ((Tensor) -> Void)? = nil) -> [Float] {
+        let symmetries = tta.symmetries
+        var sum = [Float](repeating: 0, count: PlanetLabels.count * batch.count)
+        for symmetry in symmetries {
+            let logits = model.forward(symmetry == .identity ? batch.input : symmetry.apply(batch.input), mode: .inference)
+            if symmetry == .identity { identityLogits?(logits) }
+            let probabilities = Activation.sigmoidForward(logits)
+            for i in sum.indices { sum[i] += probabilities.scalars[i] }
+        }
+        let scale = 1 / Float(symmetries.count)
+        for i in sum.indices { sum[i] *= scale }
+        return sum
     }
 }

@@ -10,8 +10,10 @@ struct PipelineOptions: ParsableArguments {
     @Flag(help: "Redo the stages even when their outputs are up to date (training starts over).") var force = false
     @Flag(help: "No progress output.") var quiet = false
 
-    /// Runs the pipeline's stages up to and including `stage`.
-    func run(through stage: PipelineRunner.Stage) throws {
+    /// Runs the pipeline's stages up to and including `stage`; returns the runner (its dataset and
+    /// statistics loaded) for more work on the results.
+    @discardableResult
+    func run(through stage: PipelineRunner.Stage) throws -> PipelineRunner {
         let config = try PipelineConfig.load(pipeline, overrides: overrides)
         let folder = results ?? "results/\(config.name)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -22,6 +24,7 @@ struct PipelineOptions: ParsableArguments {
         let started = Date()
         try runner.run(through: stage)
         if !quiet { print(String(format: "done in %.0f s: %@", Date().timeIntervalSince(started), folder)) }
+        return runner
     }
 }
 
@@ -40,9 +43,35 @@ struct Train: ParsableCommand {
 }
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a pipeline through predictions: each model's out-of-fold table and its test table averaged over folds.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline through predictions: each model's out-of-fold table and its test table averaged over folds.",
+        discussion: """
+            With --images DIR, predict any folder of chips with the pipeline's trained models instead (the stages \
+            through tune run first, or are up to date): every fold of every model with the pipeline's TTA, combined \
+            as its ensemble, tagged by its tuned decision rule. One pass, memory flat in the number of chips. \
+            The CSV has image_name, tags and the 17 probabilities.
+            """)
     @OptionGroup var options: PipelineOptions
-    func run() throws { try options.run(through: .predict) }
+    @Option(help: "A folder of chips (NAME.jpg, or NAME.tif for TIFF bands) to predict with the trained models.") var images: String?
+    @Option(help: "Where --images writes its CSV (default RESULTS/predictions/images-FOLDER.csv).") var out: String?
+
+    func run() throws {
+        guard let images else {
+            guard out == nil else { throw ValidationError("--out goes with --images") }
+            try options.run(through: .predict)
+            return
+        }
+        let runner = try options.run(through: .tune)
+        let folderName = URL(fileURLWithPath: images).standardizedFileURL.lastPathComponent
+        let output = out ?? runner.results + "/predictions/images-\(folderName).csv"
+        let started = Date()
+        let summary = try runner.predictImages(in: images, to: output)
+        for chip in summary.skipped { runner.progress.note("skipped \(chip.name): \(chip.error)") }
+        if !options.quiet {
+            print(String(format: "wrote %@: %d of %d chips, tags by %@, in %.0f s", output, summary.written, summary.chips,
+                         summary.decision, Date().timeIntervalSince(started)))
+        }
+    }
 }
 
 struct EnsembleCommand: ParsableCommand {

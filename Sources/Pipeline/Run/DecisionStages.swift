@@ -25,6 +25,8 @@ struct EnsembleRecord: Codable {
     var models: [String]
     var weights: [Float]?
     var voteThresholds: [Float]?
+    /// `ridge`: the stacker fitted on all out-of-fold chips, applied to new chips by `canopy predict --images`.
+    var stacker: RidgeStacker?
 }
 
 extension PipelineRunner {
@@ -71,6 +73,7 @@ extension PipelineRunner {
             (combinedOOF, combinedTest) = (output.oof, output.test)
             record.weights = output.weights
             record.voteThresholds = output.voteThresholds
+            record.stacker = output.stacker
         }
         try combinedOOF.write(to: path("predictions", "ensemble-oof.csv"))
         try combinedTest.write(to: path("predictions", "ensemble-test.csv"))

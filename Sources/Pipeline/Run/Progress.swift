@@ -11,6 +11,7 @@ public final class ProgressPrinter: TrainingObserver {
     private var logRows: [String] = []
     private var lastLine = Date.distantPast
     private var barShown = false
+    private var lastTenth = 0
     private let started = Date()
     private var epochStarted = Date()
     public var quiet = false
@@ -57,19 +58,26 @@ public final class ProgressPrinter: TrainingObserver {
         }
     }
 
+    /// A prediction pass's bar, with the process's peak resident memory. Without a terminal a line is
+    /// printed every 10 s and at each tenth of the pass (so a long pass's memory can be followed).
     public func predictionProgress(what: String, done: Int, total: Int, imagesPerSecond: Double) {
-        update(String(format: "%@: %@ %d/%d chips  %.1f img/s", what, bar(done, total), done, total, imagesPerSecond), final: done >= total)
+        let tenth = max(1, total / 10)
+        let milestone = done / tenth > lastTenth
+        lastTenth = done >= total ? 0 : done / tenth
+        update(String(format: "%@: %@ %d/%d chips  %.1f img/s  peak RSS %.0f MB", what, bar(done, total), done, total, imagesPerSecond,
+                      peakResidentMegabytes()), final: done >= total, milestone: milestone)
     }
 
     // MARK: - Output
 
-    private func update(_ text: String, final: Bool) {
+    /// `final` ends a bar; a `milestone` is printed even without a terminal and within 10 s of the last line.
+    private func update(_ text: String, final: Bool, milestone: Bool = false) {
         guard !quiet else { return }
         if isTerminal {
             print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")
             fflush(nil)
             barShown = !final
-        } else if final || Date().timeIntervalSince(lastLine) >= 10 {
+        } else if final || milestone || Date().timeIntervalSince(lastLine) >= 10 {
             print(text)
             fflush(nil)
             lastLine = Date()

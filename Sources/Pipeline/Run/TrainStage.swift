@@ -73,7 +73,7 @@ extension PipelineRunner {
         }
     }
 
-    private func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
+    func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
                          what: String) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
         let started = Date()
         return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: { done, total in

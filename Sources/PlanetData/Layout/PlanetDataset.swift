@@ -178,7 +178,7 @@ public struct PlanetDataset: Sendable {
     }
 
     /// Image files in `folder` keyed by name without extension; a missing folder is an error.
-    private static func imageNames(in folder: String, extensions: Set<String>) throws(DataError) -> [String: String] {
+    static func imageNames(in folder: String, extensions: Set<String>) throws(DataError) -> [String: String] {
         let files: [String]
         do { files = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
             throw DataError(file: folder, problem: "cannot list the folder (\((error as NSError).localizedDescription))")
