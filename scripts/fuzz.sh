@@ -3,6 +3,8 @@
 #   scripts/fuzz.sh --list             names the targets
 #   scripts/fuzz.sh TARGET SECONDS     builds TARGET and fuzzes it for SECONDS
 #   scripts/fuzz.sh TARGET --replay F  runs one input (a crash file, say) through the target
+#   scripts/fuzz.sh --all SECONDS      fuzzes every target in turn, SECONDS each, logs in fuzz-logs/,
+#                                      and prints a table: executions, corpus, crashes per target
 # The corpus grows in fuzz-corpus/TARGET (git-ignored), seeded from the sample chips and the test
 # fixtures; crashes land in fuzz-crashes/TARGET. See docs/FUZZING.md.
 set -euo pipefail
@@ -12,6 +14,23 @@ if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
   printf '%s\n' "${targets[@]}"
   [ $# -eq 0 ] && { echo "usage: scripts/fuzz.sh TARGET SECONDS | --list" >&2; exit 2; }
   exit 0
+fi
+if [ "$1" = "--all" ]; then
+  seconds=${2:?usage: scripts/fuzz.sh --all SECONDS}
+  mkdir -p fuzz-logs
+  status=0
+  printf '| target | seconds | executions | corpus (units) | crashes, hangs, OOMs |\n| --- | --- | --- | --- | --- |\n'
+  for target in "${targets[@]}"; do
+    log=fuzz-logs/$target.log
+    start=$(date +%s)
+    "$0" "$target" "$seconds" >"$log" 2>&1 || status=1
+    elapsed=$(( $(date +%s) - start ))
+    runs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -1)
+    corpus=$(grep -oE 'corp: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    findings=$(grep -cE '^==[0-9]+==ERROR|^artifact_prefix=.*Test unit written|SUMMARY: libFuzzer' "$log")
+    printf '| %s | %s | %s | %s | %s |\n' "$target" "$elapsed" "${runs:-?}" "${corpus:-?}" "$findings"
+  done
+  exit $status
 fi
 target=$1
 case " ${targets[*]} " in *" $target "*) ;; *) echo "unknown target $target (scripts/fuzz.sh --list)" >&2; exit 2;; esac
