@@ -63,14 +63,13 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: folder + "/models/lenet5/fold-0/fold.json")), trained)
         let decisions = try String(contentsOfFile: folder + "/thresholds.json", encoding: .utf8)
         XCTAssertTrue(decisions.contains("\"expected_f2 + weather rule\""), decisions)
-    }
 
         // `canopy predict --images`: the trained ensemble on a loose folder gives the test table's
         // probabilities and the submission's tags for the same chips.
-        let runner = PipelineRunner(config: try config("thresholds: {method: expected_f2}"), source: "tiny.yaml", results: folder, progress: progress)
-        try runner.run(through: .tune)
+        let predicting = PipelineRunner(config: try config("thresholds: {method: expected_f2}"), source: "tiny.yaml", results: folder, progress: progress)
+        try predicting.run(through: .tune)
         let output = folder + "/images.csv"
-        let summary = try runner.predictImages(in: Self.sample + "/test-jpg", to: output)
+        let summary = try predicting.predictImages(in: Self.sample + "/test-jpg", to: output)
         let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
         XCTAssertEqual(rows[0].map(String.init), ["image_name", "tags"] + PlanetLabels.names)
         XCTAssertEqual(rows.count - 1, summary.written)
@@ -83,7 +82,7 @@ final class PipelineRunTests: XCTestCase {
             for (value, reference) in zip(row.dropFirst(2), expected) { XCTAssertEqual(Float(value)!, reference, accuracy: 1e-6, name) }
             XCTAssertEqual(String(row[1]), tagsByName[name]!.tags, name)
         }
-        XCTAssertThrowsError(try runner.predictImages(in: folder + "/no-such-folder", to: folder + "/x.csv")) { error in
+        XCTAssertThrowsError(try predicting.predictImages(in: folder + "/no-such-folder", to: folder + "/x.csv")) { error in
             XCTAssertTrue("\(error)".contains("no-such-folder"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/x.csv"))
