@@ -14,6 +14,10 @@ public struct ModelBenchmark {
         public var gflops: Double
         public var peakRSSMegabytes: Double
         public var secondsPerStep: [Double]
+        /// With `profile`: per-layer times summed over `profiledSteps` further steps.
+        public var profile: [LayerProfiler.Row] = []
+        public var profiledSeconds: Double = 0
+        public var profiledSteps: Int = 0
     }
 
     public var model: String
@@ -22,6 +26,8 @@ public struct ModelBenchmark {
     public var bands: Int
     public var steps: Int
     public var warmup: Int
+    /// After the timed steps, as many again with every leaf layer timed (`LayerProfiler`).
+    public var profile = false
 
     public init(model: String, size: Int, batch: Int, bands: Int = 3, steps: Int = 10, warmup: Int = 2) {
         self.model = model
@@ -57,19 +63,31 @@ public struct ModelBenchmark {
         let network = try makeModel()
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
         let (input, targets) = randomBatch()
-        var times: [Double] = []
-        for step in 0..<(warmup + steps) {
-            let start = DispatchTime.now().uptimeNanoseconds
+        func step() {
             let logits = network.forward(input, mode: .training)
             let (_, gradient) = Loss.binaryCrossEntropy(logits: logits, targets: targets)
             network.zeroGradients()
             _ = network.backward(gradient)
             optimizer.step(network.namedParameters)
-            if step >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        }
+        var times: [Double] = []
+        for index in 0..<(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            step()
+            if index >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
         }
         let perStep = median(times)
-        return Result(imagesPerSecond: Double(batch) / perStep, gflops: 3 * forwardGflopsPerImage(network) * Double(batch) / perStep,
-                      peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+        var result = Result(imagesPerSecond: Double(batch) / perStep, gflops: 3 * forwardGflopsPerImage(network) * Double(batch) / perStep,
+                            peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+        if profile {
+            let profiler = LayerProfiler()
+            let start = DispatchTime.now().uptimeNanoseconds
+            profiler.record { for _ in 0..<steps { step() } }
+            result.profiledSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            result.profile = profiler.table
+            result.profiledSteps = steps
+        }
+        return result
     }
 
     public func infer() throws -> Result {

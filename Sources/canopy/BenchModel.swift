@@ -13,6 +13,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Timed steps (the median is reported).") var steps = 10
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
+    @Flag(help: "Training only: after the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
 
     func validate() throws {
         guard size >= 32, batch > 0, threads > 0, steps > 0, warmup >= 0, [3, 4].contains(bands) else {
@@ -23,14 +24,42 @@ struct ModelBenchmarkOptions: ParsableArguments {
     func run(_ mode: String, _ body: (ModelBenchmark) throws -> ModelBenchmark.Result) throws {
         BLAS.threads = threads
         Parallel.workers = threads
-        let benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
+        var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
+        benchmark.profile = profile
         let result = try body(benchmark)
+        if !result.profile.isEmpty { printProfile(result) }
         print(String(format: "%@ %@ at %d px, batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.0f MB (median of %d steps)",
                      model, mode, size, batch, threads, result.imagesPerSecond, result.gflops, result.peakRSSMegabytes, steps))
         if json {
             print("{\"framework\":\"canopy\",\"mode\":\"\(mode)\",\"model\":\"\(model)\",\"size\":\(size),\"batch\":\(batch),\"threads\":\(threads),\"images_per_second\":\(result.imagesPerSecond),\"gflops\":\(result.gflops),\"peak_rss_mb\":\(result.peakRSSMegabytes)}")
         }
     }
+}
+
+/// The per-layer table of `--profile`: milliseconds per step, forward and backward, and the share of
+/// the step; rows under 0.5% are summed into one line.
+func printProfile(_ result: ModelBenchmark.Result) {
+    let steps = Double(result.profiledSteps), step = result.profiledSeconds / steps * 1000
+    print(String(format: "profile: %d steps, %.1f ms per step (timing every layer adds a little)", result.profiledSteps, step))
+    print("layer (kind, channels or kernel, input → output size)            per step  forward ms  backward ms   share")
+    var small = (count: 0, forward: 0.0, backward: 0.0)
+    var leaves = 0.0
+    for row in result.profile {
+        let forward = row.forwardSeconds / steps * 1000, backward = row.backwardSeconds / steps * 1000
+        leaves += forward + backward
+        if (forward + backward) / step < 0.005 {
+            small = (small.count + 1, small.forward + forward, small.backward + backward)
+            continue
+        }
+        print(String(format: "%@ %8d  %10.2f  %11.2f  %5.1f%%", row.name.padding(toLength: 64, withPad: " ", startingAt: 0),
+                     row.calls / result.profiledSteps, forward, backward, (forward + backward) / step * 100))
+    }
+    if small.count > 0 {
+        print(String(format: "%@ %8@  %10.2f  %11.2f  %5.1f%%", "\(small.count) more rows under 0.5% each".padding(toLength: 64, withPad: " ", startingAt: 0),
+                     "", small.forward, small.backward, (small.forward + small.backward) / step * 100))
+    }
+    print(String(format: "%@ %8@  %23.2f  %5.1f%%", "not in a layer: residual sums, concatenation, loss, optimiser".padding(toLength: 64, withPad: " ", startingAt: 0),
+                 "", step - leaves, (step - leaves) / step * 100))
 }
 
 struct BenchTrain: ParsableCommand {

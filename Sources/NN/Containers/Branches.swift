@@ -12,7 +12,7 @@ public final class ConcatenatedBranches: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let outputs = branches.map { branch in
-            let output = branch.layer.forward(x, mode: mode)
+            let output = LayerProfiler.forward(branch.layer, x, mode: mode)
             CostMeter.recordOutput(output, of: branch.layer)
             return output
         }
@@ -24,9 +24,9 @@ public final class ConcatenatedBranches: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         let parts = TensorPlumbing.splitChannels(dy, channels: channels)
-        var dx = branches[0].layer.backward(parts[0])
+        var dx = LayerProfiler.backward(branches[0].layer, parts[0])
         for (branch, part) in zip(branches.dropFirst(), parts.dropFirst()) {
-            dx = TensorPlumbing.add(dx, branch.layer.backward(part))
+            dx = TensorPlumbing.add(dx, LayerProfiler.backward(branch.layer, part))
         }
         return dx
     }
@@ -59,17 +59,17 @@ public final class Residual: Layer {
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let sum = TensorPlumbing.add(body.forward(x, mode: mode), shortcut?.forward(x, mode: mode) ?? x)
+        let sum = TensorPlumbing.add(LayerProfiler.forward(body, x, mode: mode), shortcut.map { LayerProfiler.forward($0, x, mode: mode) } ?? x)
         CostMeter.recordContainerOutput(sum)
         guard let activation else { return sum }
-        let output = activation.forward(sum, mode: mode)
+        let output = LayerProfiler.forward(activation, sum, mode: mode)
         CostMeter.recordOutput(output, of: activation)
         return output
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        let dSum = activation?.backward(dy) ?? dy
-        return TensorPlumbing.add(body.backward(dSum), shortcut?.backward(dSum) ?? dSum)
+        let dSum = activation.map { LayerProfiler.backward($0, dy) } ?? dy
+        return TensorPlumbing.add(LayerProfiler.backward(body, dSum), shortcut.map { LayerProfiler.backward($0, dSum) } ?? dSum)
     }
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {

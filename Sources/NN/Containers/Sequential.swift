@@ -18,14 +18,14 @@ public final class Sequential: Layer {
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         children.reduce(x) { input, child in
-            let output = child.layer.forward(input, mode: mode)
+            let output = LayerProfiler.forward(child.layer, input, mode: mode)
             CostMeter.recordOutput(output, of: child.layer)
             return output
         }
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        children.reversed().reduce(dy) { $1.layer.backward($0) }
+        children.reversed().reduce(dy) { LayerProfiler.backward($1.layer, $0) }
     }
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
