@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""PyTorch (CPU) beside `canopy bench train|infer`: one (model, size, mode) per process, a last line of JSON.
+
+Adapted from the peers' script (shared/bench-peers/bench_torch.py); the measurement is Canopy's
+(Sources/Benchmarks/ModelBenchmark.swift): a fixed random batch (normal inputs, multi-hot 17 labels
+with P(1) = 0.3), --warmup untimed steps, then --steps timed steps, each timed on its own;
+images_per_second = batch / median step time; peak_rss_mb = ru_maxrss of this process in MB.
+
+  models: resnet18, vgg11_bn, googlenet (torchvision, num_classes=17; googlenet with aux_logits=False,
+          init_weights=True), simple (the peers' conv32-conv64-conv128 + dense128 + dense17); any other
+          torchvision classification model by name, built with num_classes=17
+  train : model.train(), BCEWithLogitsLoss, SGD(lr 0.01, momentum 0.9): zero_grad + forward + loss +
+          backward + step
+  infer : model.eval(), torch.inference_mode(), sigmoid(model(x)) (Canopy's infer returns probabilities);
+          the JSON says mode "predict", as Canopy's does
+  threads: OMP_NUM_THREADS / MKL_NUM_THREADS = --threads (set before torch loads),
+          torch.set_num_threads(--threads), torch.set_num_interop_threads(--threads)
+
+Usage: .venv-bench/bin/python benchmarks/reference/bench_torch.py --model resnet18 --size 128 \
+           --batch 32 --threads 2 --mode train --steps 10 --warmup 2 [--channels-last]
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mode", choices=["train", "infer", "predict"], default="train")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps (the median is reported)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps")
+    ap.add_argument("--channels-last", action="store_true", help="NHWC memory format (not the default)")
+    a = ap.parse_args()
+    if a.size < 32 or a.batch < 1 or a.threads < 1 or a.steps < 1 or a.warmup < 0:
+        ap.error("size >= 32; batch, threads, steps > 0; warm-up >= 0")
+    return a
+
+
+a = parse()
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = str(a.threads)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+NUM_CLASSES = 17
+
+
+def simple_cnn(size):
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, 128), nn.ReLU(inplace=True), nn.Linear(128, NUM_CLASSES))
+
+
+_STUB_OPS = None  # keeps the stub operator definitions alive
+
+
+def import_torchvision():
+    """Imports torchvision, also beside a CPU-only torch whose torchvision lacks working C++ ops.
+
+    PyPI's torchvision wheels link their C++ ops (_C.so) against CUDA torch; beside a +cpu torch that
+    library does not load, torchvision carries on without its ops, but its _meta_registrations module
+    then fails on `register_fake("torchvision::nms")` (and qnms) for want of the operator. Where _C.so
+    does not load, this defines those operators' schemas (never called: the classification models use
+    none of torchvision's ops) so the import goes through. Where _C.so loads, nothing is done."""
+    global _STUB_OPS
+    import glob
+    import importlib.util
+    import re
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
+        sys.exit("torchvision is not installed (benchmarks/reference/setup.sh installs it)")
+    folder = spec.submodule_search_locations[0]
+    try:
+        torch.ops.load_library(glob.glob(os.path.join(folder, "_C*.so"))[0])
+    except (IndexError, OSError, RuntimeError):
+        try:
+            source = open(os.path.join(folder, "_meta_registrations.py")).read()
+        except OSError:
+            source = ""
+        names = sorted(set(re.findall(r'register_fake\(\s*"torchvision::(\w+)"', source)))
+        missing = [n for n in names if not hasattr(torch.ops.torchvision, n)]
+        if missing:
+            _STUB_OPS = torch.library.Library("torchvision", "FRAGMENT")
+            for n in missing:
+                _STUB_OPS.define(f"{n}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    import torchvision
+    return torchvision
+
+
+def build(name, size):
+    if name == "simple":
+        return simple_cnn(size)
+    torchvision = import_torchvision()
+    kwargs = {"num_classes": NUM_CLASSES}
+    if name == "googlenet":
+        kwargs.update(aux_logits=False, init_weights=True)
+    try:
+        factory = getattr(torchvision.models, name)
+    except AttributeError:
+        sys.exit(f"unknown model {name}: resnet18, vgg11_bn, googlenet, simple or a torchvision model name")
+    return factory(**kwargs)
+
+
+def forward_gflops_per_image(model, size):
+    """Forward GFLOPs of one image, 2 per multiply-add of convolutions and matrix products (as Canopy's CostMeter)."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    model.train(was_training)
+    return counter.get_total_flops() / 1e9
+
+
+def main():
+    torch.set_num_threads(a.threads)
+    try:
+        torch.set_num_interop_threads(a.threads)
+    except RuntimeError:
+        pass
+    torch.manual_seed(0)
+    model = build(a.model, a.size)
+    params = sum(p.numel() for p in model.parameters())
+    flops = forward_gflops_per_image(model, a.size)
+
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(a.batch, 3, a.size, a.size, generator=gen)
+    y = (torch.rand(a.batch, NUM_CLASSES, generator=gen) < 0.3).float()
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    train = a.mode == "train"
+    if train:
+        model.train()
+        loss_fn = nn.BCEWithLogitsLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+    else:
+        model.eval()
+
+        def step():
+            with torch.inference_mode():
+                return torch.sigmoid(model(x))
+
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        step()
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    per_step = statistics.median(times)
+    res = dict(framework="torch", mode="train" if train else "predict", model=a.model, size=a.size,
+               batch=a.batch, threads=a.threads,
+               images_per_second=round(a.batch / per_step, 3),
+               gflops=round((3 if train else 1) * flops * a.batch / per_step, 3) if flops else None,
+               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               version=f"torch {torch.__version__}", params=params,
+               forward_gflops_per_image=round(flops, 4) if flops else None,
+               channels_last=a.channels_last, steps=a.steps, warmup=a.warmup,
+               seconds_per_step=[round(t, 4) for t in times])
+    print(f"torch {a.model} {res['mode']} at {a.size} px, batch {a.batch}, {a.threads} threads: "
+          f"{res['images_per_second']:.1f} images/s, peak RSS {res['peak_rss_mb']:.0f} MB (median of {a.steps} steps)",
+          flush=True)
+    print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
