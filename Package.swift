@@ -70,6 +70,7 @@ let package = Package(
         .executableTarget(name: "FuzzPipeline", dependencies: ["Pipeline", "FuzzSupport"]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["NN", "Tensor", "FuzzSupport"]),
 
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),

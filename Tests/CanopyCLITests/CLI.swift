@@ -15,10 +15,20 @@ enum CLI {
         return folder.appendingPathComponent("canopy")
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// `environment` adds variables to this process's own.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        try runReportingSignal(arguments, environment: environment).map { ($0.status, $0.output) }!
+    }
+
+    /// As `run`; `signalled` is true when the process ended by a signal (`status` is then its number).
+    static func runReportingSignal(_ arguments: [String], environment: [String: String] = [:]) throws
+        -> (status: Int32, signalled: Bool, output: String)? {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = repository
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -26,7 +36,7 @@ enum CLI {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, String(decoding: data, as: UTF8.self))
     }
 
     /// JSON objects printed one per line.

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// The pipeline commands as a user runs them: a SIGKILL in the middle of a write (at a crash point,
+/// see Sources/Support/CrashPoints.swift) loses nothing and the next run finishes; `predict --images`
+/// tags a loose folder of chips.
+final class PipelineCommandTests: XCTestCase {
+    var folder = ""
+    var pipeline = ""
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "canopy-cli-pipeline-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        pipeline = folder + "/tiny.yaml"
+        try """
+            name: tiny
+            data: {root: datasets/planet-sample, input_size: 32}
+            folds: {k: 2, seed: 3}
+            models:
+              - {backbone: lenet5, epochs: 1, batch_size: 5}
+            outputs: {report: false}
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
+
+    func testAKillInTheMiddleOfWritingTheSubmissionLosesNothingAndTheRunResumes() throws {
+        let results = folder + "/results"
+        // The submit stage's points: stages.json (4 steps), then submission.csv opened, written, ...
+        let listed = try CLI.run(["run", pipeline, "--results", results, "--quiet", "--force"], environment: ["CANOPY_CRASH_AT": "list"])
+        XCTAssertEqual(listed.status, 0, listed.output)
+        XCTAssertTrue(listed.output.contains("crash point submit:6 \(results)/submission.csv.tmp-"), listed.output)
+        try FileManager.default.removeItem(atPath: results + "/submission.csv")
+        let thresholds = try Data(contentsOf: URL(fileURLWithPath: results + "/thresholds.json"))
+
+        let killed = try XCTUnwrap(CLI.runReportingSignal(["run", pipeline, "--results", results, "--quiet"],
+                                                          environment: ["CANOPY_CRASH_AT": "submit:6"]))
+        XCTAssertTrue(killed.signalled, killed.output)
+        XCTAssertEqual(killed.status, SIGKILL)
+        // Killed with the submission written to its temporary name, not yet renamed.
+        let files = try FileManager.default.contentsOfDirectory(atPath: results)
+        XCTAssertFalse(files.contains("submission.csv"))
+        XCTAssertTrue(files.contains { $0.hasPrefix("submission.csv.tmp-") }, "\(files)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: results + "/thresholds.json")), thresholds)
+
+        let resumed = try CLI.run(["run", pipeline, "--results", results])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("train: up to date"), resumed.output)
+        let after = try FileManager.default.contentsOfDirectory(atPath: results)
+        XCTAssertFalse(after.contains { $0.contains(".tmp-") }, "the leftover is removed: \(after)")
+        let rows = try String(contentsOfFile: results + "/submission.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 61)
+    }
+
+    func testPredictImagesTagsALooseFolderAndOutGoesOnlyWithIt() throws {
+        let results = folder + "/results", output = folder + "/new-chips.csv"
+        let predicted = try CLI.run(["predict", pipeline, "--results", results, "--quiet",
+                                     "--images", "datasets/planet-sample/test-jpg", "--out", output])
+        XCTAssertEqual(predicted.status, 0, predicted.output)
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.count, 31)
+        XCTAssertTrue(rows[0].hasPrefix("image_name,tags,agriculture,"), String(rows[0]))
+        XCTAssertTrue(rows[1].hasPrefix("test_0,"), String(rows[1]))
+
+        let missing = try CLI.run(["predict", pipeline, "--results", results, "--quiet", "--images", folder + "/nowhere"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("\(folder)/nowhere: no such image folder"), missing.output)
+        let stray = try CLI.run(["predict", pipeline, "--results", results, "--out", output])
+        XCTAssertNotEqual(stray.status, 0)
+        XCTAssertTrue(stray.output.contains("--out goes with --images"), stray.output)
+    }
+}
