@@ -29,6 +29,10 @@ public struct KernelBenchmark {
         public var perImageForwardGflops: Double
         /// The backward pass with the input gradient by fold, for stride-1 shapes (else equal to `backwardGflops`).
         public var foldBackwardGflops: Double
+        /// Forward and backward without Winograd (equal to the above where it does not apply). GFLOP/s are
+        /// effective throughout: the direct method's FLOPs over the time, so Winograd can pass sgemm.
+        public var directForwardGflops: Double
+        public var directBackwardGflops: Double
     }
 
     public var shapes: [Shape]
@@ -100,11 +104,22 @@ public struct KernelBenchmark {
                 backward()
             }
 
-            let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward], rounds: rounds)
+            func direct(_ body: @escaping () -> Void) -> () -> Void {
+                {
+                    let saved = Winograd.enabled
+                    Winograd.enabled = false
+                    defer { Winograd.enabled = saved }
+                    body()
+                }
+            }
+
+            let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward, direct(forward), direct(backward)],
+                                  rounds: rounds)
             let flops = shape.forwardFlops
             return Row(shape: shape, forwardGflops: flops / times[0] / 1e9, forwardGemmGflops: flops / times[1] / 1e9,
                        backwardGflops: 2 * flops / times[2] / 1e9, backwardGemmGflops: 2 * flops / times[3] / 1e9,
-                       perImageForwardGflops: flops / times[4] / 1e9, foldBackwardGflops: 2 * flops / times[5] / 1e9)
+                       perImageForwardGflops: flops / times[4] / 1e9, foldBackwardGflops: 2 * flops / times[5] / 1e9,
+                       directForwardGflops: flops / times[6] / 1e9, directBackwardGflops: 2 * flops / times[7] / 1e9)
         }
     }
 

@@ -33,7 +33,7 @@ struct BenchKernels: ParsableCommand {
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
-        let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd", "bwd by fold"]
+        let header = ["shape", "GEMM MxNxK", "fwd", "fwd sgemm", "fwd %", "bwd", "bwd sgemm", "bwd %", "per-image fwd", "bwd by fold", "fwd direct", "bwd direct"]
         print(header.joined(separator: "\t"))
         let rows = benchmark.run()
         for row in rows {
@@ -42,11 +42,11 @@ struct BenchKernels: ParsableCommand {
             print([row.shape.name, gemmShape, fmt(row.forwardGflops), fmt(row.forwardGemmGflops),
                    percent(row.forwardGflops / row.forwardGemmGflops), fmt(row.backwardGflops), fmt(row.backwardGemmGflops),
                    percent(row.backwardGflops / row.backwardGemmGflops), fmt(row.perImageForwardGflops),
-                   fmt(row.foldBackwardGflops)].joined(separator: "\t"))
+                   fmt(row.foldBackwardGflops), fmt(row.directForwardGflops), fmt(row.directBackwardGflops)].joined(separator: "\t"))
         }
         if json {
             for row in rows {
-                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops),\"fold_backward_gflops\":\(row.foldBackwardGflops)}")
+                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops),\"fold_backward_gflops\":\(row.foldBackwardGflops),\"direct_forward_gflops\":\(row.directForwardGflops),\"direct_backward_gflops\":\(row.directBackwardGflops)}")
             }
         }
     }

@@ -76,6 +76,36 @@ final class ConvolutionTests: XCTestCase {
         check(ConvolutionGeometry(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, padding: 1), n: 2, h: 7, w: 6)
     }
 
+    // Winograd F(2x2, 3x3) takes 3x3 stride-1 convolutions with at least 16 channels each way: odd
+    // sizes (tiles hanging over the edge), every padding it accepts, several image groups, and the
+    // transposed convolution of the input gradient, all against the loops.
+    func testWinogradThreeByThreeAgainstTheLoops() {
+        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1)))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 3, stride: 1, padding: 1)))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 2, padding: 1)))
+        let saved = Winograd.targetGroupFloats
+        defer { Winograd.targetGroupFloats = saved }
+        Winograd.targetGroupFloats = 16 * 33 * 12  // one 7x5 image's tiles per group
+        check(ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1), n: 3, h: 7, w: 5)
+        check(ConvolutionGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, padding: 0), n: 2, h: 6, w: 9)
+        check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 2), n: 2, h: 5, w: 4, bias: false)
+        Winograd.targetGroupFloats = saved
+        check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8)
+    }
+
+    func testWinogradEqualsTheDirectPathWithinRounding() {
+        var rng = SeededRandom(seed: 9)
+        let g = ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
+        let x = random([64, 4, 16, 16], &rng), weight = random([64, 64, 3, 3], &rng), b = random([64], &rng)
+        var workspace: [Float] = []
+        let fast = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+        Winograd.enabled = false
+        defer { Winograd.enabled = true }
+        let direct = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+        let difference = fast.maxDifference(from: direct)
+        XCTAssertLessThan(difference.absolute, 2e-5, "values of size \(direct.scalars.map(abs).max()!)")
+    }
+
     func testStrideTwo() {
         check(ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 3, h: 9, w: 8)
     }
