@@ -80,23 +80,27 @@ final class ConvolutionTests: XCTestCase {
     // sizes (tiles hanging over the edge), every padding it accepts, several image groups, and the
     // transposed convolution of the input gradient, all against the loops.
     func testWinogradThreeByThreeAgainstTheLoops() {
-        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1)))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 3, stride: 1, padding: 1)))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 2, padding: 1)))
-        let saved = Winograd.targetGroupFloats
-        defer { Winograd.targetGroupFloats = saved }
+        let (savedGroup, savedChannels, savedPixels) = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels)
+        defer { (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels) = (savedGroup, savedChannels, savedPixels) }
+        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 64))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 16))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 2, padding: 1), outputPixels: 64))
+        // Small shapes for the loops: lower the thresholds.
+        (Winograd.minimumChannels, Winograd.minimumOutputPixels) = (16, 1)
         Winograd.targetGroupFloats = 16 * 33 * 12  // one 7x5 image's tiles per group
         check(ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1), n: 3, h: 7, w: 5)
         check(ConvolutionGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, padding: 0), n: 2, h: 6, w: 9)
         check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 2), n: 2, h: 5, w: 4, bias: false)
-        Winograd.targetGroupFloats = saved
+        Winograd.targetGroupFloats = savedGroup
         check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8)
     }
 
     func testWinogradEqualsTheDirectPathWithinRounding() {
         var rng = SeededRandom(seed: 9)
-        let g = ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
-        let x = random([64, 4, 16, 16], &rng), weight = random([64, 64, 3, 3], &rng), b = random([64], &rng)
+        let g = ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1)
+        let x = random([256, 2, 8, 8], &rng), weight = random([256, 256, 3, 3], &rng), b = random([256], &rng)
+        XCTAssertTrue(Winograd.applies(to: g, outputPixels: 64))
         var workspace: [Float] = []
         let fast = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
         Winograd.enabled = false

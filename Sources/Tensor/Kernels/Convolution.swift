@@ -60,7 +60,7 @@ public enum Convolution {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
-        if Winograd.applies(to: g) { return Winograd.forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace) }
+        if Winograd.applies(to: g, outputPixels: ho * wo) { return Winograd.forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace) }
         let columns = n * ho * wo, k = g.patchSize
         // Every column block is written by a GEMM with β = 0, so the output needs no zero fill.
         return Tensor(shape: [g.outChannels, n, ho, wo]) { yp in
