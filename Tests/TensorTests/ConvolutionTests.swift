@@ -106,8 +106,9 @@ final class ConvolutionTests: XCTestCase {
         Winograd.enabled = false
         defer { Winograd.enabled = true }
         let direct = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
-        let difference = fast.maxDifference(from: direct)
-        XCTAssertLessThan(difference.absolute, 2e-5, "values of size \(direct.scalars.map(abs).max()!)")
+        // Float rounding: within a few ulps of the largest output (sums of 2,304 products here).
+        let largest = direct.scalars.map(abs).max()!
+        XCTAssertLessThan(fast.maxDifference(from: direct).absolute, 2e-6 * largest, "outputs up to \(largest)")
     }
 
     func testStrideTwo() {
