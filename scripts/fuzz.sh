@@ -3,8 +3,9 @@
 #   scripts/fuzz.sh --list             names the targets
 #   scripts/fuzz.sh TARGET SECONDS     builds TARGET and fuzzes it for SECONDS
 #   scripts/fuzz.sh TARGET --replay F  runs one input (a crash file, say) through the target
-#   scripts/fuzz.sh --all SECONDS      fuzzes every target in turn, SECONDS each, logs in fuzz-logs/,
-#                                      and prints a table: executions, corpus, crashes per target
+#   scripts/fuzz.sh --all SECONDS [TARGET...]
+#                                      fuzzes every target (or those named) in turn, SECONDS each, logs
+#                                      in fuzz-logs/, and prints a table: executions, corpus, findings
 # The corpus grows in fuzz-corpus/TARGET (git-ignored), seeded from the sample chips and the test
 # fixtures; crashes land in fuzz-crashes/TARGET. See docs/FUZZING.md.
 set -euo pipefail
@@ -16,7 +17,9 @@ if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
   exit 0
 fi
 if [ "$1" = "--all" ]; then
-  seconds=${2:?usage: scripts/fuzz.sh --all SECONDS}
+  seconds=${2:?usage: scripts/fuzz.sh --all SECONDS [TARGET...]}
+  shift 2
+  [ $# -gt 0 ] && targets=("$@")
   mkdir -p fuzz-logs
   status=0
   printf '| target | seconds | executions | corpus (units) | crashes, hangs, OOMs |\n| --- | --- | --- | --- | --- |\n'
@@ -27,7 +30,7 @@ if [ "$1" = "--all" ]; then
     elapsed=$(( $(date +%s) - start ))
     runs=$(sed -n 's/^stat::number_of_executed_units: //p' "$log" | tail -1)
     corpus=$(grep -oE 'corp: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-    findings=$(grep -cE '^==[0-9]+==ERROR|^artifact_prefix=.*Test unit written|SUMMARY: libFuzzer' "$log")
+    findings=$(grep -cE '^==[0-9]+==ERROR|Test unit written to|SUMMARY: libFuzzer' "$log" || true)
     printf '| %s | %s | %s | %s | %s |\n' "$target" "$elapsed" "${runs:-?}" "${corpus:-?}" "$findings"
   done
   exit $status
