@@ -54,4 +54,33 @@ final class TrainingTests: XCTestCase {
         print("overfit: \(losses.count) steps, loss \(losses.first!) → \(losses.last!)")
         XCTAssertLessThan(losses.last!, 0.01)
     }
+
+    /// Winograd changes rounding, nothing else: twenty SGD steps of a network whose 3x3 convolutions take
+    /// the Winograd path (256 channels on 8x8 maps) follow the direct path's loss curve within float
+    /// rounding, and learn.
+    func testWinogradKeepsTheLossCurveOfTheDirectPath() {
+        func losses(winograd: Bool) -> [Float] {
+            Winograd.enabled = winograd
+            defer { Winograd.enabled = true }
+            var random = SeededRandom(seed: 21)
+            let channels = 256, images = 4
+            let input = Tensor(shape: [channels, images, 8, 8], scalars: (0..<(channels * images * 64)).map { _ in random.nextNormal() })
+            let targets = Tensor(shape: [17, images], scalars: (0..<(17 * images)).map { _ in random.nextUniform() < 0.3 ? 1 : 0 })
+            let model = Sequential([
+                Convolution2D(channels, channels, kernel: 3, padding: 1, bias: false, random: &random), BatchNorm(channels: channels), ReLU(),
+                Convolution2D(channels, channels, kernel: 3, padding: 1, bias: false, random: &random), BatchNorm(channels: channels), ReLU(),
+                AdaptiveAvgPool2D(1, 1), Flatten(), Linear(channels, 17, random: &random),
+            ])
+            XCTAssertEqual(Winograd.applies(to: ConvolutionGeometry(inChannels: channels, outChannels: channels, kernel: 3, stride: 1, padding: 1),
+                                            outputPixels: 64), winograd)
+            let optimizer = SGD(learningRate: 0.05, momentum: 0.9)
+            return (0..<20).map { _ in step(model, optimizer, input: input, targets: targets) }
+        }
+        let fast = losses(winograd: true), direct = losses(winograd: false)
+        for (step, (a, b)) in zip(fast, direct).enumerated() {
+            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "step \(step)")
+        }
+        XCTAssertLessThan(fast.last!, fast.first! * 0.5, "it learns: \(fast.first!) → \(fast.last!)")
+        print("Winograd loss curve: \(fast.first!) → \(fast.last!); largest difference from the direct path \(zip(fast, direct).map { abs($0 - $1) }.max()!)")
+    }
 }
