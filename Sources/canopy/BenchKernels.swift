@@ -18,6 +18,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Unfolded-input buffer a GEMM group aims for, in MB (default: the engine's).") var groupMb: Int?
     @Option(help: "Fewest GEMM columns per group (default: the engine's).") var minimumColumns: Int?
     @Option(help: "Winograd's transformed input and output per group, in MB (default: the engine's).") var winogradMb: Int?
+    @Option(help: "Fewest channels each way for Winograd (default: the engine's).") var winogradChannels: Int?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
@@ -32,6 +33,7 @@ struct BenchKernels: ParsableCommand {
         if let groupMb { Convolution.targetGroupFloats = groupMb << 18 }
         if let minimumColumns { Convolution.minimumGroupColumns = minimumColumns }
         if let winogradMb { Winograd.targetGroupFloats = winogradMb << 18 }
+        if let winogradChannels { Winograd.minimumChannels = winogradChannels }
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")

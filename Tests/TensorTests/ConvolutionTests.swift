@@ -92,6 +92,8 @@ final class ConvolutionTests: XCTestCase {
         check(ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1), n: 3, h: 7, w: 5)
         check(ConvolutionGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, padding: 0), n: 2, h: 6, w: 9)
         check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 2), n: 2, h: 5, w: 4, bias: false)
+        // Wide enough for the eight-tile vector path (and its scalar edges).
+        check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 2, h: 6, w: 41)
         Winograd.targetGroupFloats = savedGroup
         check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8)
     }

@@ -109,49 +109,81 @@ public enum Winograd {
     static func transformInput(_ source: UnsafePointer<Float>, images: Int, height h: Int, width w: Int,
                                padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
                                into v: UnsafeMutablePointer<Float>, stride: Int) {
-        var d = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
-                 Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
         var t = 0
         for image in 0..<images {
             let plane = source + image * h * w
             for ty in 0..<tilesHigh {
                 let top = 2 * ty - padding.height
-                for tx in 0..<tilesWide {
+                let rowsInside = top >= 0 && top + 4 <= h
+                var tx = 0
+                while tx < tilesWide {
                     let left = 2 * tx - padding.width
-                    withUnsafeMutableBytes(of: &d) { raw in
-                        let block = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                        if top >= 0 && left >= 0 && top + 4 <= h && left + 4 <= w {
-                            for r in 0..<4 {
-                                let row = plane + (top + r) * w + left
-                                block[r * 4] = row[0]; block[r * 4 + 1] = row[1]; block[r * 4 + 2] = row[2]; block[r * 4 + 3] = row[3]
-                            }
-                        } else {
-                            for r in 0..<4 {
-                                let y = top + r
-                                for c in 0..<4 {
-                                    let xx = left + c
-                                    block[r * 4 + c] = y >= 0 && y < h && xx >= 0 && xx < w ? plane[y * w + xx] : 0
-                                }
-                            }
-                        }
+                    // Eight tiles side by side, when their 4 x 18 input block (and the widest load) is inside.
+                    if rowsInside && tx + 8 <= tilesWide && left >= 0 && left + 19 <= w {
+                        transformEightTiles(plane + top * w + left, width: w, into: v + t, stride: stride)
+                        tx += 8
+                        t += 8
+                        continue
                     }
-                    // Bᵀ d: rows 0 − 2, 1 + 2, 2 − 1, 1 − 3.
-                    let r0 = (d.0 - d.8, d.1 - d.9, d.2 - d.10, d.3 - d.11)
-                    let r1 = (d.4 + d.8, d.5 + d.9, d.6 + d.10, d.7 + d.11)
-                    let r2 = (d.8 - d.4, d.9 - d.5, d.10 - d.6, d.11 - d.7)
-                    let r3 = (d.4 - d.12, d.5 - d.13, d.6 - d.14, d.7 - d.15)
-                    // (Bᵀ d) B: the same on columns.
-                    func store(_ r: (Float, Float, Float, Float), _ row: Int) {
-                        v[(row * 4 + 0) * stride + t] = r.0 - r.2
-                        v[(row * 4 + 1) * stride + t] = r.1 + r.2
-                        v[(row * 4 + 2) * stride + t] = r.2 - r.1
-                        v[(row * 4 + 3) * stride + t] = r.1 - r.3
-                    }
-                    store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
+                    transformOneTile(plane, height: h, width: w, top: top, left: left, into: v + t, stride: stride)
+                    tx += 1
                     t += 1
                 }
             }
         }
+    }
+
+    /// Eight horizontally adjacent tiles at once, one SIMD lane each: row r's column c of tile k is
+    /// `block[r·w + 2k + c]`, the even lanes of a 16-wide load at `block + r·w + c`.
+    @inline(__always)
+    static func transformEightTiles(_ block: UnsafePointer<Float>, width w: Int, into v: UnsafeMutablePointer<Float>, stride: Int) {
+        typealias Lanes = SIMD8<Float>
+        @inline(__always) func column(_ row: Int, _ c: Int) -> Lanes {
+            UnsafeRawPointer(block + row * w + c).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        }
+        @inline(__always) func row(_ r: Int) -> (Lanes, Lanes, Lanes, Lanes) { (column(r, 0), column(r, 1), column(r, 2), column(r, 3)) }
+        let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
+        // Bᵀ d: rows 0 − 2, 1 + 2, 2 − 1, 1 − 3.
+        let r0 = (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3)
+        let r1 = (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3)
+        let r2 = (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3)
+        let r3 = (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3)
+        @inline(__always) func store(_ value: Lanes, _ xi: Int) {
+            UnsafeMutableRawPointer(v + xi * stride).storeBytes(of: value, as: Lanes.self)
+        }
+        @inline(__always) func columns(_ r: (Lanes, Lanes, Lanes, Lanes), _ row: Int) {
+            store(r.0 - r.2, row * 4); store(r.1 + r.2, row * 4 + 1); store(r.2 - r.1, row * 4 + 2); store(r.1 - r.3, row * 4 + 3)
+        }
+        columns(r0, 0); columns(r1, 1); columns(r2, 2); columns(r3, 3)
+    }
+
+    /// One tile, with the image's edges (zeros outside).
+    @inline(__always)
+    static func transformOneTile(_ plane: UnsafePointer<Float>, height h: Int, width w: Int, top: Int, left: Int,
+                                 into v: UnsafeMutablePointer<Float>, stride: Int) {
+        var d = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
+                 Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+        withUnsafeMutableBytes(of: &d) { raw in
+            let block = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+            for r in 0..<4 {
+                let y = top + r
+                for c in 0..<4 {
+                    let x = left + c
+                    block[r * 4 + c] = y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : 0
+                }
+            }
+        }
+        let r0 = (d.0 - d.8, d.1 - d.9, d.2 - d.10, d.3 - d.11)
+        let r1 = (d.4 + d.8, d.5 + d.9, d.6 + d.10, d.7 + d.11)
+        let r2 = (d.8 - d.4, d.9 - d.5, d.10 - d.6, d.11 - d.7)
+        let r3 = (d.4 - d.12, d.5 - d.13, d.6 - d.14, d.7 - d.15)
+        @inline(__always) func store(_ r: (Float, Float, Float, Float), _ row: Int) {
+            v[(row * 4 + 0) * stride] = r.0 - r.2
+            v[(row * 4 + 1) * stride] = r.1 + r.2
+            v[(row * 4 + 2) * stride] = r.2 - r.1
+            v[(row * 4 + 3) * stride] = r.1 - r.3
+        }
+        store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
     }
 
     /// y = Aᵀ m A + bias for every tile of one output channel (M at `m + ξ·stride + t`, output planes
