@@ -84,7 +84,8 @@ final class ConvolutionTests: XCTestCase {
         defer { (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels) = (savedGroup, savedChannels, savedPixels) }
         XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 64))
         XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 16))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
+        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
+        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
         XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 2, padding: 1), outputPixels: 64))
         // Small shapes for the loops: lower the thresholds.
         (Winograd.minimumChannels, Winograd.minimumOutputPixels) = (16, 1)
