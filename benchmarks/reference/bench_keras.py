@@ -38,35 +38,14 @@ Usage: .venv-bench/bin/python benchmarks/reference/bench_keras.py --model resnet
            --batch 32 --threads 2 --mode train --steps 10 --warmup 2
 KERAS_BACKEND defaults to tensorflow here (jax also runs, framework "keras-jax", threads not pinned).
 """
-import argparse
-import json
 import math
 import os
-import resource
-import statistics
 import sys
-import time
 
+from bench_common import parse, report, time_steps
 
-def parse():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--mode", choices=["train", "infer", "predict"], default="train")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps (the median is reported)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps")
-    ap.add_argument("--jit", choices=["auto", "true", "false"], default="auto", help="Keras jit_compile")
-    a = ap.parse_args()
-    if a.size < 32 or a.batch < 1 or a.threads < 1 or a.steps < 1 or a.warmup < 0:
-        ap.error("size >= 32; batch, threads, steps > 0; warm-up >= 0")
-    return a
-
-
-a = parse()
-for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[var] = str(a.threads)
+a = parse(__doc__, lambda ap: ap.add_argument("--jit", choices=["auto", "true", "false"], default="auto",
+                                              help="Keras jit_compile"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 BACKEND = os.environ["KERAS_BACKEND"]
@@ -259,27 +238,10 @@ def main():
         def step():
             return model.predict_on_batch(xt)
 
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
-        r = step()
-        float(np.asarray(r).ravel()[0])  # a NumPy value already; make sure the step has finished
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-    per_step = statistics.median(times)
-    res = dict(framework=f"keras-{BACKEND}", mode="train" if train else "predict", model=a.model, size=a.size,
-               batch=a.batch, threads=a.threads,
-               images_per_second=round(a.batch / per_step, 3),
-               gflops=round((3 if train else 1) * flops * a.batch / per_step, 3),
-               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               version=f"keras {keras.__version__} / {BACKEND} {BACKEND_VERSION}", params=params,
-               forward_gflops_per_image=round(flops, 4), jit=a.jit, steps=a.steps, warmup=a.warmup,
-               seconds_per_step=[round(t, 4) for t in times])
-    print(f"keras-{BACKEND} {a.model} {res['mode']} at {a.size} px, batch {a.batch}, {a.threads} threads: "
-          f"{res['images_per_second']:.1f} images/s, peak RSS {res['peak_rss_mb']:.0f} MB (median of {a.steps} steps)",
-          flush=True)
-    print(json.dumps(res), flush=True)
-
+    # train_on_batch and predict_on_batch return NumPy values: reading one makes sure the step has finished.
+    times = time_steps(step, a, finish=lambda r: float(np.asarray(r).ravel()[0]))
+    report(f"keras-{BACKEND}", a, times, flops, version=f"keras {keras.__version__} / {BACKEND} {BACKEND_VERSION}",
+           params=params, jit=a.jit)
 
 if __name__ == "__main__":
     main()

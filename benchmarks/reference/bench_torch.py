@@ -19,34 +19,13 @@ images_per_second = batch / median step time; peak_rss_mb = ru_maxrss of this pr
 Usage: .venv-bench/bin/python benchmarks/reference/bench_torch.py --model resnet18 --size 128 \
            --batch 32 --threads 2 --mode train --steps 10 --warmup 2 [--channels-last]
 """
-import argparse
-import json
 import os
-import resource
-import statistics
 import sys
-import time
 
+from bench_common import parse, report, time_steps
 
-def parse():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--mode", choices=["train", "infer", "predict"], default="train")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps (the median is reported)")
-    ap.add_argument("--warmup", type=int, default=2, help="untimed warm-up steps")
-    ap.add_argument("--channels-last", action="store_true", help="NHWC memory format (not the default)")
-    a = ap.parse_args()
-    if a.size < 32 or a.batch < 1 or a.threads < 1 or a.steps < 1 or a.warmup < 0:
-        ap.error("size >= 32; batch, threads, steps > 0; warm-up >= 0")
-    return a
-
-
-a = parse()
-for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[var] = str(a.threads)
+a = parse(__doc__, lambda ap: ap.add_argument("--channels-last", action="store_true",
+                                              help="NHWC memory format (not the default)"))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -163,27 +142,8 @@ def main():
             with torch.inference_mode():
                 return torch.sigmoid(model(x))
 
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
-        step()
-        if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
-    per_step = statistics.median(times)
-    res = dict(framework="torch", mode="train" if train else "predict", model=a.model, size=a.size,
-               batch=a.batch, threads=a.threads,
-               images_per_second=round(a.batch / per_step, 3),
-               gflops=round((3 if train else 1) * flops * a.batch / per_step, 3) if flops else None,
-               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               version=f"torch {torch.__version__}", params=params,
-               forward_gflops_per_image=round(flops, 4) if flops else None,
-               channels_last=a.channels_last, steps=a.steps, warmup=a.warmup,
-               seconds_per_step=[round(t, 4) for t in times])
-    print(f"torch {a.model} {res['mode']} at {a.size} px, batch {a.batch}, {a.threads} threads: "
-          f"{res['images_per_second']:.1f} images/s, peak RSS {res['peak_rss_mb']:.0f} MB (median of {a.steps} steps)",
-          flush=True)
-    print(json.dumps(res), flush=True)
-
+    times = time_steps(step, a)
+    report("torch", a, times, flops, version=f"torch {torch.__version__}", params=params, channels_last=a.channels_last)
 
 if __name__ == "__main__":
     main()
