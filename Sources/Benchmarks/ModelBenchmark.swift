@@ -59,6 +59,12 @@ public struct ModelBenchmark {
         return CostMeter.measure { _ = network.forward(one, mode: .inference) }.flops / 1e9
     }
 
+    /// Seconds of each of `steps` runs of `step`, after `warmup` untimed ones.
+    func timedSteps(_ step: () -> Void) -> [Double] {
+        for _ in 0..<warmup { step() }
+        return (0..<steps).map { _ in timed(step) }
+    }
+
     public func train() throws -> Result {
         let network = try makeModel()
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
@@ -70,20 +76,13 @@ public struct ModelBenchmark {
             _ = network.backward(gradient)
             optimizer.step(network.namedParameters)
         }
-        var times: [Double] = []
-        for index in 0..<(warmup + steps) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            step()
-            if index >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
-        }
+        let times = timedSteps(step)
         let perStep = median(times)
         var result = Result(imagesPerSecond: Double(batch) / perStep, gflops: 3 * forwardGflopsPerImage(network) * Double(batch) / perStep,
                             peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
         if profile {
             let profiler = LayerProfiler()
-            let start = DispatchTime.now().uptimeNanoseconds
-            profiler.record { for _ in 0..<steps { step() } }
-            result.profiledSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            result.profiledSeconds = timed { profiler.record { for _ in 0..<steps { step() } } }
             result.profile = profiler.table
             result.profiledSteps = steps
         }
@@ -93,12 +92,7 @@ public struct ModelBenchmark {
     public func infer() throws -> Result {
         let network = try makeModel()
         let (input, _) = randomBatch()
-        var times: [Double] = []
-        for step in 0..<(warmup + steps) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            blackHole(network.probabilities(input).count)
-            if step >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
-        }
+        let times = timedSteps { blackHole(network.probabilities(input).count) }
         let perStep = median(times)
         return Result(imagesPerSecond: Double(batch) / perStep, gflops: forwardGflopsPerImage(network) * Double(batch) / perStep,
                       peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)

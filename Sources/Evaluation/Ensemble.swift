@@ -151,22 +151,43 @@ public enum EnsembleMethod: String, Codable, CaseIterable, Sendable {
             throw DataError(file: "ensemble", problem: "\(oof.count) out-of-fold tables but \(test.count) test tables")
         }
         try Ensemble.checkTruth(truth, chips: oof[0].count)
+        var weights: [Float]?, voteThresholds: [Float]?, stacker: RidgeStacker?
         switch self {
-        case .mean:
-            return Output(oof: try Ensemble.mean(oof), test: try Ensemble.mean(test))
-        case .weightedMean:
-            let weights = try Ensemble.fitWeights(oof: oof, truth: truth)
-            return Output(oof: try Ensemble.weightedMean(oof, weights: weights), test: try Ensemble.weightedMean(test, weights: weights),
-                          weights: weights)
-        case .vote:
-            let thresholds = oof.map { ThresholdSearch.global(probabilities: $0.rows, truth: truth).threshold }
-            let perModel = thresholds.map { [Float](repeating: $0, count: PlanetLabels.count) }
-            return Output(oof: try Ensemble.voteFractions(oof, thresholds: perModel), test: try Ensemble.voteFractions(test, thresholds: perModel),
-                          voteThresholds: thresholds)
-        case .ridge:
-            let stacker = try RidgeStacker.fit(oof: oof, truth: truth, lambda: lambda)
-            return Output(oof: try RidgeStacker.outOfFold(oof: oof, truth: truth, folds: folds, lambda: lambda),
-                          test: try stacker.apply(test), stacker: stacker)
+        case .mean: break
+        case .weightedMean: weights = try Ensemble.fitWeights(oof: oof, truth: truth)
+        case .vote: voteThresholds = oof.map { ThresholdSearch.global(probabilities: $0.rows, truth: truth).threshold }
+        case .ridge: stacker = try RidgeStacker.fit(oof: oof, truth: truth, lambda: lambda)
         }
+        // Ridge's out-of-fold table comes from stackers that never saw each fold; the others apply
+        // their fit to the out-of-fold tables as to the test tables.
+        let combinedOOF = self == .ridge
+            ? try RidgeStacker.outOfFold(oof: oof, truth: truth, folds: folds, lambda: lambda)
+            : try apply(oof, weights: weights, voteThresholds: voteThresholds, stacker: stacker)
+        return Output(oof: combinedOOF, test: try apply(test, weights: weights, voteThresholds: voteThresholds, stacker: stacker),
+                      weights: weights, voteThresholds: voteThresholds, stacker: stacker)
+    }
+
+    /// New tables of the same models combined with what `combine` fitted (the test tables, or a
+    /// folder of new chips: `canopy predict --images`). The fitted piece the method needs must be given.
+    public func apply(_ tables: [ProbabilityTable], weights: [Float]?, voteThresholds: [Float]?,
+                      stacker: RidgeStacker?) throws(DataError) -> ProbabilityTable {
+        func missing(_ what: String) -> DataError { DataError(file: "ensemble", problem: "\(rawValue) without its \(what)") }
+        switch self {
+        case .mean: return try Ensemble.mean(tables)
+        case .weightedMean:
+            guard let weights else { throw missing("weights") }
+            return try Ensemble.weightedMean(tables, weights: weights)
+        case .vote:
+            guard let voteThresholds else { throw missing("vote thresholds") }
+            return try Ensemble.voteFractions(tables, thresholds: Self.perModel(voteThresholds))
+        case .ridge:
+            guard let stacker else { throw missing("stacker") }
+            return try stacker.apply(tables)
+        }
+    }
+
+    /// Each model's one threshold, for all 17 labels.
+    private static func perModel(_ thresholds: [Float]) -> [[Float]] {
+        thresholds.map { [Float](repeating: $0, count: PlanetLabels.count) }
     }
 }

@@ -25,7 +25,7 @@ public final class CostMeter {
     /// Records `output` as kept for backward, unless `layer` is a container (whose output is its last
     /// child's, already recorded).
     static func recordOutput(_ output: Tensor, of layer: Layer) {
-        guard let meter = active, !(layer is Sequential || layer is ConcatenatedBranches || layer is Residual) else { return }
+        guard let meter = active, !layer.isContainer else { return }
         meter.activationFloats += output.count
     }
 

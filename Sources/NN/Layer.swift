@@ -60,6 +60,9 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
+    /// Made of other layers: its cost (`CostMeter`) and its time (`LayerProfiler`) are its children's.
+    var isContainer: Bool { self is Sequential || self is ConcatenatedBranches || self is Residual }
+
     /// Stateless layers have no parameters or buffers.
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] { [] }
 

@@ -38,12 +38,10 @@ public final class LayerProfiler {
     /// The rows, slowest first.
     public var table: [Row] { order.map { rows[$0]! }.sorted { $0.totalSeconds > $1.totalSeconds } }
 
-    static func isContainer(_ layer: Layer) -> Bool { layer is Sequential || layer is ConcatenatedBranches || layer is Residual }
-
     /// A child's forward, timed when a profiler is active and the child is a leaf.
     @inline(__always)
     static func forward(_ layer: Layer, _ input: Tensor, mode: Mode) -> Tensor {
-        guard let profiler = active, !isContainer(layer) else { return layer.forward(input, mode: mode) }
+        guard let profiler = active, !layer.isContainer else { return layer.forward(input, mode: mode) }
         let start = DispatchTime.now().uptimeNanoseconds
         let output = layer.forward(input, mode: mode)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -56,7 +54,7 @@ public final class LayerProfiler {
     /// A child's backward, timed when a profiler is active and the child is a leaf.
     @inline(__always)
     static func backward(_ layer: Layer, _ outputGradient: Tensor) -> Tensor {
-        guard let profiler = active, !isContainer(layer) else { return layer.backward(outputGradient) }
+        guard let profiler = active, !layer.isContainer else { return layer.backward(outputGradient) }
         let start = DispatchTime.now().uptimeNanoseconds
         let inputGradient = layer.backward(outputGradient)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

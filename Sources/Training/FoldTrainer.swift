@@ -45,7 +45,9 @@ public final class FoldTrainer {
     }
 
     var resumePath: String { folder + "/resume.safetensors" }
-    public var bestPath: String { folder + "/best.safetensors" }
+    public var bestPath: String { Self.bestPath(in: folder) }
+    /// Where a fold's best weights are kept, in its folder.
+    public static func bestPath(in folder: String) -> String { folder + "/best.safetensors" }
     public var lastPath: String { folder + "/last.safetensors" }
 
     /// A fresh model of this spec (initialised from the seed, then `initWeights` if given).

@@ -52,13 +52,8 @@ public struct Predictor {
         var done = 0
         while let batch = try batches.next() {
             guard batch.count > 0 else { continue }
-            let probabilities = self.probabilities(model, batch: batch, tta: tta, identityLogits: eachBatch.map { each in { each($0, batch) } })
-            for (column, chipIndex) in batch.chipIndices.enumerated() {
-                rows[chipIndex] = (0..<PlanetLabels.count).map { probabilities[$0 * batch.count + column] }
-                guard rows[chipIndex].allSatisfy(\.isFinite) else {
-                    throw PredictionError("the model's probabilities for \(chips[chipIndex].name) are not finite: its weights hold NaN or infinity")
-                }
-            }
+            let batchRows = try probabilityRows(model, batch: batch, tta: tta, identityLogits: eachBatch.map { each in { each($0, batch) } })
+            for (row, chipIndex) in zip(batchRows, batch.chipIndices) { rows[chipIndex] = row }
             done += batch.count
             progress?(done, chips.count)
         }
@@ -70,6 +65,20 @@ public struct Predictor {
         ChipLoader(chips: chips, bands: bands, options: LoaderOptions(
             batchSize: batchSize, inputSize: inputSize, workers: workers, prefetch: 4, shuffle: false,
             augmentation: .none, normalization: statistics, onBadImage: onBadImage))
+    }
+
+    /// One row of 17 probabilities per chip of the batch, in batch order; a row that is not finite
+    /// (weights holding NaN or infinity) is an error naming the chip.
+    public func probabilityRows(_ model: Layer, batch: Batch, tta: TestTimeAugmentation,
+                                identityLogits: ((Tensor) -> Void)? = nil) throws -> [[Float]] {
+        let probabilities = self.probabilities(model, batch: batch, tta: tta, identityLogits: identityLogits)
+        return try (0..<batch.count).map { column in
+            let row = (0..<PlanetLabels.count).map { probabilities[$0 * batch.count + column] }
+            guard row.allSatisfy(\.isFinite) else {
+                throw PredictionError("the model's probabilities for \(batch.names[column]) are not finite: its weights hold NaN or infinity")
+            }
+            return row
+        }
     }
 
     /// The sigmoid outputs for one batch averaged over the test-time symmetries, label-major: label

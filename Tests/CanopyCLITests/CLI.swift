@@ -17,12 +17,13 @@ enum CLI {
 
     /// `environment` adds variables to this process's own.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        try runReportingSignal(arguments, environment: environment).map { ($0.status, $0.output) }!
+        let result = try runReportingSignal(arguments, environment: environment)
+        return (result.status, result.output)
     }
 
     /// As `run`; `signalled` is true when the process ended by a signal (`status` is then its number).
     static func runReportingSignal(_ arguments: [String], environment: [String: String] = [:]) throws
-        -> (status: Int32, signalled: Bool, output: String)? {
+        -> (status: Int32, signalled: Bool, output: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -33,8 +33,8 @@ final class PipelineCommandTests: XCTestCase {
         try FileManager.default.removeItem(atPath: results + "/submission.csv")
         let thresholds = try Data(contentsOf: URL(fileURLWithPath: results + "/thresholds.json"))
 
-        let killed = try XCTUnwrap(CLI.runReportingSignal(["run", pipeline, "--results", results, "--quiet"],
-                                                          environment: ["CANOPY_CRASH_AT": "submit:6"]))
+        let killed = try CLI.runReportingSignal(["run", pipeline, "--results", results, "--quiet"],
+                                                environment: ["CANOPY_CRASH_AT": "submit:6"])
         XCTAssertTrue(killed.signalled, killed.output)
         XCTAssertEqual(killed.status, SIGKILL)
         // Killed with the submission written to its temporary name, not yet renamed.

@@ -33,17 +33,15 @@ extension PipelineRunner {
             try ensemble()
             ensembleRecord = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
         }
+        // One model needs no combining (ensemble.json then says "single model").
+        let method = config.models.count > 1 ? EnsembleMethod(rawValue: ensembleRecord.method) : nil
+        if config.models.count > 1 && method == nil {
+            throw TrainingError("\(path("ensemble.json")): unknown ensemble method \(ensembleRecord.method)")
+        }
         let decision = try readJSON(DecisionRecord.self, from: path("thresholds.json")).chosen
 
         // Every fold's network of every model, with its best weights.
-        let networks: [[Layer]] = try config.models.map { model in
-            try (0..<config.folds.k).map { fold in
-                let network = try FoldTrainer.makeModel(model, bands: dataset.bands.bandCount, observer: nil)
-                let checkpoint = foldFolder(model, fold) + "/best.safetensors"
-                do { try Checkpoint.load(into: network, from: checkpoint) } catch { throw TrainingError("\(error)") }
-                return network
-            }
-        }
+        let networks: [[Layer]] = try config.models.map { model in try (0..<config.folds.k).map { try bestNetwork(model, fold: $0) } }
         // One loader per input size, read in step: the same batch size keeps their batches aligned.
         let sizes = Array(Set(config.models.map(\.inputSize))).sorted()
         let batchSize = Predictor.inferenceBatch(training: config.models.map(\.batchSize).max()!, inputSize: sizes.last!)
@@ -70,19 +68,13 @@ extension PipelineRunner {
             let perModel: [ProbabilityTable] = try config.models.indices.map { m in
                 let sizeIndex = sizes.firstIndex(of: config.models[m].inputSize)!
                 let batch = batches[sizeIndex]!
-                var sum = [Float](repeating: 0, count: PlanetLabels.count * batch.count)
-                for network in networks[m] {
-                    let probabilities = predictors[sizeIndex].probabilities(network, batch: batch, tta: config.tta)
-                    for i in sum.indices { sum[i] += probabilities[i] }
+                let folds = try networks[m].map { network in
+                    ProbabilityTable(names: batch.names, rows: try predictors[sizeIndex].probabilityRows(network, batch: batch, tta: config.tta))
                 }
-                let scale = 1 / Float(networks[m].count)
-                let rows = (0..<batch.count).map { j in (0..<PlanetLabels.count).map { sum[$0 * batch.count + j] * scale } }
-                for (j, row) in rows.enumerated() where !row.allSatisfy(\.isFinite) {
-                    throw PredictionError("\(config.models[m].name)'s probabilities for \(batch.names[j]) are not finite: its weights hold NaN or infinity")
-                }
-                return ProbabilityTable(names: batch.names, rows: rows)
+                return try ProbabilityTable.mean(of: folds, context: "\(config.models[m].name) folds")
             }
-            let combined = try combine(perModel, as: ensembleRecord)
+            let combined = try method?.apply(perModel, weights: ensembleRecord.weights, voteThresholds: ensembleRecord.voteThresholds,
+                                             stacker: ensembleRecord.stacker) ?? perModel[0]
             let tags = decision.decision.decide(combined, weatherRule: decision.weatherRule)
             var text = ""
             for (j, name) in combined.names.enumerated() {
@@ -103,23 +95,5 @@ extension PipelineRunner {
             if !list.contains(where: { $0.name == chip.name }) { list.append(chip) }
         }
         return ImagePredictionSummary(chips: chips.count, written: written, skipped: skipped, decision: decision.name)
-    }
-
-    /// The models' tables for one batch combined as `record` says (the ensemble stage's fit).
-    private func combine(_ tables: [ProbabilityTable], as record: EnsembleRecord) throws -> ProbabilityTable {
-        guard tables.count > 1 else { return tables[0] }
-        switch EnsembleMethod(rawValue: record.method) {
-        case .mean: return try Ensemble.mean(tables)
-        case .weightedMean:
-            guard let weights = record.weights else { throw TrainingError("\(path("ensemble.json")): weighted_mean without weights") }
-            return try Ensemble.weightedMean(tables, weights: weights)
-        case .vote:
-            guard let thresholds = record.voteThresholds else { throw TrainingError("\(path("ensemble.json")): vote without thresholds") }
-            return try Ensemble.voteFractions(tables, thresholds: thresholds.map { [Float](repeating: $0, count: PlanetLabels.count) })
-        case .ridge:
-            guard let stacker = record.stacker else { throw TrainingError("\(path("ensemble.json")): ridge without its stacker") }
-            return try stacker.apply(tables)
-        case nil: throw TrainingError("\(path("ensemble.json")): unknown ensemble method \(record.method)")
-        }
     }
 }

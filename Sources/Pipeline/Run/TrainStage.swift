@@ -44,8 +44,7 @@ extension PipelineRunner {
                 trainer.onBadImage = config.data.onBadImage
                 let outcome = try trainer.run(observer: progress)
 
-                let network = try FoldTrainer.makeModel(model, bands: dataset.bands.bandCount, observer: nil)
-                do { try Checkpoint.load(into: network, from: trainer.bestPath) } catch { throw TrainingError(error.description) }
+                let network = try bestNetwork(model, fold: fold)
                 // Inference keeps no activations for backward: larger batches give the GEMMs wider
                 // products (at 64 px, 128 images run 25% faster per image than 32).
                 let predictor = Predictor(bands: dataset.bands, statistics: statistics, inputSize: model.inputSize,
@@ -73,7 +72,15 @@ extension PipelineRunner {
         }
     }
 
-    func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
+    /// The network of `model` on `fold` with its best epoch's weights.
+    func bestNetwork(_ model: ModelSpec, fold: Int) throws -> Layer {
+        let network = try FoldTrainer.makeModel(model, bands: dataset.bands.bandCount, observer: nil)
+        let path = FoldTrainer.bestPath(in: foldFolder(model, fold))
+        do { try Checkpoint.load(into: network, from: path) } catch { throw TrainingError(error.description) }
+        return network
+    }
+
+    private func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
                          what: String) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
         let started = Date()
         return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: { done, total in
