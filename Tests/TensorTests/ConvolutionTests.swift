@@ -134,6 +134,14 @@ final class ConvolutionTests: XCTestCase {
         check(ConvolutionGeometry(inChannels: 4, outChannels: 8, kernel: 1, stride: 2), n: 2, h: 7, w: 7, bias: false)
     }
 
+    func testPointwiseStridedWideRowsTakeTheVectorSpread() {
+        // Rows of 37 and 38 pixels: the sixteen-wide spread of the input gradient runs, then its scalar
+        // tail, on odd and even widths; stride 3 takes the scalar spread.
+        check(ConvolutionGeometry(inChannels: 3, outChannels: 5, kernel: 1, stride: 2), n: 2, h: 9, w: 37, bias: false)
+        check(ConvolutionGeometry(inChannels: 3, outChannels: 5, kernel: 1, stride: 2), n: 3, h: 6, w: 38)
+        check(ConvolutionGeometry(inChannels: 2, outChannels: 4, kernel: 1, stride: 3), n: 2, h: 10, w: 20)
+    }
+
     func testLargeKernelLargeStride() {
         // AlexNet's first layer in miniature: 11x11, stride 4, padding 2.
         check(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 11, stride: 4, padding: 2), n: 2, h: 23, w: 19)

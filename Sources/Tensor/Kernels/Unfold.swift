@@ -29,6 +29,26 @@ enum Unfold {
         }
     }
 
+    /// target[2·ox] += source[ox] for ox in `range`, eight at a time: the scatter twin of `gatherEven`,
+    /// with the same bound, so the odd lanes it loads and stores back unchanged lie inside the row the
+    /// plain loop writes.
+    @inline(__always)
+    static func accumulateEven(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, range: Range<Int>) {
+        var ox = range.lowerBound
+        let raw = UnsafeMutableRawPointer(target)
+        while ox + 8 < range.upperBound {
+            let offset = 2 * ox * MemoryLayout<Float>.stride
+            var pair = raw.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+            pair.evenHalf += UnsafeRawPointer(source + ox).loadUnaligned(as: SIMD8<Float>.self)
+            raw.storeBytes(of: pair, toByteOffset: offset, as: SIMD16<Float>.self)
+            ox += 8
+        }
+        while ox < range.upperBound {
+            target[2 * ox] += source[ox]
+            ox += 1
+        }
+    }
+
     /// target[i] += source[i] for i < count, eight lanes at a time.
     @inline(__always)
     static func accumulate(_ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int) {
@@ -97,6 +117,10 @@ enum Unfold {
         let kh = g.kernel.height, kw = g.kernel.width
         let sh = g.stride.height, sw = g.stride.width, ph = g.padding.height, pw = g.padding.width
         let rowLength = images.count * ho * wo
+        if kh == 1 && kw == 1 && ph == 0 && pw == 0 {
+            spread(cols, channels: channels, batch: batch, height: h, width: w, images: images, stride: (sh, sw), into: dx)
+            return
+        }
         Parallel.forEachChunk(images.count, costPerItem: channels * kh * kw * ho * wo) { range in
             for offset in range {
                 let image = images.lowerBound + offset
@@ -114,6 +138,8 @@ enum Unfold {
                                     let target = plane + iy * w - pw + kx
                                     if sw == 1 {
                                         Unfold.accumulate(src + oxStart, into: target + oxStart, count: oxEnd - oxStart)
+                                    } else if sw == 2 {
+                                        Unfold.accumulateEven(src, into: target, range: oxStart..<oxEnd)
                                     } else {
                                         for ox in oxStart..<oxEnd { target[ox * sw] += src[ox] }
                                     }
@@ -121,6 +147,46 @@ enum Unfold {
                                 src += wo
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fold for a 1x1 unpadded kernel (a strided projection): every input pixel gets at most one column,
+    /// so dx is written once, row by row, with no zero fill first and no read-modify-write:
+    /// dx[c, n, y·sh, x·sw] = cols[c, n, y, x] and zero elsewhere.
+    private static func spread(_ cols: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
+                               images: Range<Int>, stride: (height: Int, width: Int), into dx: UnsafeMutablePointer<Float>) {
+        let (sh, sw) = stride
+        let ho = (h - 1) / sh + 1, wo = (w - 1) / sw + 1
+        let rowLength = images.count * ho * wo
+        Parallel.forEachChunk(channels * images.count, costPerItem: h * w) { range in
+            for task in range {
+                let c = task / images.count, offset = task % images.count
+                let plane = dx + (c * batch + images.lowerBound + offset) * h * w
+                let source = cols + c * rowLength + offset * ho * wo
+                for iy in 0..<h {
+                    let target = plane + iy * w
+                    guard iy % sh == 0 else {
+                        target.update(repeating: 0, count: w)
+                        continue
+                    }
+                    let src = source + iy / sh * wo
+                    var ox = 0
+                    if sw == 2 {
+                        let raw = UnsafeMutableRawPointer(target)
+                        while 2 * ox + 16 <= w {
+                            var pair = SIMD16<Float>()
+                            pair.evenHalf = UnsafeRawPointer(src + ox).loadUnaligned(as: SIMD8<Float>.self)
+                            raw.storeBytes(of: pair, toByteOffset: 2 * ox * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+                            ox += 8
+                        }
+                    }
+                    var ix = ox * sw
+                    while ix < w {
+                        target[ix] = ix % sw == 0 ? src[ix / sw] : 0
+                        ix += 1
                     }
                 }
             }
