@@ -26,6 +26,49 @@ final class PoolingTests: XCTestCase {
         XCTAssertEqual(dx.scalars, [0, 1, 0, 0,  0, 0, 2, 0,  0, 0, 4, 0,  3, 0, 0, 0])
     }
 
+    /// The window loop written plainly: first maximum in window order, or the first NaN.
+    private func naiveMaxPool(_ x: Tensor, _ g: PoolingGeometry) -> (values: [Float], argmax: [Int32]) {
+        let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
+        var values: [Float] = [], argmax: [Int32] = []
+        for p in 0..<planes {
+            for oy in 0..<g.outputLength(h) {
+                for ox in 0..<g.outputLength(w) {
+                    var best = -Float.infinity, at = -1
+                    for iy in (oy * g.stride - g.padding)..<(oy * g.stride - g.padding + g.kernel) where iy >= 0 && iy < h {
+                        for ix in (ox * g.stride - g.padding)..<(ox * g.stride - g.padding + g.kernel) where ix >= 0 && ix < w {
+                            let value = x.scalars[p * h * w + iy * w + ix]
+                            if best.isNaN { continue }
+                            if at < 0 || value > best || value.isNaN { (best, at) = (value, iy * w + ix) }
+                        }
+                    }
+                    values.append(best)
+                    argmax.append(Int32(at))
+                }
+            }
+        }
+        return (values, argmax)
+    }
+
+    func testMaxPoolEightWindowsAtATimeMatchTheWindowLoop() {
+        // Rows of 37 and 40 pixels take the eight-wide path and its scalar edges; values drawn from a
+        // few levels so windows have ties, and two NaNs (one in a row of its window, one at its start).
+        var rng = SeededRandom(seed: 5)
+        for (g, w) in [(PoolingGeometry(kernel: 3, stride: 1, padding: 1, ceilMode: true), 37),
+                       (PoolingGeometry(kernel: 3, stride: 2, padding: 1), 40),
+                       (PoolingGeometry(kernel: 3, stride: 2, ceilMode: true), 37),
+                       (PoolingGeometry(kernel: 2, stride: 2), 40),
+                       (PoolingGeometry(kernel: 3, stride: 3), 40)] {
+            var x = Tensor(shape: [2, 3, 9, w], scalars: (0..<(54 * w)).map { _ in Float(Int(rng.nextUniform() * 5)) - 2 })
+            x.scalars[3 * w + 12] = .nan
+            x.scalars[9 * w + 4 * w + 20] = .nan
+            let (y, argmax) = MaxPooling.forward(x, geometry: g)
+            let expected = naiveMaxPool(x, g)
+            XCTAssertEqual(argmax, expected.argmax, "\(g) width \(w)")
+            XCTAssertEqual(y.scalars.map(\.bitPattern), expected.values.map(\.bitPattern), "\(g) width \(w)")
+            XCTAssertTrue(y.scalars.contains { $0.isNaN })
+        }
+    }
+
     func testAveragePoolDivisors() {
         // 3x3 input of ones, kernel 3 stride 1 pad 1: include-pad divides corners by 9 (value 4/9),
         // exclude-pad by 4 (value 1).

@@ -25,37 +25,60 @@ public struct PoolingGeometry: Sendable, Equatable {
 }
 
 /// Max pooling over [C, N, H, W] (planes are independent, so work splits by plane).
-/// Forward: y[p, oy, ox] = max over the window; remembers the argmax (index within the plane).
+/// Forward: y[p, oy, ox] = max over the window; remembers the argmax (index within the plane): the
+/// first maximum in window order (rows, then columns), or the first NaN, which wins as in PyTorch.
 /// Backward: dx[p, argmax] += dy[p, oy, ox].
+///
+/// The forward pass copies each plane into a scratch plane bordered with −∞ (padding, ceil mode's
+/// overhang, and slack for the last lanes), so every window is read the same way: eight neighbouring
+/// outputs at a time, one per SIMD lane, with no edge cases and no branches on the data.
 public enum MaxPooling {
     public static func forward(_ x: Tensor, geometry g: PoolingGeometry) -> (output: Tensor, argmax: [Int32]) {
         precondition(x.rank == 4)
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let ho = g.outputLength(h), wo = g.outputLength(w)
         precondition(ho > 0 && wo > 0, "max pool output \(ho)x\(wo) from \(h)x\(w)")
-        var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo])
+        let s = g.stride, k = g.kernel, pad = g.padding
+        let blocks = (wo + 7) / 8
+        // Wide enough for the last block's widest load (sixteen floats from its last window column).
+        let paddedWidth = (blocks * 8 - 1) * s + k + 16, paddedHeight = (ho - 1) * s + k
+        let rowsCopied = max(0, min(h, paddedHeight - pad)), columnsCopied = max(0, min(w, paddedWidth - pad))
+        let laneColumns = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(s)
+        // Each lane's first pixel inside the image, as a column: only the first block can start in the
+        // padding, so its clamped starts are worked out once here, not per window.
+        let firstBlockStarts = SIMD8<Int32>((0..<8).map { Int32(max($0 * s - pad, 0)) })
+        var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo]) { _ in }
         var argmax = [Int32](repeating: 0, count: y.count)
         x.scalars.withUnsafeBufferPointer { xp in
             y.scalars.withUnsafeMutableBufferPointer { yp in
                 argmax.withUnsafeMutableBufferPointer { ap in
-                    Parallel.forEachChunk(planes, costPerItem: ho * wo * g.kernel * g.kernel) { range in
-                        for p in range {
-                            let plane = xp.baseAddress! + p * h * w
-                            for oy in 0..<ho {
-                                let y0 = max(oy * g.stride - g.padding, 0), y1 = min(oy * g.stride - g.padding + g.kernel, h)
-                                for ox in 0..<wo {
-                                    let x0 = max(ox * g.stride - g.padding, 0), x1 = min(ox * g.stride - g.padding + g.kernel, w)
-                                    var best = -Float.infinity, at = y0 * w + x0
-                                    for iy in y0..<y1 {
-                                        for ix in x0..<x1 where plane[iy * w + ix] > best || plane[iy * w + ix].isNaN {
-                                            best = plane[iy * w + ix]
-                                            at = iy * w + ix
-                                            if best.isNaN { break }
+                    Parallel.forEachChunk(planes, costPerItem: ho * wo * k * k) { range in
+                        var scratch = [Float](repeating: -.infinity, count: paddedHeight * paddedWidth)
+                        scratch.withUnsafeMutableBufferPointer { padded in
+                            let origin = padded.baseAddress! + pad * paddedWidth + pad
+                            for p in range {
+                                let plane = xp.baseAddress! + p * h * w
+                                for row in 0..<rowsCopied {
+                                    (origin + row * paddedWidth).update(from: plane + row * w, count: columnsCopied)
+                                }
+                                for oy in 0..<ho {
+                                    let output = (p * ho + oy) * wo
+                                    for block in 0..<blocks {
+                                        let ox = block * 8
+                                        let (best, at) = eightWindows(padded.baseAddress!, paddedWidth: paddedWidth, width: w,
+                                                                      outputRow: oy, firstOutput: ox, geometry: g,
+                                                                      laneColumns: laneColumns,
+                                                                      starts: block == 0 ? firstBlockStarts : nil)
+                                        if ox + 8 <= wo {
+                                            UnsafeMutableRawPointer(yp.baseAddress! + output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                                            UnsafeMutableRawPointer(ap.baseAddress! + output + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
+                                        } else {
+                                            for lane in 0..<(wo - ox) {
+                                                yp[output + ox + lane] = best[lane]
+                                                ap[output + ox + lane] = at[lane]
+                                            }
                                         }
                                     }
-                                    let o = (p * ho + oy) * wo + ox
-                                    yp[o] = best
-                                    ap[o] = Int32(at)
                                 }
                             }
                         }
@@ -64,6 +87,39 @@ public enum MaxPooling {
             }
         }
         return (y, argmax)
+    }
+
+    /// Eight neighbouring windows of one output row in the −∞-bordered plane, one per lane, with the
+    /// indices in the unpadded plane. A border cell never replaces the running maximum (−∞ is not
+    /// larger than anything), so every index recorded is a real pixel's; a window of nothing larger
+    /// than −∞ keeps its first real pixel, as the plain loop does.
+    @inline(__always)
+    private static func eightWindows(_ padded: UnsafePointer<Float>, paddedWidth: Int, width w: Int, outputRow oy: Int,
+                                     firstOutput ox: Int, geometry g: PoolingGeometry,
+                                     laneColumns: SIMD8<Int32>, starts: SIMD8<Int32>?) -> (SIMD8<Float>, SIMD8<Int32>) {
+        let s = g.stride, pad = g.padding
+        // Unpadded column of each lane's window start; `starts` clamps them to the image's first column.
+        let columns = laneColumns &+ Int32(ox * s - pad)
+        var at = (starts ?? columns) &+ Int32(max(oy * s - pad, 0) * w)
+        var best = SIMD8<Float>(repeating: -.infinity)
+        for ky in 0..<g.kernel {
+            let rowIndex = Int32((oy * s + ky - pad) * w)
+            let row = padded + (oy * s + ky) * paddedWidth + ox * s
+            for kx in 0..<g.kernel {
+                let value: SIMD8<Float>
+                switch s {
+                case 1: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD8<Float>.self)
+                case 2: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                default: value = SIMD8<Float>((0..<8).lazy.map { row[kx + $0 * s] })
+                }
+                // Replace where larger, or NaN, unless this lane already holds a NaN.
+                let replace = (value .> best .| value .!= value) .& (best .== best)
+                best.replace(with: value, where: replace)
+                // A Float mask is stored as Int32 lanes: the same mask selects the indices.
+                at.replace(with: columns &+ (rowIndex + Int32(kx)), where: unsafeBitCast(replace, to: SIMDMask<SIMD8<Int32>>.self))
+            }
+        }
+        return (best, at)
     }
 
     public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
