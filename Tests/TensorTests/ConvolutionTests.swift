@@ -77,8 +77,8 @@ final class ConvolutionTests: XCTestCase {
     }
 
     // Winograd F(2x2, 3x3) takes 3x3 stride-1 convolutions with at least 16 channels each way: odd
-    // sizes (tiles hanging over the edge), every padding it accepts, several image groups, and the
-    // transposed convolution of the input gradient, all against the loops.
+    // sizes (tiles hanging over the edge), every padding it accepts, several image groups, the
+    // transposed convolution of the input gradient and the weight gradient, all against the loops.
     func testWinogradThreeByThreeAgainstTheLoops() {
         let (savedGroup, savedChannels, savedPixels) = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels)
         defer { (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels) = (savedGroup, savedChannels, savedPixels) }
@@ -112,6 +112,20 @@ final class ConvolutionTests: XCTestCase {
         // Float rounding: within a few ulps of the largest output (sums of 2,304 products here).
         let largest = direct.scalars.map(abs).max()!
         XCTAssertLessThan(fast.maxDifference(from: direct).absolute, 2e-6 * largest, "outputs up to \(largest)")
+
+        // The weight gradient, Winograd's adjoint against the unfolded input's GEMM (sums over 128 pixels).
+        let dy = random(direct.shape, &rng)
+        func weightGradient(winograd: Bool) -> Tensor {
+            Winograd.enabled = winograd
+            var dw = Tensor(shape: weight.shape), db: Tensor? = nil
+            _ = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
+                                     workspace: &workspace, inputGradient: false)
+            return dw
+        }
+        let directGradient = weightGradient(winograd: false), fastGradient = weightGradient(winograd: true)
+        let largestGradient = directGradient.scalars.map(abs).max()!
+        XCTAssertLessThan(fastGradient.maxDifference(from: directGradient).absolute, 2e-6 * largestGradient,
+                          "weight gradients up to \(largestGradient)")
     }
 
     func testStrideTwo() {

@@ -47,6 +47,7 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// bias b is [Co]; output y is [Co, N, Ho, Wo].
 /// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
 /// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
+/// 3x3 stride-1 convolutions where `Winograd.applies` take forward and weight gradient by Winograd.
 /// Images are processed in groups sized so the unfolded buffer stays in cache between unfold and GEMM
 /// while each GEMM keeps thousands of columns (`imagesPerGroup`).
 public enum Convolution {
@@ -98,6 +99,12 @@ public enum Convolution {
         // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
         let transposedForInput = inputGradient && transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
             && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
+        // The weight gradient by Winograd wherever the forward pass uses it (its adjoint), else by the
+        // unfolded input in the loop below.
+        let winogradWeights = Winograd.applies(to: g, outputPixels: ho * wo)
+        if winogradWeights {
+            Winograd.accumulateWeightGradient(dy, input: x, geometry: g, into: &weightGradient, workspace: &workspace)
+        }
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.
         var dx = inputGradient ? Tensor(shape: x.shape) { _ in } : Tensor(shape: [0])
@@ -122,14 +129,18 @@ public enum Convolution {
                                           b: dyp.baseAddress!, ldb: columns, c: dxp.baseAddress!, ldc: columns)
                                 return
                             }
+                            let foldsInput = inputGradient && !transposedForInput
+                            guard foldsInput || !winogradWeights else { return }
                             forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
                                 let groupColumns = count * ho * wo
                                 let dyGroup = dyp.baseAddress! + first * ho * wo
-                                Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
-                                              images: first..<(first + count), geometry: g, into: cols)
-                                BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: groupColumns, a: dyGroup, lda: columns,
-                                          b: cols, ldb: groupColumns, beta: 1, c: dwp.baseAddress!, ldc: k)
-                                if transposedForInput || !inputGradient { return }
+                                if !winogradWeights {
+                                    Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
+                                                  images: first..<(first + count), geometry: g, into: cols)
+                                    BLAS.gemm(transposeB: true, m: g.outChannels, n: k, k: groupColumns, a: dyGroup, lda: columns,
+                                              b: cols, ldb: groupColumns, beta: 1, c: dwp.baseAddress!, ldc: k)
+                                }
+                                guard foldsInput else { return }
                                 // The unfolded input is no longer needed: its buffer takes the column gradient.
                                 BLAS.gemm(transposeA: true, m: k, n: groupColumns, k: g.outChannels, a: wp.baseAddress!, lda: k,
                                           b: dyGroup, ldb: columns, c: cols, ldc: groupColumns)
