@@ -19,11 +19,13 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Fewest GEMM columns per group (default: the engine's).") var minimumColumns: Int?
     @Option(help: "Winograd's transformed input and output per group, in MB (default: the engine's).") var winogradMb: Int?
     @Option(help: "Fewest channels each way for Winograd (default: the engine's).") var winogradChannels: Int?
+    @Option(help: "Winograd algorithm: \(winogradChoices) (default: the engine's; 'fwd direct' and 'bwd direct' never use it).") var winograd: String?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
     func validate() throws {
         guard size >= 32, batch > 0, threads > 0, rounds > 0 else { throw ValidationError("size >= 32, batch, threads and rounds > 0") }
+        _ = try winogradSetting(winograd)
     }
 
     func run() throws {
@@ -34,6 +36,7 @@ struct BenchKernels: ParsableCommand {
         if let minimumColumns { Convolution.minimumGroupColumns = minimumColumns }
         if let winogradMb { Winograd.targetGroupFloats = winogradMb << 18 }
         if let winogradChannels { Winograd.minimumChannels = winogradChannels }
+        try applyWinogradSetting(winograd)
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
@@ -57,4 +60,23 @@ struct BenchKernels: ParsableCommand {
 
     private func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
     private func percent(_ value: Double) -> String { String(format: "%.0f%%", value * 100) }
+}
+
+/// `--winograd` of the bench commands: an algorithm's name, or `off`.
+let winogradChoices = (Winograd.Variant.allCases.map(\.rawValue) + ["off"]).joined(separator: ", ")
+
+/// The setting `--winograd` names: nil for the engine's default, .some(nil) for off.
+func winogradSetting(_ name: String?) throws -> Winograd.Variant?? {
+    guard let name else { return nil }
+    if name == "off" { return .some(nil) }
+    guard let variant = Winograd.Variant(rawValue: name) else {
+        throw ValidationError("--winograd \(name): expected one of \(winogradChoices)")
+    }
+    return .some(variant)
+}
+
+func applyWinogradSetting(_ name: String?) throws {
+    guard let setting = try winogradSetting(name) else { return }
+    Winograd.enabled = setting != nil
+    if let variant = setting { Winograd.variant = variant }
 }

@@ -56,12 +56,15 @@ final class TrainingTests: XCTestCase {
     }
 
     /// Winograd changes rounding, nothing else: twenty SGD steps of a network whose 3x3 convolutions take
-    /// the Winograd path (256 channels on 8x8 maps) follow the direct path's loss curve within float
-    /// rounding, and learn.
+    /// the Winograd path (256 channels on 8x8 maps), with either algorithm, follow the direct path's loss
+    /// curve within float rounding, and learn.
     func testWinogradKeepsTheLossCurveOfTheDirectPath() {
-        func losses(winograd: Bool) -> [Float] {
+        let savedVariant = Winograd.variant
+        defer { (Winograd.enabled, Winograd.variant) = (true, savedVariant) }
+        func losses(_ variant: Winograd.Variant?) -> [Float] {
+            let winograd = variant != nil
             Winograd.enabled = winograd
-            defer { Winograd.enabled = true }
+            if let variant { Winograd.variant = variant }
             var random = SeededRandom(seed: 21)
             let channels = 256, images = 4
             let input = Tensor(shape: [channels, images, 8, 8], scalars: (0..<(channels * images * 64)).map { _ in random.nextNormal() })
@@ -76,11 +79,14 @@ final class TrainingTests: XCTestCase {
             let optimizer = SGD(learningRate: 0.05, momentum: 0.9)
             return (0..<20).map { _ in step(model, optimizer, input: input, targets: targets) }
         }
-        let fast = losses(winograd: true), direct = losses(winograd: false)
-        for (step, (a, b)) in zip(fast, direct).enumerated() {
-            XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "step \(step)")
+        let direct = losses(nil)
+        for variant in Winograd.Variant.allCases {
+            let fast = losses(variant)
+            for (step, (a, b)) in zip(fast, direct).enumerated() {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "\(variant) step \(step)")
+            }
+            XCTAssertLessThan(fast.last!, fast.first! * 0.5, "it learns: \(fast.first!) → \(fast.last!)")
+            print("Winograd \(variant) loss curve: \(fast.first!) → \(fast.last!); largest difference from the direct path \(zip(fast, direct).map { abs($0 - $1) }.max()!)")
         }
-        XCTAssertLessThan(fast.last!, fast.first! * 0.5, "it learns: \(fast.first!) → \(fast.last!)")
-        print("Winograd loss curve: \(fast.first!) → \(fast.last!); largest difference from the direct path \(zip(fast, direct).map { abs($0 - $1) }.max()!)")
     }
 }

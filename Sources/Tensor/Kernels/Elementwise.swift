@@ -37,27 +37,23 @@ public enum Activation {
 
     /// y = f(x), elementwise, split across cores.
     public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-        var y = Tensor(shape: x.shape)
-        x.scalars.withUnsafeBufferPointer { xp in
-            y.scalars.withUnsafeMutableBufferPointer { yp in
+        Tensor(shape: x.shape) { yp in
+            x.scalars.withUnsafeBufferPointer { xp in
                 Parallel.forEachChunk(x.count) { range in for i in range { yp[i] = f(xp[i]) } }
             }
         }
-        return y
     }
 
     /// y = f(a, b), elementwise over two tensors of one shape.
     public static func zip2(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
-        var y = Tensor(shape: a.shape)
-        a.scalars.withUnsafeBufferPointer { ap in
-            b.scalars.withUnsafeBufferPointer { bp in
-                y.scalars.withUnsafeMutableBufferPointer { yp in
+        return Tensor(shape: a.shape) { yp in
+            a.scalars.withUnsafeBufferPointer { ap in
+                b.scalars.withUnsafeBufferPointer { bp in
                     Parallel.forEachChunk(a.count) { range in for i in range { yp[i] = f(ap[i], bp[i]) } }
                 }
             }
         }
-        return y
     }
 }
 

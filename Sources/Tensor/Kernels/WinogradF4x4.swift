@@ -1,0 +1,260 @@
+/// Winograd F(4x4, 3x3): 6x6 input tiles, 4x4 output tiles, 36 GEMMs (see `Winograd` for the
+/// shapes), with the matrices of Lavin and Gray (interpolation points 0, ±1, ±2, ∞):
+///
+///   Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
+///         [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
+///   G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
+///   Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
+///
+/// Input and output-gradient tiles are transformed a row of tiles at a time: the tile row's input
+/// rows are copied into a zero-bordered strip (the padding and the overhang), transformed down the
+/// columns with the strip's width in SIMD lanes, then across, eight tiles per SIMD lane group (a
+/// stride-4 gather of a 32-wide load). Output tiles are read eight at a time in tile order, which is
+/// contiguous in M whatever the map's size.
+enum WinogradF4x4: WinogradScheme {
+    static let outputTile = 4
+    typealias Lanes = SIMD8<Float>
+    typealias Six = (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+    typealias Four = (Lanes, Lanes, Lanes, Lanes)
+
+    // MARK: The one-dimensional transforms, on eight lanes.
+
+    /// Bᵀ d.
+    @inline(__always)
+    static func inputRow(_ d: Six) -> Six {
+        let (d0, d1, d2, d3, d4, d5) = d
+        return (4 * d0 - 5 * d2 + d4,
+                -4 * (d1 + d2) + d3 + d4,
+                4 * (d1 - d2) - d3 + d4,
+                2 * (d3 - d1) - d2 + d4,
+                2 * (d1 - d3) - d2 + d4,
+                4 * d1 - 5 * d3 + d5)
+    }
+
+    /// Aᵀ m.
+    @inline(__always)
+    static func outputRow(_ m: Six) -> Four {
+        let (m0, m1, m2, m3, m4, m5) = m
+        let sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4
+        return (m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34, difference12 + 8 * difference34 + m5)
+    }
+
+    /// A dy, the adjoint of `outputRow`.
+    @inline(__always)
+    static func gradientRow(_ dy: Four) -> Six {
+        let (y0, y1, y2, y3) = dy
+        let even = y0 + y2, odd = y1 + y3, evenScaled = y0 + 4 * y2, oddScaled = 2 * y1 + 8 * y3
+        return (y0, even + odd, even - odd, evenScaled + oddScaled, evenScaled - oddScaled, y3)
+    }
+
+    // MARK: Weights.
+
+    static func transformWeight(_ g: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        /// G applied to three values.
+        @inline(__always) func expand(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
+            (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+        }
+        // G g down each of the three columns, then G along each of the six rows.
+        let c0 = expand(g[0], g[3], g[6]), c1 = expand(g[1], g[4], g[7]), c2 = expand(g[2], g[5], g[8])
+        @inline(__always) func emit(_ row: Int, _ a: Float, _ b: Float, _ c: Float) {
+            let r = expand(a, b, c)
+            u[(row * 6) * stride] = r.0
+            u[(row * 6 + 1) * stride] = r.1
+            u[(row * 6 + 2) * stride] = r.2
+            u[(row * 6 + 3) * stride] = r.3
+            u[(row * 6 + 4) * stride] = r.4
+            u[(row * 6 + 5) * stride] = r.5
+        }
+        emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
+        emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
+    }
+
+    static func accumulateWeight(_ du: UnsafePointer<Float>, stride: Int, into g: UnsafeMutablePointer<Float>) {
+        /// Gᵀ applied to six values.
+        @inline(__always) func reduce(_ u: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
+            (u.0 / 4 - (u.1 + u.2) / 6 + (u.3 + u.4) / 24,
+             (u.2 - u.1) / 6 + (u.3 - u.4) / 12,
+             (u.3 + u.4 - u.1 - u.2) / 6 + u.5)
+        }
+        @inline(__always) func row(_ i: Int) -> (Float, Float, Float) {
+            let p = du + i * 6 * stride
+            return reduce((p[0], p[stride], p[2 * stride], p[3 * stride], p[4 * stride], p[5 * stride]))
+        }
+        let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5)
+        let left = reduce((r0.0, r1.0, r2.0, r3.0, r4.0, r5.0)), middle = reduce((r0.1, r1.1, r2.1, r3.1, r4.1, r5.1))
+        let right = reduce((r0.2, r1.2, r2.2, r3.2, r4.2, r5.2))
+        g[0] += left.0; g[3] += left.1; g[6] += left.2
+        g[1] += middle.0; g[4] += middle.1; g[7] += middle.2
+        g[2] += right.0; g[5] += right.1; g[8] += right.2
+    }
+
+    // MARK: Input tiles and output-gradient tiles: a row of tiles at a time.
+
+    static func transformInput(_ source: UnsafePointer<Float>, images: Int, height h: Int, width w: Int,
+                               padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
+                               into v: UnsafeMutablePointer<Float>, stride: Int) {
+        withStrips(tilesWide: tilesWide) { strip, rows, width in
+            var t = 0
+            for image in 0..<images {
+                let plane = source + image * h * w
+                for ty in 0..<tilesHigh {
+                    let top = 4 * ty - padding.height
+                    for r in 0..<6 {
+                        let y = top + r, row = strip + r * width
+                        if y >= 0 && y < h {
+                            (row + padding.width).update(from: plane + y * w, count: w)
+                        } else {
+                            row.update(repeating: 0, count: width)
+                        }
+                    }
+                    columns(strip, width: width, into: rows, count: 6) { r in inputRow((r(0), r(1), r(2), r(3), r(4), r(5))) }
+                    across(rows, width: width, tilesWide: tilesWide, into: v + t, stride: stride) { c in
+                        inputRow((c(0), c(1), c(2), c(3), c(4), c(5)))
+                    }
+                    t += tilesWide
+                }
+            }
+        }
+    }
+
+    static func transformOutputGradient(_ source: UnsafePointer<Float>, images: Int, height ho: Int, width wo: Int,
+                                        tilesHigh: Int, tilesWide: Int, into dm: UnsafeMutablePointer<Float>, stride: Int) {
+        withStrips(tilesWide: tilesWide) { strip, rows, width in
+            var t = 0
+            for image in 0..<images {
+                let plane = source + image * ho * wo
+                for ty in 0..<tilesHigh {
+                    for r in 0..<4 {
+                        let y = 4 * ty + r, row = strip + r * width
+                        if y < ho { row.update(from: plane + y * wo, count: wo) } else { row.update(repeating: 0, count: width) }
+                    }
+                    columns(strip, width: width, into: rows, count: 4) { r in gradientRow((r(0), r(1), r(2), r(3))) }
+                    across(rows, width: width, tilesWide: tilesWide, into: dm + t, stride: stride) { c in
+                        gradientRow((c(0), c(1), c(2), c(3)))
+                    }
+                    t += tilesWide
+                }
+            }
+        }
+    }
+
+    /// Calls `body(strip, rows, width)` with two zeroed scratch blocks of six rows: `strip` for a tile
+    /// row's input (zero where nothing is copied), `rows` for its transform down the columns. The width
+    /// covers the widest gather of the last group of eight tiles.
+    @inline(__always)
+    private static func withStrips(tilesWide: Int,
+                                   _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        let width = 32 * ((tilesWide + 7) / 8) + 8
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * width) { buffer in
+            let base = buffer.baseAddress!
+            base.initialize(repeating: 0, count: 12 * width)
+            body(base, base + 6 * width, width)
+        }
+    }
+
+    /// rows[i][x] = transform(strip[·][x])[i] for every column x, eight columns at a time; `count`
+    /// strip rows in, six rows out.
+    @inline(__always)
+    private static func columns(_ strip: UnsafePointer<Float>, width: Int, into rows: UnsafeMutablePointer<Float>, count: Int,
+                                _ transform: ((Int) -> Lanes) -> Six) {
+        var x = 0
+        while x < width {
+            let out = transform { r in UnsafeRawPointer(strip + r * width + x).loadUnaligned(as: Lanes.self) }
+            @inline(__always) func store(_ i: Int, _ value: Lanes) {
+                UnsafeMutableRawPointer(rows + i * width + x).storeBytes(of: value, as: Lanes.self)
+            }
+            store(0, out.0); store(1, out.1); store(2, out.2); store(3, out.3); store(4, out.4); store(5, out.5)
+            x += 8
+        }
+    }
+
+    /// For each of the six transformed rows i and each tile k of the row: out[i·6 + j][k] =
+    /// transform(rows[i][4k ...])[j] (six columns of input, four of gradient), eight tiles per lane group; tile k's column c is lane
+    /// k of the stride-4 gather at 4·k₀ + c. Written at `into + ξ·stride + k`.
+    @inline(__always)
+    private static func across(_ rows: UnsafePointer<Float>, width: Int, tilesWide: Int, into out: UnsafeMutablePointer<Float>,
+                               stride: Int, _ transform: ((Int) -> Lanes) -> Six) {
+        var first = 0
+        while first < tilesWide {
+            let count = min(8, tilesWide - first)
+            for i in 0..<6 {
+                let row = rows + i * width + 4 * first
+                let o = transform { c in UnsafeRawPointer(row + c).loadUnaligned(as: SIMD32<Float>.self).evenHalf.evenHalf }
+                let target = out + i * 6 * stride + first
+                store(o.0, at: target, count: count); store(o.1, at: target + stride, count: count)
+                store(o.2, at: target + 2 * stride, count: count); store(o.3, at: target + 3 * stride, count: count)
+                store(o.4, at: target + 4 * stride, count: count); store(o.5, at: target + 5 * stride, count: count)
+            }
+            first += count
+        }
+    }
+
+    /// The first `count` lanes of `value` at `target`.
+    @inline(__always)
+    private static func store(_ value: Lanes, at target: UnsafeMutablePointer<Float>, count: Int) {
+        if count == 8 {
+            UnsafeMutableRawPointer(target).storeBytes(of: value, as: Lanes.self)
+        } else {
+            for k in 0..<count { target[k] = value[k] }
+        }
+    }
+
+    // MARK: Output tiles: eight at a time in tile order.
+
+    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height ho: Int, width wo: Int,
+                                tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
+        let tilesPerImage = tilesHigh * tilesWide, total = images * tilesPerImage
+        let b = Lanes(repeating: bias)
+        var t = 0
+        while t < total {
+            let count = min(8, total - t)
+            @inline(__always) func at(_ xi: Int) -> Lanes {
+                let p = m + xi * stride + t
+                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+                var lanes = Lanes()
+                for k in 0..<count { lanes[k] = p[k] }
+                return lanes
+            }
+            // Aᵀ down each of the six columns, then along each of the four rows.
+            @inline(__always) func column(_ j: Int) -> Four { outputRow((at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j))) }
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+            let r0 = outputRow((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), r1 = outputRow((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+            let r2 = outputRow((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), r3 = outputRow((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+            let image = t / tilesPerImage, ty = t % tilesPerImage / tilesWide, tx = t % tilesWide
+            let plane = y + image * ho * wo
+            if count == 8 && tx + 8 <= tilesWide && 4 * ty + 4 <= ho && 4 * (tx + 8) <= wo {
+                // Eight tiles side by side, all inside: each output row is the four columns interleaved.
+                @inline(__always) func storeRow(_ a: Int, _ r: Four) {
+                    var even = SIMD16<Float>(), odd = SIMD16<Float>(), row = SIMD32<Float>()
+                    (even.evenHalf, even.oddHalf, odd.evenHalf, odd.oddHalf) = (r.0 + b, r.2 + b, r.1 + b, r.3 + b)
+                    (row.evenHalf, row.oddHalf) = (even, odd)
+                    UnsafeMutableRawPointer(plane + (4 * ty + a) * wo + 4 * tx).storeBytes(of: row, as: SIMD32<Float>.self)
+                }
+                storeRow(0, r0); storeRow(1, r1); storeRow(2, r2); storeRow(3, r3)
+            } else {
+                @inline(__always) func row(_ a: Int) -> Four {
+                    switch a {
+                    case 0: r0
+                    case 1: r1
+                    case 2: r2
+                    default: r3
+                    }
+                }
+                for k in 0..<count {
+                    let tile = t + k, image = tile / tilesPerImage, ty = tile % tilesPerImage / tilesWide, tx = tile % tilesWide
+                    let plane = y + image * ho * wo
+                    for a in 0..<min(4, ho - 4 * ty) {
+                        let r = row(a), target = plane + (4 * ty + a) * wo + 4 * tx
+                        let values = (r.0[k], r.1[k], r.2[k], r.3[k])
+                        let columns = min(4, wo - 4 * tx)
+                        target[0] = values.0 + bias
+                        if columns > 1 { target[1] = values.1 + bias }
+                        if columns > 2 { target[2] = values.2 + bias }
+                        if columns > 3 { target[3] = values.3 + bias }
+                    }
+                }
+            }
+            t += count
+        }
+    }
+}
