@@ -19,6 +19,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Fewest GEMM columns per group (default: the engine's).") var minimumColumns: Int?
     @Option(help: "Winograd's transformed input and output per group, in MB (default: the engine's).") var winogradMb: Int?
     @Option(help: "Fewest channels each way for Winograd (default: the engine's).") var winogradChannels: Int?
+    @Option(help: "Fewest output pixels per image for Winograd (default: the engine's).") var winogradPixels: Int?
     @Option(help: "Winograd algorithm: \(winogradChoices) (default: the engine's; 'fwd direct' and 'bwd direct' never use it).") var winograd: String?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
@@ -36,6 +37,7 @@ struct BenchKernels: ParsableCommand {
         if let minimumColumns { Convolution.minimumGroupColumns = minimumColumns }
         if let winogradMb { Winograd.targetGroupFloats = winogradMb << 18 }
         if let winogradChannels { Winograd.minimumChannels = winogradChannels }
+        if let winogradPixels { Winograd.minimumOutputPixels = winogradPixels }
         try applyWinogradSetting(winograd)
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)

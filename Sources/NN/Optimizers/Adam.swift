@@ -39,8 +39,8 @@ public final class Adam: Optimizer {
         let stepSize = learningRate / correction1
         let (b1, b2, eps, lr, wd, decoupled) = (beta1, beta2, epsilon, learningRate, weightDecay, decoupledWeightDecay)
         for (name, parameter) in parameters {
-            var m = moments.slot(name + ".exp_avg", shaped: parameter.value)
-            var v = moments.slot(name + ".exp_avg_sq", shaped: parameter.value)
+            var m = moments.take(name + ".exp_avg", shaped: parameter.value)
+            var v = moments.take(name + ".exp_avg_sq", shaped: parameter.value)
             parameter.value.scalars.withUnsafeMutableBufferPointer { theta in
                 parameter.gradient.scalars.withUnsafeBufferPointer { gradient in
                     m.scalars.withUnsafeMutableBufferPointer { mp in

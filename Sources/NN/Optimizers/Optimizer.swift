@@ -40,9 +40,10 @@ public func clipGradients(_ parameters: [Parameter], maxNorm: Float) -> Float {
 struct OptimizerSlots {
     var tensors: [String: Tensor] = [:]
 
-    mutating func slot(_ name: String, shaped like: Tensor) -> Tensor {
-        if let tensor = tensors[name] { return tensor }
-        return Tensor(shape: like.shape)
+    /// Takes the slot out (zeros if it is new) for the caller to update and put back: held only by the
+    /// caller, its storage is updated in place rather than copied on the first write.
+    mutating func take(_ name: String, shaped like: Tensor) -> Tensor {
+        tensors.removeValue(forKey: name) ?? Tensor(shape: like.shape)
     }
 
     static func validate(_ tensors: [String: Tensor], suffixes: Set<String>) throws(OptimizerStateError) {

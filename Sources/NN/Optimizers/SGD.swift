@@ -23,7 +23,7 @@ public final class SGD: Optimizer {
         for (name, parameter) in parameters {
             let key = name + ".momentum_buffer"
             let first = buffers.tensors[key] == nil
-            var buffer = momentum > 0 ? buffers.slot(key, shaped: parameter.value) : Tensor(shape: [0])
+            var buffer = momentum > 0 ? buffers.take(key, shaped: parameter.value) : Tensor(shape: [0])
             let (lr, mu, wd, nesterov) = (learningRate, momentum, weightDecay, self.nesterov)
             parameter.value.scalars.withUnsafeMutableBufferPointer { theta in
                 parameter.gradient.scalars.withUnsafeBufferPointer { gradient in
