@@ -27,7 +27,7 @@ public enum AlexNet {
             Dropout(probability: dropout, random: &random), Linear(4096, 4096, random: &random), ReLU(),
             Linear(4096, classes, random: &random),
         ])
-        return skippingImageGradient(Sequential(named: [("features", Sequential(features)), ("avgpool", AdaptiveAvgPool2D(6, 6)),
+        return finishing(Sequential(named: [("features", Sequential(features)), ("avgpool", AdaptiveAvgPool2D(6, 6)),
                                                         ("flatten", Flatten()), ("classifier", classifier)]))
     }
 }

@@ -32,7 +32,7 @@ public enum GoogLeNet {
     /// GoogLeNet without auxiliary classifiers: one `Sequential`, named as torchvision's state_dict.
     public static func make(bands: Int = 3, classes: Int = 17, dropout: Float = 0.2, random: inout SeededRandom) -> Sequential {
         let parts = trunk(bands: bands, classes: classes, dropout: dropout, random: &random)
-        return skippingImageGradient(Sequential(named: parts.flatMap(\.children).map { ($0.name, $0.layer) }))
+        return finishing(Sequential(named: parts.flatMap(\.children).map { ($0.name, $0.layer) }))
     }
 
     /// GoogLeNet with its auxiliary classifiers (torchvision's `aux_logits=True`).
@@ -40,7 +40,7 @@ public enum GoogLeNet {
                                                    random: inout SeededRandom) -> AuxiliaryGoogLeNet {
         let parts = trunk(bands: bands, classes: classes, dropout: dropout, random: &random)
         let workspace = Workspace()
-        return skippingImageGradient(AuxiliaryGoogLeNet(
+        return finishing(AuxiliaryGoogLeNet(
             stem: parts[0], middle: parts[1], tail: parts[2],
             auxiliary1: auxiliary(input: 512, classes: classes, workspace: workspace, random: &random),
             auxiliary2: auxiliary(input: 528, classes: classes, workspace: workspace, random: &random)))

@@ -19,7 +19,7 @@ public enum LeNet {
             Linear(16 * 5 * 5, 120, random: &random), ReLU(), Linear(120, 84, random: &random), ReLU(),
             Linear(84, classes, random: &random),
         ])
-        return skippingImageGradient(Sequential(named: [("features", features), ("avgpool", AdaptiveAvgPool2D(5, 5)),
+        return finishing(Sequential(named: [("features", features), ("avgpool", AdaptiveAvgPool2D(5, 5)),
                                                         ("flatten", Flatten()), ("classifier", classifier)]))
     }
 }

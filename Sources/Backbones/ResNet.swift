@@ -50,7 +50,7 @@ public enum ResNet {
         layers.append(("fc", Linear(channels, classes, random: &random)))
         let model = Sequential(named: layers)
         initialize(model, random: &random)
-        return skippingImageGradient(model)
+        return finishing(model)
     }
 
     /// A basic block (two 3x3) or a bottleneck (1x1, 3x3, 1x1 with 4x expansion), with a projection

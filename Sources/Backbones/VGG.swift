@@ -42,7 +42,7 @@ public enum VGG {
             Linear(4096, 4096, random: &random), ReLU(), Dropout(probability: dropout, random: &random),
             Linear(4096, classes, random: &random),
         ])
-        return skippingImageGradient(Sequential(named: [("features", Sequential(features)), ("avgpool", AdaptiveAvgPool2D(7, 7)),
+        return finishing(Sequential(named: [("features", Sequential(features)), ("avgpool", AdaptiveAvgPool2D(7, 7)),
                                                         ("flatten", Flatten()), ("classifier", classifier)]))
     }
 }

@@ -3,15 +3,19 @@ import Tensor
 /// max(x, 0).
 public final class ReLU: Layer {
     private var output: Tensor?
+    /// The batch norm before this layer applies it (`fuseBatchNormReLU`): values and gradients pass through.
+    public internal(set) var isFused = false
     public init() {}
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        if isFused { return x }
         let y = Activation.reluForward(x)
         output = mode == .training ? y : nil
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
+        if isFused { return dy }
         guard let output else { preconditionFailure("ReLU.backward without a training forward pass") }
         return Activation.reluBackward(dy, output: output)
     }

@@ -10,7 +10,10 @@ public final class BatchNorm: Layer {
     public let batchesTracked: Buffer
     public var momentum: Float
     public var epsilon: Float
-    private var cache: (input: Tensor, statistics: BatchNormalization.Statistics)?
+    /// A ReLU right after this layer is fused in (`fuseBatchNormReLU`): this layer applies it, and the
+    /// ReLU layer passes values through.
+    public internal(set) var appliesReLU = false
+    private var cache: (input: Tensor, statistics: BatchNormalization.Statistics, output: Tensor?)?
 
     public init(channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         weight = Parameter(Tensor(shape: [channels], repeating: 1))
@@ -27,13 +30,13 @@ public final class BatchNorm: Layer {
         case .inference:
             cache = nil
             return BatchNormalization.forwardInference(x, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
-                                                       runningVariance: runningVariance.value, epsilon: epsilon)
+                                                       runningVariance: runningVariance.value, epsilon: epsilon, relu: appliesReLU)
         case .training:
             let (y, statistics) = BatchNormalization.forwardTraining(
                 x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
-                runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon)
+                runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon, relu: appliesReLU)
             batchesTracked.value.scalars[0] += 1
-            cache = (x, statistics)
+            cache = (x, statistics, appliesReLU ? y : nil)
             return y
         }
     }
@@ -41,7 +44,7 @@ public final class BatchNorm: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("BatchNorm.backward without a training forward pass") }
         return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics,
-                                           gammaGradient: &weight.gradient, betaGradient: &bias.gradient)
+                                           gammaGradient: &weight.gradient, betaGradient: &bias.gradient, reluOutput: cache.output)
     }
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {

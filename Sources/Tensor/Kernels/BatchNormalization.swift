@@ -5,6 +5,9 @@
 ///            running ← (1 − momentum)·running + momentum·batch (running variance unbiased, as PyTorch).
 /// Inference: the running statistics replace μ and σ².
 /// Backward:  dγ += Σ dy·x̂;  dβ += Σ dy;  dx = γ/√(σ²+ε) · (dy − mean(dy) − x̂·mean(dy·x̂)).
+/// With `relu`, a ReLU after the normalisation is fused in: the forward pass writes max(y, 0) in the same
+/// pass, and backward takes the fused output and zeroes dy where it is not positive before the above,
+/// so the activation costs no pass of its own over memory.
 public enum BatchNormalization {
     /// What backward needs from a training forward pass: per-channel mean and 1/√(σ²+ε).
     public struct Statistics: Sendable {
@@ -13,7 +16,7 @@ public enum BatchNormalization {
     }
 
     public static func forwardTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: inout Tensor,
-                                       runningVariance: inout Tensor, momentum: Float, epsilon: Float)
+                                       runningVariance: inout Tensor, momentum: Float, epsilon: Float, relu: Bool = false)
         -> (output: Tensor, statistics: Statistics) {
         let channels = x.shape[0], run = x.count / channels
         precondition(gamma.count == channels && beta.count == channels)
@@ -39,8 +42,7 @@ public enum BatchNormalization {
                                     ip[c] = inv
                                     vp[c] = Float(variance)
                                     let scale = gamma.scalars[c] * inv, shift = beta.scalars[c] - Float(mu) * scale
-                                    let out = yp.baseAddress! + c * run
-                                    for i in 0..<run { out[i] = row[i] * scale + shift }
+                                    normalize(row, scale: scale, shift: shift, relu: relu, count: run, into: yp.baseAddress! + c * run)
                                 }
                             }
                         }
@@ -57,7 +59,7 @@ public enum BatchNormalization {
     }
 
     public static func forwardInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor,
-                                        runningVariance: Tensor, epsilon: Float) -> Tensor {
+                                        runningVariance: Tensor, epsilon: Float, relu: Bool = false) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
         return Tensor(shape: x.shape) { yp in
             x.scalars.withUnsafeBufferPointer { xp in
@@ -65,17 +67,36 @@ public enum BatchNormalization {
                     for c in range {
                         let scale = gamma.scalars[c] / (runningVariance.scalars[c] + epsilon).squareRoot()
                         let shift = beta.scalars[c] - runningMean.scalars[c] * scale
-                        let row = xp.baseAddress! + c * run, out = yp.baseAddress! + c * run
-                        for i in 0..<run { out[i] = row[i] * scale + shift }
+                        normalize(xp.baseAddress! + c * run, scale: scale, shift: shift, relu: relu, count: run,
+                                  into: yp.baseAddress! + c * run)
                     }
                 }
             }
         }
     }
 
-    /// Returns dx; accumulates dγ and dβ.
+    /// Returns dx; accumulates dγ and dβ. `reluOutput`: the forward pass's output, when it had the ReLU fused.
     public static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics,
-                                gammaGradient: inout Tensor, betaGradient: inout Tensor) -> Tensor {
+                                gammaGradient: inout Tensor, betaGradient: inout Tensor, reluOutput: Tensor? = nil) -> Tensor {
+        guard let reluOutput else {
+            return backward(dy, input: x, gamma: gamma, statistics: s, gammaGradient: &gammaGradient, betaGradient: &betaGradient,
+                            gradient: { g, _ in g }, lanes: { g, _ in g })
+        }
+        precondition(reluOutput.shape == x.shape, "batch norm output \(reluOutput.shape) for input \(x.shape)")
+        return reluOutput.scalars.withUnsafeBufferPointer { yp in
+            let y = yp.baseAddress!
+            return backward(dy, input: x, gamma: gamma, statistics: s, gammaGradient: &gammaGradient, betaGradient: &betaGradient,
+                            gradient: { g, i in y[i] > 0 ? g : 0 },
+                            lanes: { g, i in g.replacing(with: 0, where: lanes(y, i) .<= 0) })
+        }
+    }
+
+    /// The backward pass with the incoming gradient at element i (of the whole tensor) passed through
+    /// `gradient(dy, i)`, and eight of them from i through `lanes`.
+    @inline(__always)
+    private static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics,
+                                 gammaGradient: inout Tensor, betaGradient: inout Tensor,
+                                 gradient: (Float, Int) -> Float, lanes passed: (SIMD8<Float>, Int) -> SIMD8<Float>) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
         var dGamma = [Float](repeating: 0, count: channels), dBeta = [Float](repeating: 0, count: channels)
         // Every channel's run is written below.
@@ -87,11 +108,14 @@ public enum BatchNormalization {
                             Parallel.forEachChunk(channels, costPerItem: 3 * run) { range in
                                 for c in range {
                                     let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run
-                                    let mu = s.mean[c], inv = s.inverseStd[c]
+                                    let mu = s.mean[c], inv = s.inverseStd[c], start = c * run
                                     let (sumDy, sumDyXhat) = blockSums(run, { i in
-                                        let d = lanes(g, i)
+                                        let d = passed(lanes(g, i), start + i)
                                         return (d, d * ((lanes(row, i) - mu) * inv))
-                                    }, { i in (g[i], g[i] * ((row[i] - mu) * inv)) })
+                                    }, { i in
+                                        let d = gradient(g[i], start + i)
+                                        return (d, d * ((row[i] - mu) * inv))
+                                    })
                                     gp[c] = Float(sumDyXhat)
                                     bp[c] = Float(sumDy)
                                     let meanDy = Float(sumDy / Double(run)), meanDyXhat = Float(sumDyXhat / Double(run))
@@ -99,7 +123,7 @@ public enum BatchNormalization {
                                     let out = dxp.baseAddress! + c * run
                                     for i in 0..<run {
                                         let xhat = (row[i] - mu) * inv
-                                        out[i] = scale * (g[i] - meanDy - xhat * meanDyXhat)
+                                        out[i] = scale * (gradient(g[i], start + i) - meanDy - xhat * meanDyXhat)
                                     }
                                 }
                             }
@@ -113,6 +137,17 @@ public enum BatchNormalization {
             betaGradient.scalars[c] += dBeta[c]
         }
         return dx
+    }
+
+    /// out[i] = x[i]·scale + shift, or its positive part with `relu`.
+    @inline(__always)
+    private static func normalize(_ x: UnsafePointer<Float>, scale: Float, shift: Float, relu: Bool, count: Int,
+                                  into out: UnsafeMutablePointer<Float>) {
+        if relu {
+            for i in 0..<count { out[i] = max(x[i] * scale + shift, 0) }
+        } else {
+            for i in 0..<count { out[i] = x[i] * scale + shift }
+        }
     }
 
     @inline(__always)
