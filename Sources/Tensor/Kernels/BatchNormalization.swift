@@ -78,52 +78,28 @@ public enum BatchNormalization {
     /// Returns dx; accumulates dγ and dβ. `reluOutput`: the forward pass's output, when it had the ReLU fused.
     public static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics,
                                 gammaGradient: inout Tensor, betaGradient: inout Tensor, reluOutput: Tensor? = nil) -> Tensor {
-        guard let reluOutput else {
-            return backward(dy, input: x, gamma: gamma, statistics: s, gammaGradient: &gammaGradient, betaGradient: &betaGradient,
-                            gradient: { g, _ in g }, lanes: { g, _ in g })
-        }
-        precondition(reluOutput.shape == x.shape, "batch norm output \(reluOutput.shape) for input \(x.shape)")
-        return reluOutput.scalars.withUnsafeBufferPointer { yp in
-            let y = yp.baseAddress!
-            return backward(dy, input: x, gamma: gamma, statistics: s, gammaGradient: &gammaGradient, betaGradient: &betaGradient,
-                            gradient: { g, i in y[i] > 0 ? g : 0 },
-                            lanes: { g, i in g.replacing(with: 0, where: lanes(y, i) .<= 0) })
-        }
-    }
-
-    /// The backward pass with the incoming gradient at element i (of the whole tensor) passed through
-    /// `gradient(dy, i)`, and eight of them from i through `lanes`.
-    @inline(__always)
-    private static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics,
-                                 gammaGradient: inout Tensor, betaGradient: inout Tensor,
-                                 gradient: (Float, Int) -> Float, lanes passed: (SIMD8<Float>, Int) -> SIMD8<Float>) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
+        precondition(reluOutput == nil || reluOutput!.shape == x.shape, "batch norm output \(reluOutput!.shape) for input \(x.shape)")
         var dGamma = [Float](repeating: 0, count: channels), dBeta = [Float](repeating: 0, count: channels)
+        let mask = reluOutput ?? Tensor(shape: [0])
         // Every channel's run is written below.
         let dx = Tensor(shape: x.shape) { dxp in
             dy.scalars.withUnsafeBufferPointer { dyp in
                 x.scalars.withUnsafeBufferPointer { xp in
-                    dGamma.withUnsafeMutableBufferPointer { gp in
-                        dBeta.withUnsafeMutableBufferPointer { bp in
-                            Parallel.forEachChunk(channels, costPerItem: 3 * run) { range in
-                                for c in range {
-                                    let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run
-                                    let mu = s.mean[c], inv = s.inverseStd[c], start = c * run
-                                    let (sumDy, sumDyXhat) = blockSums(run, { i in
-                                        let d = passed(lanes(g, i), start + i)
-                                        return (d, d * ((lanes(row, i) - mu) * inv))
-                                    }, { i in
-                                        let d = gradient(g[i], start + i)
-                                        return (d, d * ((row[i] - mu) * inv))
-                                    })
-                                    gp[c] = Float(sumDyXhat)
-                                    bp[c] = Float(sumDy)
-                                    let meanDy = Float(sumDy / Double(run)), meanDyXhat = Float(sumDyXhat / Double(run))
-                                    let scale = gamma.scalars[c] * inv
-                                    let out = dxp.baseAddress! + c * run
-                                    for i in 0..<run {
-                                        let xhat = (row[i] - mu) * inv
-                                        out[i] = scale * (gradient(g[i], start + i) - meanDy - xhat * meanDyXhat)
+                    mask.scalars.withUnsafeBufferPointer { yp in
+                        dGamma.withUnsafeMutableBufferPointer { gp in
+                            dBeta.withUnsafeMutableBufferPointer { bp in
+                                Parallel.forEachChunk(channels, costPerItem: 3 * run) { range in
+                                    for c in range {
+                                        let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run, out = dxp.baseAddress! + c * run
+                                        let (mu, inv, gammaC) = (s.mean[c], s.inverseStd[c], gamma.scalars[c])
+                                        let sums = reluOutput == nil
+                                            ? backwardChannel(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv,
+                                                              gamma: gammaC, into: out)
+                                            : backwardChannel(ReLUMasked(dy: g, output: yp.baseAddress! + c * run), input: row, count: run,
+                                                              mean: mu, inverseStd: inv, gamma: gammaC, into: out)
+                                        gp[c] = Float(sums.dyXhat)
+                                        bp[c] = Float(sums.dy)
                                     }
                                 }
                             }
@@ -137,6 +113,35 @@ public enum BatchNormalization {
             betaGradient.scalars[c] += dBeta[c]
         }
         return dx
+    }
+
+    /// One channel's run: out = γ/√(σ²+ε) · (dy − mean(dy) − x̂·mean(dy·x̂)); returns Σ dy and Σ dy·x̂.
+    @inline(__always)
+    private static func backwardChannel<Gradient: IncomingGradient>(
+        _ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float, inverseStd inv: Float, gamma: Float,
+        into out: UnsafeMutablePointer<Float>
+    ) -> (dy: Double, dyXhat: Double) {
+        let (sumDy, sumDyXhat) = blockSums(count, { i in
+            let d = g.lanes(i)
+            return (d, d * ((lanes(row, i) - mu) * inv))
+        }, { i in
+            let d = g.at(i)
+            return (d, d * ((row[i] - mu) * inv))
+        })
+        let meanDy = Float(sumDy / Double(count)), meanDyXhat = Float(sumDyXhat / Double(count))
+        let scale = gamma * inv
+        var i = 0
+        while i + 8 <= count {
+            let xhat = (lanes(row, i) - mu) * inv
+            UnsafeMutableRawPointer(out + i).storeBytes(of: scale * (g.lanes(i) - meanDy - xhat * meanDyXhat), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            let xhat = (row[i] - mu) * inv
+            out[i] = scale * (g.at(i) - meanDy - xhat * meanDyXhat)
+            i += 1
+        }
+        return (sumDy, sumDyXhat)
     }
 
     /// out[i] = x[i]·scale + shift, or its positive part with `relu`.
@@ -183,5 +188,29 @@ public enum BatchNormalization {
             i += 1
         }
         return totals
+    }
+}
+
+/// The gradient arriving at a batch norm's output, along one channel's run.
+private protocol IncomingGradient {
+    func at(_ i: Int) -> Float
+    func lanes(_ i: Int) -> SIMD8<Float>
+}
+
+private struct Unmasked: IncomingGradient {
+    let dy: UnsafePointer<Float>
+    @inline(__always) func at(_ i: Int) -> Float { dy[i] }
+    @inline(__always) func lanes(_ i: Int) -> SIMD8<Float> { BatchNormalization.lanes(dy, i) }
+}
+
+/// Through a fused ReLU: zero where its output was not positive.
+private struct ReLUMasked: IncomingGradient {
+    let dy: UnsafePointer<Float>, output: UnsafePointer<Float>
+    @inline(__always) func at(_ i: Int) -> Float {
+        let d = dy[i]
+        return output[i] > 0 ? d : 0
+    }
+    @inline(__always) func lanes(_ i: Int) -> SIMD8<Float> {
+        BatchNormalization.lanes(dy, i).replacing(with: 0, where: BatchNormalization.lanes(output, i) .<= 0)
     }
 }
