@@ -155,7 +155,7 @@ public enum Winograd {
         [Float](unsafeUninitializedCapacity: S.positions * pairs) { u, initialized in
             weight.scalars.withUnsafeBufferPointer { wp in
                 Parallel.forEachChunk(pairs, costPerItem: 4 * S.positions) { range in
-                    for pair in range { S.transformWeight(wp.baseAddress! + pair * 9, into: u.baseAddress! + pair, stride: pairs) }
+                    S.transformWeights(wp.baseAddress!, pairs: range, into: u.baseAddress!, stride: pairs)
                 }
             }
             initialized = S.positions * pairs
@@ -183,8 +183,9 @@ protocol WinogradScheme {
     /// m, the side of an output tile; the input tile's side α is m + 2.
     static var outputTile: Int { get }
 
-    /// U[ξ] = (G g Gᵀ)[ξ] of one 3x3 weight, written at `u + ξ·stride`.
-    static func transformWeight(_ g: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int)
+    /// U[ξ, pair] = (G g Gᵀ)[ξ] for the 3x3 weights of `pairs` (at `weights + pair·9`), written at
+    /// `u + ξ·stride + pair`.
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int)
 
     /// V[ξ, t] = (Bᵀ d B)[ξ] for every tile t of one channel's images (planes from `source`, zero
     /// outside them), written at `into + ξ·stride + t`.

@@ -4,6 +4,10 @@
 enum WinogradF2x2: WinogradScheme {
     static let outputTile = 2
 
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        for pair in pairs { transformWeight(weights + pair * 9, into: u + pair, stride: stride) }
+    }
+
     /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
     static func transformWeight(_ g: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
         // G g, row by row (each a row of 3): g₀, ½(g₀ + g₁ + g₂), ½(g₀ − g₁ + g₂), g₂.

@@ -49,32 +49,47 @@ enum WinogradF4x4: WinogradScheme {
 
     // MARK: Weights.
 
-    static func transformWeight(_ g: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-        /// G applied to three values.
-        @inline(__always) func expand(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
-            (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+    private static let sixth: Float = 1 / 6, twelfth: Float = 1 / 12, twentyFourth: Float = 1 / 24
+
+    /// Eight pairs at a time, one per lane: a pair's nine weights are gathered across the lanes, and each
+    /// of the 36 results is one eight-wide store (pairs are adjacent in U).
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        var pair = pairs.lowerBound
+        while pair < pairs.upperBound {
+            let count = min(8, pairs.upperBound - pair)
+            @inline(__always) func weight(_ k: Int) -> Lanes {
+                var lanes = Lanes()
+                for lane in 0..<count { lanes[lane] = weights[(pair + lane) * 9 + k] }
+                return lanes
+            }
+            // G g down each of the three columns, then G along each of the six rows.
+            let c0 = expand(weight(0), weight(3), weight(6)), c1 = expand(weight(1), weight(4), weight(7))
+            let c2 = expand(weight(2), weight(5), weight(8))
+            @inline(__always) func emit(_ row: Int, _ a: Lanes, _ b: Lanes, _ c: Lanes) {
+                let r = expand(a, b, c), target = u + row * 6 * stride + pair
+                store(r.0, at: target, count: count); store(r.1, at: target + stride, count: count)
+                store(r.2, at: target + 2 * stride, count: count); store(r.3, at: target + 3 * stride, count: count)
+                store(r.4, at: target + 4 * stride, count: count); store(r.5, at: target + 5 * stride, count: count)
+            }
+            emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
+            emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
+            pair += count
         }
-        // G g down each of the three columns, then G along each of the six rows.
-        let c0 = expand(g[0], g[3], g[6]), c1 = expand(g[1], g[4], g[7]), c2 = expand(g[2], g[5], g[8])
-        @inline(__always) func emit(_ row: Int, _ a: Float, _ b: Float, _ c: Float) {
-            let r = expand(a, b, c)
-            u[(row * 6) * stride] = r.0
-            u[(row * 6 + 1) * stride] = r.1
-            u[(row * 6 + 2) * stride] = r.2
-            u[(row * 6 + 3) * stride] = r.3
-            u[(row * 6 + 4) * stride] = r.4
-            u[(row * 6 + 5) * stride] = r.5
-        }
-        emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
-        emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
+    }
+
+    /// G applied to three values (multiplications by the reciprocals: a division costs ten times more).
+    @inline(__always)
+    private static func expand(_ a: Lanes, _ b: Lanes, _ c: Lanes) -> Six {
+        let outer = (a + c) * sixth, even = a * twentyFourth + c * sixth, odd = b * twelfth
+        return (a * 0.25, -(outer + b * sixth), b * sixth - outer, even + odd, even - odd, c)
     }
 
     static func accumulateWeight(_ du: UnsafePointer<Float>, stride: Int, into g: UnsafeMutablePointer<Float>) {
         /// Gᵀ applied to six values.
         @inline(__always) func reduce(_ u: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
-            (u.0 / 4 - (u.1 + u.2) / 6 + (u.3 + u.4) / 24,
-             (u.2 - u.1) / 6 + (u.3 - u.4) / 12,
-             (u.3 + u.4 - u.1 - u.2) / 6 + u.5)
+            (u.0 * 0.25 - (u.1 + u.2) * sixth + (u.3 + u.4) * twentyFourth,
+             (u.2 - u.1) * sixth + (u.3 - u.4) * twelfth,
+             (u.3 + u.4 - u.1 - u.2) * sixth + u.5)
         }
         @inline(__always) func row(_ i: Int) -> (Float, Float, Float) {
             let p = du + i * 6 * stride
@@ -93,6 +108,7 @@ enum WinogradF4x4: WinogradScheme {
     static func transformInput(_ source: UnsafePointer<Float>, images: Int, height h: Int, width w: Int,
                                padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
                                into v: UnsafeMutablePointer<Float>, stride: Int) {
+        let total = images * tilesHigh * tilesWide
         withStrips(tilesWide: tilesWide) { strip, rows, width in
             var t = 0
             for image in 0..<images {
@@ -102,13 +118,13 @@ enum WinogradF4x4: WinogradScheme {
                     for r in 0..<6 {
                         let y = top + r, row = strip + r * width
                         if y >= 0 && y < h {
-                            (row + padding.width).update(from: plane + y * w, count: w)
+                            copy(plane + y * w, count: w, into: row + padding.width)
                         } else {
                             row.update(repeating: 0, count: width)
                         }
                     }
-                    columns(strip, width: width, into: rows, count: 6) { r in inputRow((r(0), r(1), r(2), r(3), r(4), r(5))) }
-                    across(rows, width: width, tilesWide: tilesWide, into: v + t, stride: stride) { c in
+                    columns(strip, width: width, used: 4 * tilesWide + 2, into: rows) { r in inputRow((r(0), r(1), r(2), r(3), r(4), r(5))) }
+                    across(rows, width: width, tilesWide: tilesWide, into: v + t, room: total - t, stride: stride) { c in
                         inputRow((c(0), c(1), c(2), c(3), c(4), c(5)))
                     }
                     t += tilesWide
@@ -119,6 +135,7 @@ enum WinogradF4x4: WinogradScheme {
 
     static func transformOutputGradient(_ source: UnsafePointer<Float>, images: Int, height ho: Int, width wo: Int,
                                         tilesHigh: Int, tilesWide: Int, into dm: UnsafeMutablePointer<Float>, stride: Int) {
+        let total = images * tilesHigh * tilesWide
         withStrips(tilesWide: tilesWide) { strip, rows, width in
             var t = 0
             for image in 0..<images {
@@ -126,10 +143,10 @@ enum WinogradF4x4: WinogradScheme {
                 for ty in 0..<tilesHigh {
                     for r in 0..<4 {
                         let y = 4 * ty + r, row = strip + r * width
-                        if y < ho { row.update(from: plane + y * wo, count: wo) } else { row.update(repeating: 0, count: width) }
+                        if y < ho { copy(plane + y * wo, count: wo, into: row) } else { row.update(repeating: 0, count: width) }
                     }
-                    columns(strip, width: width, into: rows, count: 4) { r in gradientRow((r(0), r(1), r(2), r(3))) }
-                    across(rows, width: width, tilesWide: tilesWide, into: dm + t, stride: stride) { c in
+                    columns(strip, width: width, used: 4 * tilesWide, into: rows) { r in gradientRow((r(0), r(1), r(2), r(3))) }
+                    across(rows, width: width, tilesWide: tilesWide, into: dm + t, room: total - t, stride: stride) { c in
                         gradientRow((c(0), c(1), c(2), c(3)))
                     }
                     t += tilesWide
@@ -152,13 +169,19 @@ enum WinogradF4x4: WinogradScheme {
         }
     }
 
-    /// rows[i][x] = transform(strip[·][x])[i] for every column x, eight columns at a time; `count`
-    /// strip rows in, six rows out.
+    /// A short row copied by a plain loop (rows of 8 to 64 floats: a call to memmove costs about as much).
     @inline(__always)
-    private static func columns(_ strip: UnsafePointer<Float>, width: Int, into rows: UnsafeMutablePointer<Float>, count: Int,
+    private static func copy(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { target[i] = source[i] }
+    }
+
+    /// rows[i][x] = transform(strip[·][x])[i] for the `used` columns x (rounded up to eight, the lanes
+    /// of one step); columns past them keep the zeros `withStrips` gave them.
+    @inline(__always)
+    private static func columns(_ strip: UnsafePointer<Float>, width: Int, used: Int, into rows: UnsafeMutablePointer<Float>,
                                 _ transform: ((Int) -> Lanes) -> Six) {
         var x = 0
-        while x < width {
+        while x < used {
             let out = transform { r in UnsafeRawPointer(strip + r * width + x).loadUnaligned(as: Lanes.self) }
             @inline(__always) func store(_ i: Int, _ value: Lanes) {
                 UnsafeMutableRawPointer(rows + i * width + x).storeBytes(of: value, as: Lanes.self)
@@ -169,14 +192,17 @@ enum WinogradF4x4: WinogradScheme {
     }
 
     /// For each of the six transformed rows i and each tile k of the row: out[i·6 + j][k] =
-    /// transform(rows[i][4k ...])[j] (six columns of input, four of gradient), eight tiles per lane group; tile k's column c is lane
-    /// k of the stride-4 gather at 4·k₀ + c. Written at `into + ξ·stride + k`.
+    /// transform(rows[i][4k ...])[j] (six columns of input, four of gradient), eight tiles per lane
+    /// group; tile k's column c is lane k of the stride-4 gather at 4·k₀ + c. Written at `into + ξ·stride
+    /// + k`. `room`: slots from `into` to the end of the channel's tiles. A group of fewer than eight
+    /// tiles still stores eight lanes where there is room: the extra ones land on the next tile rows'
+    /// slots, which this same call writes later.
     @inline(__always)
     private static func across(_ rows: UnsafePointer<Float>, width: Int, tilesWide: Int, into out: UnsafeMutablePointer<Float>,
-                               stride: Int, _ transform: ((Int) -> Lanes) -> Six) {
+                               room: Int, stride: Int, _ transform: ((Int) -> Lanes) -> Six) {
         var first = 0
         while first < tilesWide {
-            let count = min(8, tilesWide - first)
+            let count = room - first >= 8 ? 8 : min(8, tilesWide - first)
             for i in 0..<6 {
                 let row = rows + i * width + 4 * first
                 let o = transform { c in UnsafeRawPointer(row + c).loadUnaligned(as: SIMD32<Float>.self).evenHalf.evenHalf }
@@ -185,7 +211,7 @@ enum WinogradF4x4: WinogradScheme {
                 store(o.2, at: target + 2 * stride, count: count); store(o.3, at: target + 3 * stride, count: count)
                 store(o.4, at: target + 4 * stride, count: count); store(o.5, at: target + 5 * stride, count: count)
             }
-            first += count
+            first += 8
         }
     }
 
