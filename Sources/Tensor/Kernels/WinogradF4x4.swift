@@ -231,56 +231,68 @@ enum WinogradF4x4: WinogradScheme {
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
         let tilesPerImage = tilesHigh * tilesWide, total = images * tilesPerImage
         let b = Lanes(repeating: bias)
-        var t = 0
-        while t < total {
-            let count = min(8, total - t)
-            @inline(__always) func at(_ xi: Int) -> Lanes {
-                let p = m + xi * stride + t
-                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
-                var lanes = Lanes()
-                for k in 0..<count { lanes[k] = p[k] }
-                return lanes
-            }
-            // Aᵀ down each of the six columns, then along each of the four rows.
-            @inline(__always) func column(_ j: Int) -> Four { outputRow((at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j))) }
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            let r0 = outputRow((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), r1 = outputRow((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-            let r2 = outputRow((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), r3 = outputRow((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
-            let image = t / tilesPerImage, ty = t % tilesPerImage / tilesWide, tx = t % tilesWide
-            let plane = y + image * ho * wo
-            if count == 8 && tx + 8 <= tilesWide && 4 * ty + 4 <= ho && 4 * (tx + 8) <= wo {
-                // Eight tiles side by side, all inside: each output row is the four columns interleaved.
-                @inline(__always) func storeRow(_ a: Int, _ r: Four) {
+        // Where the group's first tile lies, advanced tile by tile without divisions.
+        var (image, ty, tx) = (0, 0, 0)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * 32) { stage in
+            var t = 0
+            while t < total {
+                let count = min(8, total - t)
+                @inline(__always) func at(_ xi: Int) -> Lanes {
+                    let p = m + xi * stride + t
+                    if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+                    var lanes = Lanes()
+                    for k in 0..<count { lanes[k] = p[k] }
+                    return lanes
+                }
+                // Aᵀ down each of the six columns, then along each of the four rows; each output row's
+                // 32 values hold the eight tiles' four columns interleaved (tile k at 4k).
+                @inline(__always) func column(_ j: Int) -> Four { outputRow((at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j))) }
+                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                @inline(__always) func interleaved(_ r: Four) -> SIMD32<Float> {
                     var even = SIMD16<Float>(), odd = SIMD16<Float>(), row = SIMD32<Float>()
                     (even.evenHalf, even.oddHalf, odd.evenHalf, odd.oddHalf) = (r.0 + b, r.2 + b, r.1 + b, r.3 + b)
                     (row.evenHalf, row.oddHalf) = (even, odd)
-                    UnsafeMutableRawPointer(plane + (4 * ty + a) * wo + 4 * tx).storeBytes(of: row, as: SIMD32<Float>.self)
+                    return row
                 }
-                storeRow(0, r0); storeRow(1, r1); storeRow(2, r2); storeRow(3, r3)
-            } else {
-                @inline(__always) func row(_ a: Int) -> Four {
-                    switch a {
-                    case 0: r0
-                    case 1: r1
-                    case 2: r2
-                    default: r3
-                    }
-                }
-                for k in 0..<count {
-                    let tile = t + k, image = tile / tilesPerImage, ty = tile % tilesPerImage / tilesWide, tx = tile % tilesWide
-                    let plane = y + image * ho * wo
-                    for a in 0..<min(4, ho - 4 * ty) {
-                        let r = row(a), target = plane + (4 * ty + a) * wo + 4 * tx
-                        let values = (r.0[k], r.1[k], r.2[k], r.3[k])
+                let rows = (interleaved(outputRow((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))),
+                            interleaved(outputRow((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))),
+                            interleaved(outputRow((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))),
+                            interleaved(outputRow((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))))
+                if count == 8 && tx + 8 <= tilesWide && 4 * ty + 4 <= ho && 4 * (tx + 8) <= wo {
+                    // Eight tiles side by side, all inside: four row stores.
+                    let target = y + (image * ho + 4 * ty) * wo + 4 * tx
+                    UnsafeMutableRawPointer(target).storeBytes(of: rows.0, as: SIMD32<Float>.self)
+                    UnsafeMutableRawPointer(target + wo).storeBytes(of: rows.1, as: SIMD32<Float>.self)
+                    UnsafeMutableRawPointer(target + 2 * wo).storeBytes(of: rows.2, as: SIMD32<Float>.self)
+                    UnsafeMutableRawPointer(target + 3 * wo).storeBytes(of: rows.3, as: SIMD32<Float>.self)
+                    tx += 8
+                    if tx == tilesWide { (tx, ty) = (0, ty + 1) }
+                    if ty == tilesHigh { (ty, image) = (0, image + 1) }
+                } else {
+                    // Tiles in other rows or images, or at the edges: staged, then four floats per tile row.
+                    let raw = UnsafeMutableRawPointer(stage.baseAddress!)
+                    raw.storeBytes(of: rows.0, as: SIMD32<Float>.self)
+                    raw.storeBytes(of: rows.1, toByteOffset: 128, as: SIMD32<Float>.self)
+                    raw.storeBytes(of: rows.2, toByteOffset: 256, as: SIMD32<Float>.self)
+                    raw.storeBytes(of: rows.3, toByteOffset: 384, as: SIMD32<Float>.self)
+                    for k in 0..<count {
+                        let target = y + (image * ho + 4 * ty) * wo + 4 * tx, source = stage.baseAddress! + 4 * k
                         let columns = min(4, wo - 4 * tx)
-                        target[0] = values.0 + bias
-                        if columns > 1 { target[1] = values.1 + bias }
-                        if columns > 2 { target[2] = values.2 + bias }
-                        if columns > 3 { target[3] = values.3 + bias }
+                        for a in 0..<min(4, ho - 4 * ty) {
+                            if columns == 4 {
+                                UnsafeMutableRawPointer(target + a * wo)
+                                    .storeBytes(of: UnsafeRawPointer(source + a * 32).loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                            } else {
+                                for column in 0..<columns { target[a * wo + column] = source[a * 32 + column] }
+                            }
+                        }
+                        tx += 1
+                        if tx == tilesWide { (tx, ty) = (0, ty + 1) }
+                        if ty == tilesHigh { (ty, image) = (0, image + 1) }
                     }
                 }
+                t += count
             }
-            t += count
         }
     }
 }
