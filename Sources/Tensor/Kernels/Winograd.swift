@@ -28,6 +28,9 @@ public enum Winograd {
     /// Fewest channels each way, and fewest output pixels per image, for Winograd to be used.
     nonisolated(unsafe) public static var minimumChannels = 64
     nonisolated(unsafe) public static var minimumOutputPixels = 64
+    /// The α² GEMMs of a group split across Canopy's workers, each running OpenBLAS on one thread,
+    /// rather than one after another on OpenBLAS's threads (which meet after every GEMM).
+    nonisolated(unsafe) public static var gemmsAcrossWorkers = true
 
     /// 3x3, stride 1, padding at most 2, and where it measured faster than the direct path
     /// (`canopy bench kernels`, ResNet-18 at 128 px, batch 32, 2 threads): at least 64 channels each
@@ -88,7 +91,7 @@ public enum Winograd {
                             let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
                             transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
                                             plan: plan, into: v)
-                            for xi in 0..<positions {
+                            forEachPosition(positions) { xi in
                                 BLAS.gemm(m: co, n: tiles, k: ci, a: up.baseAddress! + xi * co * ci, lda: ci,
                                           b: v + xi * ci * tiles, ldb: tiles, c: m + xi * co * tiles, ldc: tiles)
                             }
@@ -134,7 +137,7 @@ public enum Winograd {
                                                           into: dm + o * tiles, stride: co * tiles)
                             }
                         }
-                        for xi in 0..<positions {
+                        forEachPosition(positions) { xi in
                             BLAS.gemm(transposeB: true, m: co, n: ci, k: tiles, a: dm + xi * co * tiles, lda: tiles,
                                       b: v + xi * ci * tiles, ldb: tiles, beta: first == 0 ? 0 : 1, c: du + xi * pairs, ldc: ci)
                         }
@@ -147,6 +150,21 @@ public enum Winograd {
                     for pair in range { S.accumulateWeight(du + pair, stride: pairs, into: dw.baseAddress! + pair * 9) }
                 }
             }
+        }
+    }
+
+    /// body(ξ) for every position: split across the workers with OpenBLAS on one thread each
+    /// (`gemmsAcrossWorkers`), else in turn.
+    private static func forEachPosition(_ positions: Int, _ body: (Int) -> Void) {
+        guard gemmsAcrossWorkers && Parallel.workers > 1 else {
+            for xi in 0..<positions { body(xi) }
+            return
+        }
+        let threads = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = threads }
+        Parallel.forEachChunk(positions, costPerItem: Parallel.minimumWorkPerChunk) { range in
+            for xi in range { body(xi) }
         }
     }
 
