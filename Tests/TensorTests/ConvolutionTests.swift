@@ -82,19 +82,23 @@ final class ConvolutionTests: XCTestCase {
     // groups, maps narrower and wider than eight tiles (the SIMD paths and their edges), the
     // transposed convolution of the input gradient and the weight gradient.
     func testWinogradThreeByThreeAgainstTheLoops() {
-        let (savedGroup, savedChannels, savedPixels) = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels)
-        let savedVariant = Winograd.variant
+        let saved = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels,
+                     Winograd.minimumWeightGradientPixels, Winograd.variant)
         defer {
-            (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels) = (savedGroup, savedChannels, savedPixels)
-            Winograd.variant = savedVariant
+            (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels,
+             Winograd.minimumWeightGradientPixels, Winograd.variant) = saved
         }
-        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 64))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1), outputPixels: 16))
+        let wide = ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1)
+        XCTAssertTrue(Winograd.applies(to: wide, outputPixels: 64))
+        XCTAssertTrue(Winograd.appliesToWeightGradient(of: wide, outputPixels: 64))
+        XCTAssertTrue(Winograd.applies(to: wide, outputPixels: 16))
+        XCTAssertFalse(Winograd.appliesToWeightGradient(of: wide, outputPixels: 16))
+        XCTAssertFalse(Winograd.applies(to: wide, outputPixels: 4))
         XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
         XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
         XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 2, padding: 1), outputPixels: 64))
         // Small shapes for the loops: lower the thresholds.
-        (Winograd.minimumChannels, Winograd.minimumOutputPixels) = (16, 1)
+        (Winograd.minimumChannels, Winograd.minimumOutputPixels, Winograd.minimumWeightGradientPixels) = (16, 1, 1)
         // F(4x4, 3x3) rounds more (its transforms have sixths and its points reach ±2): sums of a few
         // hundred products near 10 in size come within 3e-4 of the loops, 3e-5 relative.
         for (variant, tolerance) in [(Winograd.Variant.f2x2, Float(1e-4)), (.f4x4, Float(3e-4))] {
@@ -111,7 +115,7 @@ final class ConvolutionTests: XCTestCase {
                   tolerance: tolerance)
             check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 1, h: 9, w: 64,
                   tolerance: tolerance)
-            Winograd.targetGroupFloats = savedGroup
+            Winograd.targetGroupFloats = saved.0
             check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8,
                   tolerance: tolerance)
         }

@@ -47,7 +47,9 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// bias b is [Co]; output y is [Co, N, Ho, Wo].
 /// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
 /// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
-/// 3x3 stride-1 convolutions where `Winograd.applies` take forward and weight gradient by Winograd.
+/// 3x3 stride-1 convolutions where `Winograd.applies` take the forward pass (and the stride-1 input
+/// gradient, a forward pass of the transposed convolution) by Winograd, and where
+/// `Winograd.appliesToWeightGradient` the weight gradient too.
 /// Images are processed in groups sized so the unfolded buffer stays in cache between unfold and GEMM
 /// while each GEMM keeps thousands of columns (`imagesPerGroup`).
 public enum Convolution {
@@ -96,12 +98,16 @@ public enum Convolution {
         let columns = n * ho * wo, k = g.patchSize
         // Stride 1: dx is the convolution of dy with the weights flipped and transposed, padded by
         // k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds. Measured
-        // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
+        // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 unless Winograd takes it
+        // (`canopy bench kernels`).
+        let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel, stride: (1, 1),
+                                             padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
         let transposedForInput = inputGradient && transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
-            && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
-        // The weight gradient by Winograd wherever the forward pass uses it (its adjoint), else by the
-        // unfolded input in the loop below.
-        let winogradWeights = Winograd.applies(to: g, outputPixels: ho * wo)
+            && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width
+            && (ho * wo >= 64 || Winograd.applies(to: transposed, outputPixels: h * w))
+        // The weight gradient by Winograd where it pays (its GEMMs sum over the tiles: too few on small
+        // maps), else by the unfolded input in the loop below.
+        let winogradWeights = Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
         if winogradWeights {
             Winograd.accumulateWeightGradient(dy, input: x, geometry: g, into: &weightGradient, workspace: &workspace)
         }
@@ -153,9 +159,6 @@ public enum Convolution {
             }
         }
         if transposedForInput {
-            let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel,
-                                                 stride: (1, 1),
-                                                 padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
             dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
         }
         return dx

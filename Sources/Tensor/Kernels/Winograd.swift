@@ -25,19 +25,27 @@ public enum Winograd {
     nonisolated(unsafe) public static var variant = Variant.f4x4
     /// Floats of V + M a group aims at (32 MB: a ResNet-18's layer3 at 128 px, batch 32, in one group).
     nonisolated(unsafe) public static var targetGroupFloats = 8 << 20
-    /// Fewest channels each way, and fewest output pixels per image, for Winograd to be used.
+    /// Fewest channels each way, and fewest output pixels per image, for Winograd to be used; the weight
+    /// gradient needs more pixels (its GEMMs sum over the tiles).
     nonisolated(unsafe) public static var minimumChannels = 64
-    nonisolated(unsafe) public static var minimumOutputPixels = 64
+    nonisolated(unsafe) public static var minimumOutputPixels = 16
+    nonisolated(unsafe) public static var minimumWeightGradientPixels = 64
     /// The α² GEMMs of a group split across Canopy's workers, each running OpenBLAS on one thread,
     /// rather than one after another on OpenBLAS's threads (which meet after every GEMM).
     nonisolated(unsafe) public static var gemmsAcrossWorkers = true
 
     /// 3x3, stride 1, padding at most 2, and where it measured faster than the direct path
-    /// (`canopy bench kernels`, ResNet-18 at 128 px, batch 32, 2 threads): at least 64 channels each
-    /// way on maps of 8x8 or more; 4x4 maps give the GEMMs too few columns (no gain).
+    /// (`canopy bench kernels`, ResNet-18 at 128 px, batch 32, 2 threads, F(4x4)): at least 64 channels
+    /// each way, on maps of 4x4 or more (1.4x on layer4's 4x4 maps, 1.9-2.2x on 8x8 to 32x32).
     public static func applies(to g: ConvolutionGeometry, outputPixels: Int) -> Bool {
         enabled && g.kernel == (3, 3) && g.stride == (1, 1) && g.padding.height <= 2 && g.padding.width <= 2
             && g.inChannels >= minimumChannels && g.outChannels >= minimumChannels && outputPixels >= minimumOutputPixels
+    }
+
+    /// Where the weight gradient goes through Winograd too: maps of 8x8 or more (on 4x4 maps a batch of
+    /// 32 has 32 tiles, and GEMMs summing over 32 run at a fraction of the direct path's speed).
+    public static func appliesToWeightGradient(of g: ConvolutionGeometry, outputPixels: Int) -> Bool {
+        applies(to: g, outputPixels: outputPixels) && outputPixels >= minimumWeightGradientPixels
     }
 
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
