@@ -41,9 +41,16 @@ public final class LayerProfiler {
     /// A child's forward, timed when a profiler is active and the child is a leaf.
     @inline(__always)
     static func forward(_ layer: Layer, _ input: Tensor, mode: Mode) -> Tensor {
-        guard let profiler = active, !layer.isContainer else { return layer.forward(input, mode: mode) }
+        forward(layer, input) { layer.forward(input, mode: mode) }
+    }
+
+    /// A leaf's forward that `body` computes (fused with its container's work, as a residual sum with
+    /// its ReLU), timed as the leaf's.
+    @inline(__always)
+    static func forward(_ layer: Layer, _ input: Tensor, _ body: () -> Tensor) -> Tensor {
+        guard let profiler = active, !layer.isContainer else { return body() }
         let start = DispatchTime.now().uptimeNanoseconds
-        let output = layer.forward(input, mode: mode)
+        let output = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let key = describe(layer, input: input, output: output)
         profiler.rowOfLayer[ObjectIdentifier(layer)] = key

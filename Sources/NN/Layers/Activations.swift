@@ -14,6 +14,13 @@ public final class ReLU: Layer {
         return y
     }
 
+    /// max(a + b, 0), for a residual block's sum and its ReLU in one pass; backward as usual.
+    public func forward(sumOf a: Tensor, and b: Tensor, mode: Mode) -> Tensor {
+        let y = isFused ? TensorPlumbing.add(a, b) : TensorPlumbing.addReLU(a, b)
+        output = mode == .training && !isFused ? y : nil
+        return y
+    }
+
     public func backward(_ dy: Tensor) -> Tensor {
         if isFused { return dy }
         guard let output else { preconditionFailure("ReLU.backward without a training forward pass") }

@@ -66,6 +66,9 @@ public enum TensorPlumbing {
     /// y = a + b (residual connections); backward hands dy to both.
     public static func add(_ a: Tensor, _ b: Tensor) -> Tensor { Activation.zip2(a, b, +) }
 
+    /// y = max(a + b, 0): a residual sum and the ReLU after it in one pass.
+    public static func addReLU(_ a: Tensor, _ b: Tensor) -> Tensor { Activation.zip2(a, b) { max($0 + $1, 0) } }
+
     /// Concatenation along axis 0 (channels in [C, N, H, W]): in the feature-major layout each input
     /// is one contiguous block, so this is appending. Inputs must agree on every other axis.
     public static func concatenateChannels(_ parts: [Tensor]) -> Tensor {
