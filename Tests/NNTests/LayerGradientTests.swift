@@ -127,6 +127,38 @@ final class LayerGradientTests: XCTestCase {
         check(Residual(body: Convolution2D(3, 4, kernel: 3, stride: 2, padding: 1, random: &random),
                        shortcut: Sequential([Convolution2D(3, 4, kernel: 1, stride: 2, random: &random), BatchNorm(channels: 4)])),
               input: randomTensor([3, 2, 5, 5]), "residual, projection shortcut")
+        // A residual block's sum and ReLU, computed in one pass.
+        check(Residual(body: Sequential([Convolution2D(3, 3, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 3)]),
+                       activation: ReLU()),
+              input: randomTensor([3, 2, 4, 4]), epsilon: 1e-3, tolerance: 2e-2, "residual with its ReLU")
+        // Batch norm with the ReLU after it fused in.
+        let fused = Sequential([
+            Convolution2D(2, 3, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 3), ReLU(), Flatten(),
+            Linear(3 * 4 * 4, 4, random: &random),
+        ])
+        fuseBatchNormReLU(in: fused)
+        XCTAssertTrue((fused.children[1].layer as! BatchNorm).appliesReLU)
+        check(fused, input: randomTensor([2, 3, 4, 4]), epsilon: 1e-3, tolerance: 2e-2, "sequential conv-bn+relu (fused)-linear")
+    }
+
+    /// Fusing changes no number: the same network with batch norm and ReLU fused and apart gives the
+    /// same outputs (training and inference) and the same gradients, to the last bit.
+    func testFusedBatchNormReLUMatchesTheSeparateLayers() {
+        func network() -> Sequential {
+            var random = SeededRandom(seed: 7)
+            return Sequential([
+                Convolution2D(3, 8, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 8), ReLU(),
+                Convolution2D(8, 8, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 8), ReLU(),
+            ])
+        }
+        let apart = network(), fused = network()
+        fuseBatchNormReLU(in: fused)
+        XCTAssertEqual(fused.children.compactMap { ($0.layer as? ReLU)?.isFused }, [true, true])
+        let x = randomTensor([3, 4, 6, 6]), upstream = randomTensor([8, 4, 6, 6])
+        XCTAssertEqual(fused.forward(x, mode: .training), apart.forward(x, mode: .training))
+        XCTAssertEqual(fused.backward(upstream), apart.backward(upstream))
+        for (a, b) in zip(fused.parameters, apart.parameters) { XCTAssertEqual(a.gradient, b.gradient) }
+        XCTAssertEqual(fused.forward(x, mode: .inference), apart.forward(x, mode: .inference))
     }
 
     func testDropoutRoutesGradientThroughItsMask() {
