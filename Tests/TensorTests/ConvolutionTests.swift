@@ -204,6 +204,25 @@ final class ConvolutionTests: XCTestCase {
         check(g, n: 5, h: 6, w: 6, workspaceLimit: g.patchSize * 36 * 2)
     }
 
+    func testForwardGroupsSplitAcrossWorkersGiveTheSameResult() {
+        // Groups of one and of two images, worker w taking groups w, w + workers, ... (five images:
+        // the last group is short), for a stride-1, a stride-2 and a strided 1x1 convolution.
+        let saved = (Convolution.workerGroupFloats, Convolution.minimumWorkerColumns)
+        defer { (Convolution.workerGroupFloats, Convolution.minimumWorkerColumns) = saved }
+        Convolution.minimumWorkerColumns = 1
+        for (g, h) in [(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 1), 6),
+                       (ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), 9),
+                       (ConvolutionGeometry(inChannels: 4, outChannels: 8, kernel: 1, stride: 2), 7)] {
+            let (ho, wo) = g.outputSize(height: h, width: h)
+            for images in [1, 2] {
+                Convolution.workerGroupFloats = images * g.patchSize * ho * wo
+                XCTAssertEqual(Convolution.workerGroupImages(n: 5, columnsPerImage: ho * wo, k: g.patchSize),
+                               Parallel.workers > 1 ? images : nil)
+                check(g, n: 5, h: h, w: h)
+            }
+        }
+    }
+
     func testOutputSize() {
         let g = ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 7, stride: 2, padding: 3)
         XCTAssertTrue(g.outputSize(height: 128, width: 128) == (64, 64))

@@ -74,11 +74,17 @@ public enum Convolution {
                                   ldb: columns, c: yp.baseAddress!, ldc: columns)
                         return
                     }
-                    forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
+                    let multiply = { (first: Int, count: Int, cols: UnsafeMutablePointer<Float>, parallel: Bool) in
                         Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
-                                      images: first..<(first + count), geometry: g, into: cols)
+                                      images: first..<(first + count), geometry: g, into: cols, parallel: parallel)
                         BLAS.gemm(m: g.outChannels, n: count * ho * wo, k: k, a: wp.baseAddress!, lda: k,
                                   b: cols, ldb: count * ho * wo, c: yp.baseAddress! + first * ho * wo, ldc: columns)
+                    }
+                    if let perWorker = workerGroupImages(n: n, columnsPerImage: ho * wo, k: k) {
+                        forEachImageGroupAcrossWorkers(n: n, imagesPerGroup: perWorker, floatsPerImage: ho * wo * k,
+                                                       workspace: &workspace) { multiply($0, $1, $2, false) }
+                    } else {
+                        forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { multiply($0, $1, $2, true) }
                     }
                 }
             }
@@ -199,6 +205,45 @@ public enum Convolution {
         let perImage = max(columnsPerImage * k, 1)
         let aimed = max(targetGroupFloats / perImage, (minimumGroupColumns + columnsPerImage - 1) / max(columnsPerImage, 1))
         return max(1, min(n, aimed, workspaceLimit / perImage))
+    }
+
+    /// The forward pass's image groups split across the workers, each unfolding into its own buffer
+    /// (serially) and multiplying with OpenBLAS on one thread, so a group stays in its core's cache
+    /// between unfold and GEMM: groups of `workerGroupFloats` unfolded floats (1 MB), but at least
+    /// `minimumWorkerColumns` GEMM columns (a one-thread GEMM on fewer runs slower than the pair).
+    nonisolated(unsafe) public static var workerGroupFloats = 1 << 18
+    nonisolated(unsafe) public static var minimumWorkerColumns = 512
+    nonisolated(unsafe) public static var groupsAcrossWorkers = true
+
+    /// Images per worker group when the forward pass splits its groups across the workers: when there
+    /// are at least two workers and the batch makes at least two such groups.
+    public static func workerGroupImages(n: Int, columnsPerImage: Int, k: Int) -> Int? {
+        guard groupsAcrossWorkers && Parallel.workers > 1 else { return nil }
+        let forColumns = (minimumWorkerColumns + columnsPerImage - 1) / max(columnsPerImage, 1)
+        let images = max(1, workerGroupFloats / max(columnsPerImage * k, 1), forColumns)
+        return n / images >= 2 ? images : nil
+    }
+
+    /// Calls `body(firstImage, imageCount, unfoldBuffer)` for every group of `imagesPerGroup`, worker w
+    /// taking groups w, w + workers, ... with its own buffer.
+    private static func forEachImageGroupAcrossWorkers(n: Int, imagesPerGroup: Int, floatsPerImage: Int, workspace: inout [Float],
+                                                       _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let workers = Parallel.workers, groups = (n + imagesPerGroup - 1) / imagesPerGroup
+        let perWorker = imagesPerGroup * floatsPerImage
+        if workspace.count < workers * perWorker { workspace = [Float](repeating: 0, count: workers * perWorker) }
+        let threads = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = threads }
+        workspace.withUnsafeMutableBufferPointer { buffer in
+            Parallel.forEachChunk(workers, costPerItem: Parallel.minimumWorkPerChunk) { range in
+                for worker in range {
+                    for group in stride(from: worker, to: groups, by: workers) {
+                        let first = group * imagesPerGroup
+                        body(first, min(imagesPerGroup, n - first), buffer.baseAddress! + worker * perWorker)
+                    }
+                }
+            }
+        }
     }
 
     /// Calls `body(firstImage, imageCount, unfoldBuffer)` for consecutive groups of images.

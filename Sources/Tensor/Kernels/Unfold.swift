@@ -67,8 +67,10 @@ enum Unfold {
         }
     }
 
+    /// `parallel: false` runs on the calling thread (a worker that owns the group).
     static func unfold(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
-                       images: Range<Int>, geometry g: ConvolutionGeometry, into cols: UnsafeMutablePointer<Float>) {
+                       images: Range<Int>, geometry g: ConvolutionGeometry, into cols: UnsafeMutablePointer<Float>,
+                       parallel: Bool = true) {
         let (ho, wo) = g.outputSize(height: h, width: w)
         let kh = g.kernel.height, kw = g.kernel.width
         let sh = g.stride.height, sw = g.stride.width, ph = g.padding.height, pw = g.padding.width
@@ -76,7 +78,10 @@ enum Unfold {
         // Every (row, image) pair writes its own stretch of `cols`: split over all of them, so a
         // 3-channel first layer keeps both cores as busy as a 512-channel one.
         let tasks = channels * kh * kw * images.count
-        Parallel.forEachChunk(tasks, costPerItem: ho * wo) { range in
+        let run: (Int, Int, (Range<Int>) -> Void) -> Void = parallel
+            ? { count, cost, body in Parallel.forEachChunk(count, costPerItem: cost, body) }
+            : { count, _, body in body(0..<count) }
+        run(tasks, ho * wo) { range in
             for task in range {
                 let row = task / images.count, image = images.lowerBound + task % images.count
                 let c = row / (kh * kw), ky = row / kw % kh, kx = row % kw
