@@ -216,12 +216,14 @@ public enum Convolution {
     nonisolated(unsafe) public static var groupsAcrossWorkers = true
 
     /// Images per worker group when the forward pass splits its groups across the workers: when there
-    /// are at least two workers and the batch makes at least two such groups.
+    /// are at least two workers, the batch makes at least two such groups, and every worker's buffer
+    /// together stays within `workspaceLimit`.
     public static func workerGroupImages(n: Int, columnsPerImage: Int, k: Int) -> Int? {
         guard groupsAcrossWorkers && Parallel.workers > 1 else { return nil }
+        let perImage = max(columnsPerImage * k, 1)
         let forColumns = (minimumWorkerColumns + columnsPerImage - 1) / max(columnsPerImage, 1)
-        let images = max(1, workerGroupFloats / max(columnsPerImage * k, 1), forColumns)
-        return n / images >= 2 ? images : nil
+        let images = max(1, workerGroupFloats / perImage, forColumns)
+        return n / images >= 2 && Parallel.workers * images * perImage <= workspaceLimit ? images : nil
     }
 
     /// Calls `body(firstImage, imageCount, unfoldBuffer)` for every group of `imagesPerGroup`, worker w
