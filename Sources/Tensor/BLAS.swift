@@ -29,4 +29,16 @@ public enum BLAS {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
     }
+
+    /// `body(worker)` once on each of Canopy's workers at the same time, OpenBLAS on one thread: for
+    /// independent GEMMs (and the work around them) that OpenBLAS's own threads would run one after
+    /// another, meeting after each.
+    static func onEachWorker(_ body: (Int) -> Void) {
+        let saved = threads
+        threads = 1
+        defer { threads = saved }
+        Parallel.forEachChunk(Parallel.workers, costPerItem: Parallel.minimumWorkPerChunk) { range in
+            for worker in range { body(worker) }
+        }
+    }
 }

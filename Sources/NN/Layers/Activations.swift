@@ -16,8 +16,9 @@ public final class ReLU: Layer {
 
     /// max(a + b, 0), for a residual block's sum and its ReLU in one pass; backward as usual.
     public func forward(sumOf a: Tensor, and b: Tensor, mode: Mode) -> Tensor {
-        let y = isFused ? TensorPlumbing.add(a, b) : TensorPlumbing.addReLU(a, b)
-        output = mode == .training && !isFused ? y : nil
+        precondition(!isFused, "a fused ReLU follows a batch norm, not a sum")
+        let y = TensorPlumbing.addReLU(a, b)
+        output = mode == .training ? y : nil
         return y
     }
 

@@ -233,16 +233,11 @@ public enum Convolution {
         let workers = Parallel.workers, groups = (n + imagesPerGroup - 1) / imagesPerGroup
         let perWorker = imagesPerGroup * floatsPerImage
         if workspace.count < workers * perWorker { workspace = [Float](repeating: 0, count: workers * perWorker) }
-        let threads = BLAS.threads
-        BLAS.threads = 1
-        defer { BLAS.threads = threads }
         workspace.withUnsafeMutableBufferPointer { buffer in
-            Parallel.forEachChunk(workers, costPerItem: Parallel.minimumWorkPerChunk) { range in
-                for worker in range {
-                    for group in stride(from: worker, to: groups, by: workers) {
-                        let first = group * imagesPerGroup
-                        body(first, min(imagesPerGroup, n - first), buffer.baseAddress! + worker * perWorker)
-                    }
+            BLAS.onEachWorker { worker in
+                for group in stride(from: worker, to: groups, by: workers) {
+                    let first = group * imagesPerGroup
+                    body(first, min(imagesPerGroup, n - first), buffer.baseAddress! + worker * perWorker)
                 }
             }
         }

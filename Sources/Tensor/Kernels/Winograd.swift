@@ -168,11 +168,9 @@ public enum Winograd {
             for xi in 0..<positions { body(xi) }
             return
         }
-        let threads = BLAS.threads
-        BLAS.threads = 1
-        defer { BLAS.threads = threads }
-        Parallel.forEachChunk(positions, costPerItem: Parallel.minimumWorkPerChunk) { range in
-            for xi in range { body(xi) }
+        let workers = Parallel.workers
+        BLAS.onEachWorker { worker in
+            for xi in (positions * worker / workers)..<(positions * (worker + 1) / workers) { body(xi) }
         }
     }
 

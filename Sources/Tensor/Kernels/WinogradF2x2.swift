@@ -111,35 +111,46 @@ enum WinogradF2x2: WinogradScheme {
     @inline(__always)
     static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height ho: Int, width wo: Int,
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
+        forEachOutputTile(images: images, height: ho, width: wo, tilesHigh: tilesHigh, tilesWide: tilesWide) { t, offset in
+            outputEightTiles(m + t, stride: stride, bias: bias, into: y + offset, width: wo)
+        } one: { t, offset, oy, ox in
+            @inline(__always) func at(_ xi: Int) -> Float { m[xi * stride + t] }
+            // Aᵀ m: rows 0 + 1 + 2 and 1 − 2 − 3.
+            let s0 = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
+            let s1 = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
+            let row0 = y + offset
+            row0[0] = s0.0 + s0.1 + s0.2 + bias
+            if ox + 1 < wo { row0[1] = s0.1 - s0.2 - s0.3 + bias }
+            if oy + 1 < ho {
+                let row1 = row0 + wo
+                row1[0] = s1.0 + s1.1 + s1.2 + bias
+                if ox + 1 < wo { row1[1] = s1.1 - s1.2 - s1.3 + bias }
+            }
+        }
+    }
+
+    /// The 2x2 tiles over `images` output planes of ho x wo, in tile order t: `eight(t, offset)` for
+    /// eight side by side whose 2 x 16 outputs all lie inside, else `one(t, offset, oy, ox)` (offset:
+    /// of the tiles' top-left output from the first plane).
+    @inline(__always)
+    static func forEachOutputTile(images: Int, height ho: Int, width wo: Int, tilesHigh: Int, tilesWide: Int,
+                                  eight: (Int, Int) -> Void, one: (Int, Int, Int, Int) -> Void) {
         var t = 0
         for image in 0..<images {
-            let plane = y + image * ho * wo
             for ty in 0..<tilesHigh {
                 let oy = 2 * ty
                 var tx = 0
                 while tx < tilesWide {
-                    let ox = 2 * tx
-                    // Eight tiles side by side when their 2 x 16 outputs are all inside.
+                    let ox = 2 * tx, offset = (image * ho + oy) * wo + ox
                     if tx + 8 <= tilesWide && ox + 16 <= wo && oy + 2 <= ho {
-                        outputEightTiles(m + t, stride: stride, bias: bias, into: plane + oy * wo + ox, width: wo)
+                        eight(t, offset)
                         tx += 8
                         t += 8
-                        continue
+                    } else {
+                        one(t, offset, oy, ox)
+                        tx += 1
+                        t += 1
                     }
-                    @inline(__always) func at(_ xi: Int) -> Float { m[xi * stride + t] }
-                    // Aᵀ m: rows 0 + 1 + 2 and 1 − 2 − 3.
-                    let s0 = (at(0) + at(4) + at(8), at(1) + at(5) + at(9), at(2) + at(6) + at(10), at(3) + at(7) + at(11))
-                    let s1 = (at(4) - at(8) - at(12), at(5) - at(9) - at(13), at(6) - at(10) - at(14), at(7) - at(11) - at(15))
-                    let row0 = plane + oy * wo + ox
-                    row0[0] = s0.0 + s0.1 + s0.2 + bias
-                    if ox + 1 < wo { row0[1] = s0.1 - s0.2 - s0.3 + bias }
-                    if oy + 1 < ho {
-                        let row1 = row0 + wo
-                        row1[0] = s1.0 + s1.1 + s1.2 + bias
-                        if ox + 1 < wo { row1[1] = s1.1 - s1.2 - s1.3 + bias }
-                    }
-                    tx += 1
-                    t += 1
                 }
             }
         }
@@ -185,37 +196,23 @@ enum WinogradF2x2: WinogradScheme {
     @inline(__always)
     static func transformOutputGradient(_ source: UnsafePointer<Float>, images: Int, height ho: Int, width wo: Int,
                                         tilesHigh: Int, tilesWide: Int, into dm: UnsafeMutablePointer<Float>, stride: Int) {
-        var t = 0
-        for image in 0..<images {
-            let plane = source + image * ho * wo
-            for ty in 0..<tilesHigh {
-                let oy = 2 * ty
-                var tx = 0
-                while tx < tilesWide {
-                    let ox = 2 * tx
-                    // Eight tiles side by side when their 2 x 16 gradients are all inside.
-                    if tx + 8 <= tilesWide && ox + 16 <= wo && oy + 2 <= ho {
-                        gradientEightTiles(plane + oy * wo + ox, width: wo, into: dm + t, stride: stride)
-                        tx += 8
-                        t += 8
-                        continue
-                    }
-                    @inline(__always) func value(_ y: Int, _ x: Int) -> Float { y < ho && x < wo ? plane[y * wo + x] : 0 }
-                    let y00 = value(oy, ox), y01 = value(oy, ox + 1), y10 = value(oy + 1, ox), y11 = value(oy + 1, ox + 1)
-                    @inline(__always) func row(_ r: Int, _ a: Float, _ b: Float) {
-                        dm[(r * 4) * stride + t] = a
-                        dm[(r * 4 + 1) * stride + t] = a + b
-                        dm[(r * 4 + 2) * stride + t] = a - b
-                        dm[(r * 4 + 3) * stride + t] = -b
-                    }
-                    row(0, y00, y01)
-                    row(1, y00 + y10, y01 + y11)
-                    row(2, y00 - y10, y01 - y11)
-                    row(3, -y10, -y11)
-                    tx += 1
-                    t += 1
-                }
+        forEachOutputTile(images: images, height: ho, width: wo, tilesHigh: tilesHigh, tilesWide: tilesWide) { t, offset in
+            gradientEightTiles(source + offset, width: wo, into: dm + t, stride: stride)
+        } one: { t, offset, oy, ox in
+            @inline(__always) func value(_ dy: Int, _ dx: Int) -> Float {
+                oy + dy < ho && ox + dx < wo ? source[offset + dy * wo + dx] : 0
             }
+            let y00 = value(0, 0), y01 = value(0, 1), y10 = value(1, 0), y11 = value(1, 1)
+            @inline(__always) func row(_ r: Int, _ a: Float, _ b: Float) {
+                dm[(r * 4) * stride + t] = a
+                dm[(r * 4 + 1) * stride + t] = a + b
+                dm[(r * 4 + 2) * stride + t] = a - b
+                dm[(r * 4 + 3) * stride + t] = -b
+            }
+            row(0, y00, y01)
+            row(1, y00 + y10, y01 + y11)
+            row(2, y00 - y10, y01 - y11)
+            row(3, -y10, -y11)
         }
     }
 
