@@ -9,8 +9,11 @@ public enum Mode: Sendable, Equatable {
 /// A trainable tensor and the gradient that backward passes accumulate into it (`+=`, as in llm.c:
 /// call `zeroGradient()` before each step).
 public final class Parameter {
-    public var value: Tensor
+    /// Every change (an optimiser step, a checkpoint load, an in-place edit) bumps `version`, so a
+    /// layer can keep something derived from the value (Winograd's transformed weights) until it changes.
+    public var value: Tensor { didSet { version &+= 1 } }
     public var gradient: Tensor
+    public private(set) var version = 0
 
     public init(_ value: Tensor) {
         self.value = value

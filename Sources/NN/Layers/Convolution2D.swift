@@ -1,3 +1,4 @@
+import Synchronization
 import Tensor
 
 /// Scratch memory for unfolded convolution inputs, shared by the convolutions of one model: layers run
@@ -41,8 +42,36 @@ public final class Convolution2D: Layer {
         input = mode == .training ? x : nil
         let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
         CostMeter.addFlops(2 * Double(geometry.outChannels * geometry.patchSize) * Double(x.shape[1] * ho * wo))
-        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, workspace: &workspace.buffer)
+        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry,
+                                   prepared: preparedWeights(mode: mode, outputPixels: ho * wo), workspace: &workspace.buffer)
     }
+
+    /// Winograd's transformed weights, kept across inference passes while the weight is unchanged
+    /// (`Parameter.version`) and made by the current variant, within `PreparedWeightsBudget`; a training
+    /// pass drops them, since every step changes the weight.
+    private var prepared: (version: Int, weights: Winograd.PreparedWeights)?
+
+    private func preparedWeights(mode: Mode, outputPixels: Int) -> Winograd.PreparedWeights? {
+        guard mode == .inference, Winograd.applies(to: geometry, outputPixels: outputPixels) else {
+            dropPreparedWeights()
+            return nil
+        }
+        if let prepared, prepared.version == weight.version, prepared.weights.variant == Winograd.variant {
+            return prepared.weights
+        }
+        let weights = Winograd.prepare(weight.value, for: geometry)
+        // Same geometry, same size: a layer that holds U keeps its share of the budget for the new one.
+        if prepared != nil || PreparedWeightsBudget.reserve(weights.byteCount) { prepared = (weight.version, weights) }
+        return weights
+    }
+
+    private func dropPreparedWeights() {
+        guard let prepared else { return }
+        PreparedWeightsBudget.release(prepared.weights.byteCount)
+        self.prepared = nil
+    }
+
+    deinit { dropPreparedWeights() }
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let input else { preconditionFailure("Convolution2D.backward without a training forward pass") }
@@ -58,5 +87,31 @@ public final class Convolution2D: Layer {
         var entries: [(name: String, entry: StateEntry)] = [(prefix + "weight", .parameter(weight))]
         if let bias { entries.append((prefix + "bias", .parameter(bias))) }
         return entries
+    }
+}
+
+/// What the layers of a process may hold of weights kept in a derived form between inference passes
+/// (Winograd's transformed weights, four times a 3x3 weight's size with F(4x4)): 150 MB for a
+/// ResNet-18. Past it a layer transforms its weights on every pass, as in training, so a command that
+/// holds many networks at once (`canopy predict --images` over every fold of every model) does not
+/// multiply its memory.
+public enum PreparedWeightsBudget {
+    /// In bytes (512 MB: three ResNet-18s).
+    nonisolated(unsafe) public static var limit = 512 << 20
+    private static let used = Mutex(0)
+
+    /// The bytes held now.
+    public static var held: Int { used.withLock { $0 } }
+
+    static func reserve(_ bytes: Int) -> Bool {
+        used.withLock { used in
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    static func release(_ bytes: Int) {
+        used.withLock { $0 -= bytes }
     }
 }

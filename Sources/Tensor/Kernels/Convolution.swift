@@ -56,14 +56,21 @@ public enum Convolution {
     /// Largest unfolded buffer, in floats (64 Mi floats = 256 MB).
     nonisolated(unsafe) public static var workspaceLimit = 64 << 20
 
+    /// `prepared`: Winograd's transformed weights for this convolution, made once by a caller that runs
+    /// the same weights many times (inference); used where Winograd applies and its variant is current.
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               workspace: inout [Float]) -> Tensor {
+                               prepared: Winograd.PreparedWeights? = nil, workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         precondition(weight.count == g.outChannels * g.patchSize, "conv weight \(weight.shape)")
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
-        if Winograd.applies(to: g, outputPixels: ho * wo) { return Winograd.forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace) }
+        if Winograd.applies(to: g, outputPixels: ho * wo) {
+            if let prepared, prepared.variant == Winograd.variant {
+                return Winograd.forward(x, prepared: prepared, bias: bias, geometry: g, workspace: &workspace)
+            }
+            return Winograd.forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
+        }
         let columns = n * ho * wo, k = g.patchSize
         // Every column block is written by a GEMM with β = 0, so the output needs no zero fill.
         return Tensor(shape: [g.outChannels, n, ho, wo]) { yp in
@@ -165,7 +172,13 @@ public enum Convolution {
             }
         }
         if transposedForInput {
-            dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
+            if Winograd.applies(to: transposed, outputPixels: h * w) {
+                // U of the flipped, transposed weights, made from the stored ones without a copy.
+                let prepared = Winograd.prepare(weight, for: transposed, flippingAndTransposing: true)
+                dx = Winograd.forward(dy, prepared: prepared, bias: nil, geometry: transposed, workspace: &workspace)
+            } else {
+                dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
+            }
         }
         return dx
     }

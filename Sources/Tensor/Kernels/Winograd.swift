@@ -50,10 +50,38 @@ public enum Winograd {
 
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
                                workspace: inout [Float]) -> Tensor {
-        switch variant {
-        case .f2x2: forward(WinogradF2x2.self, x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
-        case .f4x4: forward(WinogradF4x4.self, x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
+        forward(x, prepared: prepare(weight, for: g), bias: bias, geometry: g, workspace: &workspace)
+    }
+
+    /// The forward pass with U already made (`prepare`): a layer in inference keeps it across batches.
+    public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
+                               workspace: inout [Float]) -> Tensor {
+        precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
+        switch prepared.variant {
+        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, workspace: &workspace)
+        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, workspace: &workspace)
         }
+    }
+
+    /// A convolution's weights transformed by the current variant: U = G g Gᵀ, [α², Co, Ci].
+    public struct PreparedWeights: Sendable {
+        public let variant: Variant
+        public let geometry: ConvolutionGeometry
+        let u: [Float]
+        public var byteCount: Int { u.count * MemoryLayout<Float>.stride }
+    }
+
+    /// U for `weight` ([Co, Ci, 3, 3] of the convolution `g`). With `flippingAndTransposing`, `weight`
+    /// is instead the stored weight of the convolution whose transposed convolution `g` is ([Ci, Co, 3,
+    /// 3] in g's terms): U is made for W'[o, i] = W[i, o] rotated by 180°, read in place, so the
+    /// backward pass's input gradient needs no flipped copy of the weights.
+    public static func prepare(_ weight: Tensor, for g: ConvolutionGeometry, flippingAndTransposing: Bool = false) -> PreparedWeights {
+        precondition(g.kernel == (3, 3) && weight.count == g.outChannels * g.inChannels * 9, "Winograd weight \(weight.shape)")
+        let u = switch variant {
+        case .f2x2: transformedWeights(WinogradF2x2.self, weight, geometry: g, flipped: flippingAndTransposing)
+        case .f4x4: transformedWeights(WinogradF4x4.self, weight, geometry: g, flipped: flippingAndTransposing)
+        }
+        return PreparedWeights(variant: variant, geometry: g, u: u)
     }
 
     /// dW += the weight gradient, for convolutions where `applies` holds (the forward pass's adjoint).
@@ -79,13 +107,12 @@ public enum Winograd {
         }
     }
 
-    static func forward<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
+    static func forward<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, u: [Float], bias: Tensor?, geometry g: ConvolutionGeometry,
                                            workspace: inout [Float]) -> Tensor {
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         let plan = Plan(S.self, geometry: g, images: n, outputHeight: ho, outputWidth: wo)
-        let u = transformedWeights(S.self, weight, pairs: co * ci)
         let needed = positions * (ci + co) * plan.groupTiles
         if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
         let plane = ho * wo
@@ -175,11 +202,15 @@ public enum Winograd {
     }
 
     /// U = G g Gᵀ for every (co, ci) pair: [α², Co, Ci].
-    static func transformedWeights<S: WinogradScheme>(_ scheme: S.Type, _ weight: Tensor, pairs: Int) -> [Float] {
-        [Float](unsafeUninitializedCapacity: S.positions * pairs) { u, initialized in
+    static func transformedWeights<S: WinogradScheme>(_ scheme: S.Type, _ weight: Tensor, geometry g: ConvolutionGeometry,
+                                                      flipped: Bool) -> [Float] {
+        let pairs = g.outChannels * g.inChannels
+        return [Float](unsafeUninitializedCapacity: S.positions * pairs) { u, initialized in
             weight.scalars.withUnsafeBufferPointer { wp in
+                let source = WeightSource(base: wp.baseAddress!, outChannels: g.outChannels, inChannels: g.inChannels,
+                                          flippedTransposed: flipped)
                 Parallel.forEachChunk(pairs, costPerItem: 4 * S.positions) { range in
-                    S.transformWeights(wp.baseAddress!, pairs: range, into: u.baseAddress!, stride: pairs)
+                    S.transformWeights(source, pairs: range, into: u.baseAddress!, stride: pairs)
                 }
             }
             initialized = S.positions * pairs
@@ -207,9 +238,9 @@ protocol WinogradScheme {
     /// m, the side of an output tile; the input tile's side α is m + 2.
     static var outputTile: Int { get }
 
-    /// U[ξ, pair] = (G g Gᵀ)[ξ] for the 3x3 weights of `pairs` (at `weights + pair·9`), written at
-    /// `u + ξ·stride + pair`.
-    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int)
+    /// U[ξ, pair] = (G g Gᵀ)[ξ] for the 3x3 weights g of `pairs` (tap k of a pair at `source.tap(k,
+    /// of:)`), written at `u + ξ·stride + pair`.
+    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int)
 
     /// V[ξ, t] = (Bᵀ d B)[ξ] for every tile t of one channel's images (planes from `source`, zero
     /// outside them), written at `into + ξ·stride + t`.
@@ -229,6 +260,30 @@ protocol WinogradScheme {
 
     /// dg += Gᵀ dU G for one 3x3 weight (dU at `du + ξ·stride`).
     static func accumulateWeight(_ du: UnsafePointer<Float>, stride: Int, into g: UnsafeMutablePointer<Float>)
+}
+
+/// Where U's channel pair o·Ci + i (of `outChannels` x `inChannels`) finds its nine taps: at pair·9
+/// of the weights as stored, or, flipped and transposed (the transposed convolution's weights, W'[o,
+/// i] = W[i, o] rotated by 180°), at (i·Co + o)·9, read backwards.
+struct WeightSource {
+    let base: UnsafePointer<Float>
+    let outChannels: Int, inChannels: Int
+    let flippedTransposed: Bool
+
+    /// The pair's first stored tap.
+    @inline(__always) func taps(_ pair: Int) -> UnsafePointer<Float> { base + offset(pair) }
+
+    /// The pair's first stored tap, from `base`.
+    @inline(__always) func offset(_ pair: Int) -> Int {
+        guard flippedTransposed else { return pair * 9 }
+        let o = pair / inChannels, i = pair - o * inChannels
+        return (i * outChannels + o) * 9
+    }
+
+    /// Tap k (row-major in the 3x3 kernel) of the pair whose stored taps start at `taps`.
+    @inline(__always) func tap(_ k: Int, of taps: UnsafePointer<Float>) -> Float {
+        taps[flippedTransposed ? 8 - k : k]
+    }
 }
 
 extension WinogradScheme {

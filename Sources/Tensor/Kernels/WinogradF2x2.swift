@@ -4,8 +4,14 @@
 enum WinogradF2x2: WinogradScheme {
     static let outputTile = 2
 
-    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-        for pair in pairs { transformWeight(weights + pair * 9, into: u + pair, stride: stride) }
+    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 9) { g in
+            for pair in pairs {
+                let taps = source.taps(pair)
+                for k in 0..<9 { g[k] = source.tap(k, of: taps) }
+                transformWeight(g.baseAddress!, into: u + pair, stride: stride)
+            }
+        }
     }
 
     /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].

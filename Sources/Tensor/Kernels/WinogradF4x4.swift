@@ -53,28 +53,46 @@ enum WinogradF4x4: WinogradScheme {
 
     /// Eight pairs at a time, one per lane: a pair's nine weights are gathered across the lanes, and each
     /// of the 36 results is one eight-wide store (pairs are adjacent in U).
-    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        let weights = source.base
         var pair = pairs.lowerBound
         while pair < pairs.upperBound {
             let count = min(8, pairs.upperBound - pair)
-            @inline(__always) func weight(_ k: Int) -> Lanes {
-                var lanes = Lanes()
-                for lane in 0..<count { lanes[lane] = weights[(pair + lane) * 9 + k] }
-                return lanes
+            // Two loops, so the stored order keeps its plain strided loads.
+            if source.flippedTransposed {
+                var offsets = SIMD8<Int>()
+                for lane in 0..<count { offsets[lane] = source.offset(pair + lane) + 8 }
+                transformEight(at: pair, count: count, into: u, stride: stride) { k in
+                    var lanes = Lanes()
+                    for lane in 0..<count { lanes[lane] = weights[offsets[lane] - k] }
+                    return lanes
+                }
+            } else {
+                transformEight(at: pair, count: count, into: u, stride: stride) { k in
+                    var lanes = Lanes()
+                    for lane in 0..<count { lanes[lane] = weights[(pair + lane) * 9 + k] }
+                    return lanes
+                }
             }
-            // G g down each of the three columns, then G along each of the six rows.
-            let c0 = expand(weight(0), weight(3), weight(6)), c1 = expand(weight(1), weight(4), weight(7))
-            let c2 = expand(weight(2), weight(5), weight(8))
-            @inline(__always) func emit(_ row: Int, _ a: Lanes, _ b: Lanes, _ c: Lanes) {
-                let r = expand(a, b, c), target = u + row * 6 * stride + pair
-                store(r.0, at: target, count: count); store(r.1, at: target + stride, count: count)
-                store(r.2, at: target + 2 * stride, count: count); store(r.3, at: target + 3 * stride, count: count)
-                store(r.4, at: target + 4 * stride, count: count); store(r.5, at: target + 5 * stride, count: count)
-            }
-            emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
-            emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
             pair += count
         }
+    }
+
+    /// U for the `count` (at most eight) pairs from `pair`, tap k of each given across the lanes by `weight(k)`.
+    @inline(__always)
+    private static func transformEight(at pair: Int, count: Int, into u: UnsafeMutablePointer<Float>, stride: Int,
+                                       _ weight: (Int) -> Lanes) {
+        // G g down each of the three columns, then G along each of the six rows.
+        let c0 = expand(weight(0), weight(3), weight(6)), c1 = expand(weight(1), weight(4), weight(7))
+        let c2 = expand(weight(2), weight(5), weight(8))
+        @inline(__always) func emit(_ row: Int, _ a: Lanes, _ b: Lanes, _ c: Lanes) {
+            let r = expand(a, b, c), target = u + row * 6 * stride + pair
+            store(r.0, at: target, count: count); store(r.1, at: target + stride, count: count)
+            store(r.2, at: target + 2 * stride, count: count); store(r.3, at: target + 3 * stride, count: count)
+            store(r.4, at: target + 4 * stride, count: count); store(r.5, at: target + 5 * stride, count: count)
+        }
+        emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
+        emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
     }
 
     /// G applied to three values (multiplications by the reciprocals: a division costs ten times more).
