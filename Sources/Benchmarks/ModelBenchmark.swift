@@ -80,22 +80,28 @@ public struct ModelBenchmark {
         let perStep = median(times)
         var result = Result(imagesPerSecond: Double(batch) / perStep, gflops: 3 * forwardGflopsPerImage(network) * Double(batch) / perStep,
                             peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
-        if profile {
-            let profiler = LayerProfiler()
-            result.profiledSeconds = timed { profiler.record { for _ in 0..<steps { step() } } }
-            result.profile = profiler.table
-            result.profiledSteps = steps
-        }
+        if profile { record(&result, step) }
         return result
+    }
+
+    /// `profile`: as many more steps with every layer timed, into `result`.
+    private func record(_ result: inout Result, _ step: () -> Void) {
+        let profiler = LayerProfiler()
+        result.profiledSeconds = timed { profiler.record { for _ in 0..<steps { step() } } }
+        result.profile = profiler.table
+        result.profiledSteps = steps
     }
 
     public func infer() throws -> Result {
         let network = try makeModel()
         let (input, _) = randomBatch()
-        let times = timedSteps { blackHole(network.probabilities(input).count) }
+        func step() { blackHole(network.probabilities(input).count) }
+        let times = timedSteps(step)
         let perStep = median(times)
-        return Result(imagesPerSecond: Double(batch) / perStep, gflops: forwardGflopsPerImage(network) * Double(batch) / perStep,
-                      peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+        var result = Result(imagesPerSecond: Double(batch) / perStep, gflops: forwardGflopsPerImage(network) * Double(batch) / perStep,
+                            peakRSSMegabytes: peakResidentMegabytes(), secondsPerStep: times)
+        if profile { record(&result, step) }
+        return result
     }
 }
 

@@ -13,7 +13,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Timed steps (the median is reported).") var steps = 10
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
-    @Flag(help: "Training only: after the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
+    @Flag(help: "After the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions: \(winogradChoices) (default: the engine's).") var winograd: String?
 
     func validate() throws {
@@ -30,7 +30,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
         let result = try body(benchmark)
-        if !result.profile.isEmpty { printProfile(result) }
+        if !result.profile.isEmpty { printProfile(result, training: mode == "train") }
         print(String(format: "%@ %@ at %d px, batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.0f MB (median of %d steps)",
                      model, mode, size, batch, threads, result.imagesPerSecond, result.gflops, result.peakRSSMegabytes, steps))
         if json {
@@ -41,7 +41,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
 
 /// The per-layer table of `--profile`: milliseconds per step, forward and backward, and the share of
 /// the step; rows under 0.5% are summed into one line.
-func printProfile(_ result: ModelBenchmark.Result) {
+func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
     let steps = Double(result.profiledSteps), step = result.profiledSeconds / steps * 1000
     print(String(format: "profile: %d steps, %.1f ms per step (timing every layer adds a little)", result.profiledSteps, step))
     print("layer (kind, channels or kernel, input → output size)            per step  forward ms  backward ms   share")
@@ -61,7 +61,8 @@ func printProfile(_ result: ModelBenchmark.Result) {
         print(String(format: "%@ %8@  %10.2f  %11.2f  %5.1f%%", "\(small.count) more rows under 0.5% each".padding(toLength: 64, withPad: " ", startingAt: 0),
                      "", small.forward, small.backward, (small.forward + small.backward) / step * 100))
     }
-    print(String(format: "%@ %8@  %23.2f  %5.1f%%", "not in a layer: residual sums, concatenation, loss, optimiser".padding(toLength: 64, withPad: " ", startingAt: 0),
+    let outside = training ? "not in a layer: residual sums, concatenation, loss, optimiser" : "not in a layer: residual sums, concatenation, sigmoid"
+    print(String(format: "%@ %8@  %23.2f  %5.1f%%", outside.padding(toLength: 64, withPad: " ", startingAt: 0),
                  "", step - leaves, (step - leaves) / step * 100))
 }
 

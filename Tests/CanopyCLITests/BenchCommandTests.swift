@@ -44,6 +44,14 @@ extension BenchCommandTests {
             for key in ["images_per_second", "gflops", "peak_rss_mb"] { XCTAssertGreaterThan(last[key] as? Double ?? 0, 0, key) }
             XCTAssertEqual(last["model"] as? String, "lenet5")
         }
+        for mode in ["train", "infer"] {
+            let (status, output) = try CLI.run(["bench", mode, "--model", "lenet5", "--size", "32", "--batch", "4", "--steps", "2",
+                                                "--warmup", "1", "--profile"])
+            XCTAssertEqual(status, 0, output)
+            XCTAssertTrue(output.contains("profile: 2 steps"), output)
+            XCTAssertTrue(output.contains("conv 5x5/1"), output)
+            XCTAssertTrue(output.contains(mode == "train" ? "loss, optimiser" : "concatenation, sigmoid"), output)
+        }
         let (status, output) = try CLI.run(["bench", "train", "--model", "resnet19"])
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(output.contains("unknown model resnet19"), output)

@@ -66,6 +66,10 @@ final class PoolingTests: XCTestCase {
             XCTAssertEqual(argmax, expected.argmax, "\(g) width \(w)")
             XCTAssertEqual(y.scalars.map(\.bitPattern), expected.values.map(\.bitPattern), "\(g) width \(w)")
             XCTAssertTrue(y.scalars.contains { $0.isNaN })
+            // Inference skips the indices, not the values.
+            let unrecorded = MaxPooling.forward(x, geometry: g, recordingArgmax: false)
+            XCTAssertEqual(unrecorded.output.scalars.map(\.bitPattern), y.scalars.map(\.bitPattern), "\(g) width \(w)")
+            XCTAssertTrue(unrecorded.argmax.isEmpty)
         }
     }
 

@@ -10,7 +10,7 @@ public final class MaxPool2D: Layer {
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let (y, argmax) = MaxPooling.forward(x, geometry: geometry)
+        let (y, argmax) = MaxPooling.forward(x, geometry: geometry, recordingArgmax: mode == .training)
         cache = mode == .training ? (argmax, x.shape) : nil
         return y
     }

@@ -33,7 +33,8 @@ public struct PoolingGeometry: Sendable, Equatable {
 /// overhang, and slack for the last lanes), so every window is read the same way: eight neighbouring
 /// outputs at a time, one per SIMD lane, with no edge cases and no branches on the data.
 public enum MaxPooling {
-    public static func forward(_ x: Tensor, geometry g: PoolingGeometry) -> (output: Tensor, argmax: [Int32]) {
+    /// With `recordingArgmax: false` (inference, no backward pass to come) `argmax` comes back empty.
+    public static func forward(_ x: Tensor, geometry g: PoolingGeometry, recordingArgmax: Bool = true) -> (output: Tensor, argmax: [Int32]) {
         precondition(x.rank == 4)
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let ho = g.outputLength(h), wo = g.outputLength(w)
@@ -48,7 +49,7 @@ public enum MaxPooling {
         // padding, so its clamped starts are worked out once here, not per window.
         let firstBlockStarts = SIMD8<Int32>((0..<8).map { Int32(max($0 * s - pad, 0)) })
         var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo]) { _ in }
-        var argmax = [Int32](repeating: 0, count: y.count)
+        var argmax = recordingArgmax ? [Int32](repeating: 0, count: y.count) : []
         x.scalars.withUnsafeBufferPointer { xp in
             y.scalars.withUnsafeMutableBufferPointer { yp in
                 argmax.withUnsafeMutableBufferPointer { ap in
@@ -71,11 +72,13 @@ public enum MaxPooling {
                                                                       starts: block == 0 ? firstBlockStarts : nil)
                                         if ox + 8 <= wo {
                                             UnsafeMutableRawPointer(yp.baseAddress! + output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
-                                            UnsafeMutableRawPointer(ap.baseAddress! + output + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
+                                            if recordingArgmax {
+                                                UnsafeMutableRawPointer(ap.baseAddress! + output + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
+                                            }
                                         } else {
                                             for lane in 0..<(wo - ox) {
                                                 yp[output + ox + lane] = best[lane]
-                                                ap[output + ox + lane] = at[lane]
+                                                if recordingArgmax { ap[output + ox + lane] = at[lane] }
                                             }
                                         }
                                     }
