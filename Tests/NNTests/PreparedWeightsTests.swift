@@ -81,11 +81,11 @@ extension PreparedWeightsTests {
             XCTAssertEqual(a.forward(x, mode: .inference).scalars, expected.scalars)
             XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "the first layer keeps its U")
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars, "the second, over budget, transforms afresh")
-            XCTAssertEqual(PreparedWeightsBudget.held, before + bytes)
+            withExtendedLifetime(a) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes) }
             _ = a.forward(x, mode: .training)
             XCTAssertEqual(PreparedWeightsBudget.held, before)
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars)
-            XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "now the second keeps it")
+            withExtendedLifetime(b) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "now the second keeps it") }
         }
         XCTAssertEqual(PreparedWeightsBudget.held, before, "released when the layers go")
     }

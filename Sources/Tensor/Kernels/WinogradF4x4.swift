@@ -88,10 +88,7 @@ enum WinogradF4x4: WinogradScheme {
         let c0 = expand(weight(0), weight(3), weight(6)), c1 = expand(weight(1), weight(4), weight(7))
         let c2 = expand(weight(2), weight(5), weight(8))
         @inline(__always) func emit(_ row: Int, _ a: Lanes, _ b: Lanes, _ c: Lanes) {
-            let r = expand(a, b, c), target = u + row * 6 * stride + pair
-            store(r.0, at: target, count: count); store(r.1, at: target + stride, count: count)
-            store(r.2, at: target + 2 * stride, count: count); store(r.3, at: target + 3 * stride, count: count)
-            store(r.4, at: target + 4 * stride, count: count); store(r.5, at: target + 5 * stride, count: count)
+            store(expand(a, b, c), at: u + row * 6 * stride + pair, stride: stride, count: count)
         }
         emit(0, c0.0, c1.0, c2.0); emit(1, c0.1, c1.1, c2.1); emit(2, c0.2, c1.2, c2.2)
         emit(3, c0.3, c1.3, c2.3); emit(4, c0.4, c1.4, c2.4); emit(5, c0.5, c1.5, c2.5)
@@ -139,10 +136,7 @@ enum WinogradF4x4: WinogradScheme {
                 }
                 let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
                 @inline(__always) func emit(_ i: Int, _ row: Six) {
-                    let o = inputRow(row), target = v + i * 6 * stride + t
-                    store(o.0, at: target, count: count); store(o.1, at: target + stride, count: count)
-                    store(o.2, at: target + 2 * stride, count: count); store(o.3, at: target + 3 * stride, count: count)
-                    store(o.4, at: target + 4 * stride, count: count); store(o.5, at: target + 5 * stride, count: count)
+                    store(inputRow(row), at: v + i * 6 * stride + t, stride: stride, count: count)
                 }
                 emit(0, (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)); emit(1, (c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
                 emit(2, (c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)); emit(3, (c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
@@ -164,10 +158,7 @@ enum WinogradF4x4: WinogradScheme {
                 }
                 let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
                 @inline(__always) func emit(_ i: Int, _ row: Four) {
-                    let o = gradientRow(row), target = dm + i * 6 * stride + t
-                    store(o.0, at: target, count: count); store(o.1, at: target + stride, count: count)
-                    store(o.2, at: target + 2 * stride, count: count); store(o.3, at: target + 3 * stride, count: count)
-                    store(o.4, at: target + 4 * stride, count: count); store(o.5, at: target + 5 * stride, count: count)
+                    store(gradientRow(row), at: dm + i * 6 * stride + t, stride: stride, count: count)
                 }
                 emit(0, (c0.0, c1.0, c2.0, c3.0)); emit(1, (c0.1, c1.1, c2.1, c3.1)); emit(2, (c0.2, c1.2, c2.2, c3.2))
                 emit(3, (c0.3, c1.3, c2.3, c3.3)); emit(4, (c0.4, c1.4, c2.4, c3.4)); emit(5, (c0.5, c1.5, c2.5, c3.5))
@@ -227,6 +218,14 @@ enum WinogradF4x4: WinogradScheme {
     @inline(__always)
     private static func copy(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) {
         for i in 0..<count { target[i] = source[i] }
+    }
+
+    /// Six results, the first `count` lanes of each, at `target + j·stride` for j = 0 ..< 6.
+    @inline(__always)
+    private static func store(_ six: Six, at target: UnsafeMutablePointer<Float>, stride: Int, count: Int) {
+        store(six.0, at: target, count: count); store(six.1, at: target + stride, count: count)
+        store(six.2, at: target + 2 * stride, count: count); store(six.3, at: target + 3 * stride, count: count)
+        store(six.4, at: target + 4 * stride, count: count); store(six.5, at: target + 5 * stride, count: count)
     }
 
     /// The first `count` lanes of `value` at `target`.
