@@ -153,6 +153,40 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// A training forward pass keeps V for the weight gradient: the same outputs and weight gradients,
+    /// bit for bit, as transforming the input again; V kept under another variant is not used.
+    func testKeptWinogradInputGivesTheSameWeightGradient() {
+        var rng = SeededRandom(seed: 17)
+        let g = ConvolutionGeometry(inChannels: 64, outChannels: 72, kernel: 3, stride: 1, padding: 1)
+        let x = random([64, 3, 9, 10], &rng), weight = random([72, 64, 3, 3], &rng), b = random([72], &rng)
+        let dy = random([72, 3, 9, 10], &rng)
+        XCTAssertTrue(Winograd.appliesToWeightGradient(of: g, outputPixels: 90))
+        let saved = Winograd.variant
+        defer { Winograd.variant = saved }
+        for variant in Winograd.Variant.allCases {
+            Winograd.variant = variant
+            var workspace: [Float] = []
+            func weightGradient(_ kept: Winograd.KeptInput?) -> Tensor {
+                var dw = Tensor(shape: weight.shape), db: Tensor? = nil
+                _ = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
+                                         workspace: &workspace, inputGradient: false, kept: kept)
+                return dw
+            }
+            var kept: Winograd.KeptInput?
+            let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, keeping: &kept, workspace: &workspace)
+            XCTAssertNotNil(kept)
+            XCTAssertEqual(y.scalars, Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace).scalars)
+            XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant)")
+            // Kept under one variant, used under the other: ignored, so still the right gradient.
+            Winograd.variant = variant == .f4x4 ? .f2x2 : .f4x4
+            XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant) kept, other variant")
+            // A convolution Winograd does not take keeps nothing.
+            let strided = ConvolutionGeometry(inChannels: 64, outChannels: 72, kernel: 3, stride: 2, padding: 1)
+            _ = Convolution.forward(x, weight: weight, bias: b, geometry: strided, keeping: &kept, workspace: &workspace)
+            XCTAssertNil(kept)
+        }
+    }
+
     func testStrideTwo() {
         check(ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 3, h: 9, w: 8)
     }

@@ -42,9 +42,19 @@ public final class Convolution2D: Layer {
         input = mode == .training ? x : nil
         let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
         CostMeter.addFlops(2 * Double(geometry.outChannels * geometry.patchSize) * Double(x.shape[1] * ho * wo))
-        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry,
-                                   prepared: preparedWeights(mode: mode, outputPixels: ho * wo), workspace: &workspace.buffer)
+        let prepared = preparedWeights(mode: mode, outputPixels: ho * wo)
+        guard mode == .training else {
+            keptInput = nil
+            return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, prepared: prepared,
+                                       workspace: &workspace.buffer)
+        }
+        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, keeping: &keptInput,
+                                   workspace: &workspace.buffer)
     }
+
+    /// Winograd's transformed input from the last training forward pass, for the weight gradient (its
+    /// buffer reused from step to step; dropped by an inference pass).
+    private var keptInput: Winograd.KeptInput?
 
     /// Winograd's transformed weights, kept across inference passes while the weight is unchanged
     /// (`Parameter.version`) and made by the current variant, within `PreparedWeightsBudget`; a training
@@ -78,7 +88,7 @@ public final class Convolution2D: Layer {
         var biasGradient = bias?.gradient
         let dx = Convolution.backward(dy, input: input, weight: weight.value, geometry: geometry,
                                       weightGradient: &weight.gradient, biasGradient: &biasGradient,
-                                      workspace: &workspace.buffer, inputGradient: computesInputGradient)
+                                      workspace: &workspace.buffer, inputGradient: computesInputGradient, kept: keptInput)
         if let biasGradient { bias?.gradient = biasGradient }
         return dx
     }

@@ -99,12 +99,27 @@ public enum Convolution {
         }
     }
 
+    /// A training step's forward pass: where Winograd takes the weight gradient too, V (the transformed
+    /// input) goes into `kept` for `backward(...kept:)`; elsewhere `kept` is emptied.
+    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
+                               keeping kept: inout Winograd.KeptInput?, workspace: inout [Float]) -> Tensor {
+        precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
+        let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
+        guard ho > 0 && wo > 0 && Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
+            kept = nil
+            return forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
+        }
+        return Winograd.forward(x, prepared: Winograd.prepare(weight, for: g), bias: bias, geometry: g, keeping: &kept,
+                                workspace: &workspace)
+    }
+
     /// Returns dx; accumulates into `weightGradient` ([Co, Ci·kh·kw]) and `biasGradient` ([Co]).
     /// With `inputGradient: false` (a network's first layer, whose input is the image) dx is not
     /// computed and an empty tensor comes back: half the backward GEMMs and the whole fold are skipped.
+    /// `kept`: Winograd's V from this input's forward pass (`forward(...keeping:...)`), if any.
     public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
                                 weightGradient: inout Tensor, biasGradient: inout Tensor?,
-                                workspace: inout [Float], inputGradient: Bool = true) -> Tensor {
+                                workspace: inout [Float], inputGradient: Bool = true, kept: Winograd.KeptInput? = nil) -> Tensor {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
@@ -122,7 +137,7 @@ public enum Convolution {
         // maps), else by the unfolded input in the loop below.
         let winogradWeights = Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
         if winogradWeights {
-            Winograd.accumulateWeightGradient(dy, input: x, geometry: g, into: &weightGradient, workspace: &workspace)
+            Winograd.accumulateWeightGradient(dy, input: x, kept: kept, geometry: g, into: &weightGradient, workspace: &workspace)
         }
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.

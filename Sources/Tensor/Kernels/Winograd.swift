@@ -58,9 +58,53 @@ public enum Winograd {
                                workspace: inout [Float]) -> Tensor {
         precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
         switch prepared.variant {
-        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, workspace: &workspace)
-        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, workspace: &workspace)
+        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: nil, workspace: &workspace)
+        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: nil, workspace: &workspace)
         }
+    }
+
+    /// The forward pass of a training step that keeps V, the transformed input, for the weight
+    /// gradient (`accumulateWeightGradient(_:input:kept:...)`), which then skips transforming the input
+    /// again. `kept`'s buffer is reused from step to step.
+    public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
+                               keeping kept: inout KeptInput?, workspace: inout [Float]) -> Tensor {
+        precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
+        let count = prepared.variant == .f2x2 ? keptCount(WinogradF2x2.self, x, geometry: g) : keptCount(WinogradF4x4.self, x, geometry: g)
+        var buffer = kept?.v ?? []
+        kept = nil
+        if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
+        let y = buffer.withUnsafeMutableBufferPointer { v in
+            switch prepared.variant {
+            case .f2x2: forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v.baseAddress, workspace: &workspace)
+            case .f4x4: forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v.baseAddress, workspace: &workspace)
+            }
+        }
+        kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, groupFloats: targetGroupFloats, v: buffer)
+        return y
+    }
+
+    /// V of every tile group of a training forward pass, and what it was made for.
+    public struct KeptInput {
+        let variant: Variant
+        let geometry: ConvolutionGeometry
+        let inputShape: [Int]
+        let groupFloats: Int
+        var v: [Float]
+
+        public var byteCount: Int { v.count * MemoryLayout<Float>.stride }
+
+        /// Whether the weight gradient of `x` under `g` can use it: same input shape, convolution,
+        /// variant and grouping (the groups are laid out one after another).
+        func matches(_ x: Tensor, geometry g: ConvolutionGeometry) -> Bool {
+            inputShape == x.shape && geometry == g && variant == Winograd.variant && groupFloats == targetGroupFloats
+        }
+    }
+
+    /// Floats of V for every tile of `x`.
+    private static func keptCount<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, geometry g: ConvolutionGeometry) -> Int {
+        let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
+        let tiles = x.shape[1] * ((ho + S.outputTile - 1) / S.outputTile) * ((wo + S.outputTile - 1) / S.outputTile)
+        return S.positions * g.inChannels * tiles
     }
 
     /// A convolution's weights transformed by the current variant: U = G g Gᵀ, [α², Co, Ci].
@@ -85,11 +129,17 @@ public enum Winograd {
     }
 
     /// dW += the weight gradient, for convolutions where `applies` holds (the forward pass's adjoint).
-    public static func accumulateWeightGradient(_ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry,
+    /// With `kept` from this input's forward pass (`forward(_:prepared:bias:geometry:keeping:workspace:)`)
+    /// V is read from it instead of transformed again.
+    public static func accumulateWeightGradient(_ dy: Tensor, input x: Tensor, kept: KeptInput? = nil, geometry g: ConvolutionGeometry,
                                                 into weightGradient: inout Tensor, workspace: inout [Float]) {
-        switch variant {
-        case .f2x2: accumulateWeightGradient(WinogradF2x2.self, dy, input: x, geometry: g, into: &weightGradient, workspace: &workspace)
-        case .f4x4: accumulateWeightGradient(WinogradF4x4.self, dy, input: x, geometry: g, into: &weightGradient, workspace: &workspace)
+        let usable = kept.flatMap { $0.matches(x, geometry: g) ? $0 : nil }
+        (usable?.v ?? []).withUnsafeBufferPointer { v in
+            let keptV = usable == nil ? nil : v.baseAddress
+            switch variant {
+            case .f2x2: accumulateWeightGradient(WinogradF2x2.self, dy, input: x, keptV: keptV, geometry: g, into: &weightGradient, workspace: &workspace)
+            case .f4x4: accumulateWeightGradient(WinogradF4x4.self, dy, input: x, keptV: keptV, geometry: g, into: &weightGradient, workspace: &workspace)
+            }
         }
     }
 
@@ -107,8 +157,9 @@ public enum Winograd {
         }
     }
 
+    /// `keeping`: where V goes, the groups' one after another (else into the workspace).
     static func forward<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, u: [Float], bias: Tensor?, geometry g: ConvolutionGeometry,
-                                           workspace: inout [Float]) -> Tensor {
+                                           keeping: UnsafeMutablePointer<Float>?, workspace: inout [Float]) -> Tensor {
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -120,10 +171,11 @@ public enum Winograd {
             x.scalars.withUnsafeBufferPointer { xp in
                 u.withUnsafeBufferPointer { up in
                     workspace.withUnsafeMutableBufferPointer { buffer in
-                        let v = buffer.baseAddress!, m = buffer.baseAddress! + positions * ci * plan.groupTiles
+                        let m = buffer.baseAddress! + positions * ci * plan.groupTiles
                         var first = 0
                         while first < n {
                             let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
+                            let v = keeping.map { $0 + positions * ci * first * plan.tilesPerImage } ?? buffer.baseAddress!
                             transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
                                             plan: plan, into: v)
                             forEachPosition(positions) { xi in
@@ -145,8 +197,10 @@ public enum Winograd {
         }
     }
 
-    static func accumulateWeightGradient<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor, geometry g: ConvolutionGeometry,
-                                                            into weightGradient: inout Tensor, workspace: inout [Float]) {
+    /// `keptV`: V of every group, one after another, from the forward pass (else transformed here).
+    static func accumulateWeightGradient<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor, keptV: UnsafePointer<Float>?,
+                                                            geometry g: ConvolutionGeometry, into weightGradient: inout Tensor,
+                                                            workspace: inout [Float]) {
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -157,14 +211,20 @@ public enum Winograd {
         if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
         let plane = ho * wo
         workspace.withUnsafeMutableBufferPointer { buffer in
-            let du = buffer.baseAddress!, v = du + sums, dm = v + positions * ci * plan.groupTiles
+            let du = buffer.baseAddress!, scratch = du + sums, dm = scratch + positions * ci * plan.groupTiles
             x.scalars.withUnsafeBufferPointer { xp in
                 dy.scalars.withUnsafeBufferPointer { dyp in
                     var first = 0
                     while first < n {
                         let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
-                        transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
-                                        plan: plan, into: v)
+                        let v: UnsafePointer<Float>
+                        if let keptV {
+                            v = keptV + positions * ci * first * plan.tilesPerImage
+                        } else {
+                            transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w,
+                                            images: first..<(first + count), plan: plan, into: scratch)
+                            v = UnsafePointer(scratch)
+                        }
                         Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
                             for o in channels {
                                 S.transformOutputGradient(dyp.baseAddress! + (o * n + first) * plane, images: count, height: ho,
