@@ -177,6 +177,13 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertNotNil(kept)
             XCTAssertEqual(y.scalars, Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace).scalars)
             XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant)")
+            // Kept for another input of the same shape: ignored.
+            var otherKept: Winograd.KeptInput?
+            let other = random(x.shape, &rng)
+            _ = Convolution.forward(other, weight: weight, bias: b, geometry: g, keeping: &otherKept, workspace: &workspace)
+            withExtendedLifetime(other) {
+                XCTAssertEqual(weightGradient(otherKept).scalars, weightGradient(nil).scalars, "\(variant) kept for another input")
+            }
             // Kept under one variant, used under the other: ignored, so still the right gradient.
             Winograd.variant = variant == .f4x4 ? .f2x2 : .f4x4
             XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant) kept, other variant")

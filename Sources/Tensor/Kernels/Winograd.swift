@@ -79,7 +79,8 @@ public enum Winograd {
             case .f4x4: forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v.baseAddress, workspace: &workspace)
             }
         }
-        kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, groupFloats: targetGroupFloats, v: buffer)
+        kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, input: address(of: x), groupFloats: targetGroupFloats,
+                         v: buffer)
         return y
     }
 
@@ -88,16 +89,25 @@ public enum Winograd {
         let variant: Variant
         let geometry: ConvolutionGeometry
         let inputShape: [Int]
+        /// Where the input's scalars were: the caller holds the input until its backward pass (as a
+        /// layer does), so another input cannot sit at the same address meanwhile.
+        let input: UnsafeRawPointer?
         let groupFloats: Int
         var v: [Float]
 
         public var byteCount: Int { v.count * MemoryLayout<Float>.stride }
 
-        /// Whether the weight gradient of `x` under `g` can use it: same input shape, convolution,
-        /// variant and grouping (the groups are laid out one after another).
+        /// Whether the weight gradient of `x` under `g` can use it: the same input (shape and storage),
+        /// convolution, variant and grouping (the groups are laid out one after another).
         func matches(_ x: Tensor, geometry g: ConvolutionGeometry) -> Bool {
-            inputShape == x.shape && geometry == g && variant == Winograd.variant && groupFloats == targetGroupFloats
+            inputShape == x.shape && input == address(of: x) && geometry == g && variant == Winograd.variant
+                && groupFloats == targetGroupFloats
         }
+    }
+
+    /// The address of a tensor's scalars (an identity while the tensor is held and not mutated).
+    private static func address(of x: Tensor) -> UnsafeRawPointer? {
+        x.scalars.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
     }
 
     /// Floats of V for every tile of `x`.
