@@ -121,6 +121,15 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// The weight gradient alone (no bias, no input gradient) of one backward pass.
+    private func weightGradient(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
+                                workspace: inout [Float], kept: Winograd.KeptInput? = nil) -> Tensor {
+        var dw = Tensor(shape: weight.shape), db: Tensor? = nil
+        _ = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
+                                 workspace: &workspace, inputGradient: false, kept: kept)
+        return dw
+    }
+
     func testWinogradEqualsTheDirectPathWithinRounding() {
         var rng = SeededRandom(seed: 9)
         let g = ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1)
@@ -134,10 +143,7 @@ final class ConvolutionTests: XCTestCase {
             Winograd.enabled = variant != nil
             if let variant { Winograd.variant = variant }
             let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
-            var dw = Tensor(shape: weight.shape), db: Tensor? = nil
-            _ = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
-                                     workspace: &workspace, inputGradient: false)
-            return (y, dw)
+            return (y, weightGradient(dy, input: x, weight: weight, geometry: g, workspace: &workspace))
         }
         let direct = run(nil)
         let largest = direct.output.scalars.map(abs).max()!, largestGradient = direct.weightGradient.scalars.map(abs).max()!
@@ -167,10 +173,7 @@ final class ConvolutionTests: XCTestCase {
             Winograd.variant = variant
             var workspace: [Float] = []
             func weightGradient(_ kept: Winograd.KeptInput?) -> Tensor {
-                var dw = Tensor(shape: weight.shape), db: Tensor? = nil
-                _ = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
-                                         workspace: &workspace, inputGradient: false, kept: kept)
-                return dw
+                self.weightGradient(dy, input: x, weight: weight, geometry: g, workspace: &workspace, kept: kept)
             }
             var kept: Winograd.KeptInput?
             let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, keeping: &kept, workspace: &workspace)

@@ -66,10 +66,8 @@ public enum Convolution {
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
         if Winograd.applies(to: g, outputPixels: ho * wo) {
-            if let prepared, prepared.variant == Winograd.variant {
-                return Winograd.forward(x, prepared: prepared, bias: bias, geometry: g, workspace: &workspace)
-            }
-            return Winograd.forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
+            let current = prepared.flatMap { $0.variant == Winograd.variant ? $0 : nil } ?? Winograd.prepare(weight, for: g)
+            return Winograd.forward(x, prepared: current, bias: bias, geometry: g, workspace: &workspace)
         }
         let columns = n * ho * wo, k = g.patchSize
         // Every column block is written by a GEMM with β = 0, so the output needs no zero fill.

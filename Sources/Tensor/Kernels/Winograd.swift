@@ -48,18 +48,19 @@ public enum Winograd {
         applies(to: g, outputPixels: outputPixels) && outputPixels >= minimumWeightGradientPixels
     }
 
-    public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               workspace: inout [Float]) -> Tensor {
-        forward(x, prepared: prepare(weight, for: g), bias: bias, geometry: g, workspace: &workspace)
-    }
-
     /// The forward pass with U already made (`prepare`): a layer in inference keeps it across batches.
     public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
                                workspace: inout [Float]) -> Tensor {
+        forward(x, prepared: prepared, bias: bias, geometry: g, keepingInto: nil, workspace: &workspace)
+    }
+
+    /// The forward pass under `prepared`'s variant, V written at `keepingInto` when given.
+    private static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
+                                keepingInto v: UnsafeMutablePointer<Float>?, workspace: inout [Float]) -> Tensor {
         precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
         switch prepared.variant {
-        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: nil, workspace: &workspace)
-        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: nil, workspace: &workspace)
+        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v, workspace: &workspace)
+        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v, workspace: &workspace)
         }
     }
 
@@ -68,16 +69,12 @@ public enum Winograd {
     /// again. `kept`'s buffer is reused from step to step.
     public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
                                keeping kept: inout KeptInput?, workspace: inout [Float]) -> Tensor {
-        precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
         let count = prepared.variant == .f2x2 ? keptCount(WinogradF2x2.self, x, geometry: g) : keptCount(WinogradF4x4.self, x, geometry: g)
         var buffer = kept?.v ?? []
         kept = nil
         if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
         let y = buffer.withUnsafeMutableBufferPointer { v in
-            switch prepared.variant {
-            case .f2x2: forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v.baseAddress, workspace: &workspace)
-            case .f4x4: forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v.baseAddress, workspace: &workspace)
-            }
+            forward(x, prepared: prepared, bias: bias, geometry: g, keepingInto: v.baseAddress, workspace: &workspace)
         }
         kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, input: address(of: x), groupFloats: targetGroupFloats,
                          v: buffer)
@@ -94,8 +91,6 @@ public enum Winograd {
         let input: UnsafeRawPointer?
         let groupFloats: Int
         var v: [Float]
-
-        public var byteCount: Int { v.count * MemoryLayout<Float>.stride }
 
         /// Whether the weight gradient of `x` under `g` can use it: the same input (shape and storage),
         /// convolution, variant and grouping (the groups are laid out one after another).
