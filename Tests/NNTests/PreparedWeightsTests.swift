@@ -12,22 +12,28 @@ final class PreparedWeightsTests: XCTestCase {
         return (conv, x)
     }
 
+    /// The layer's output with U made afresh from its current weight: the reference for kept U.
+    private func fresh(_ conv: Convolution2D, _ x: Tensor) -> Tensor {
+        var workspace: [Float] = []
+        return Convolution.forward(x, weight: conv.weight.value, bias: conv.bias?.value, geometry: conv.geometry,
+                                   workspace: &workspace)
+    }
+
     func testInferenceKeepsTheTransformedWeightsUntilTheWeightChanges() {
         let (conv, x) = layer()
         XCTAssertTrue(Winograd.applies(to: conv.geometry, outputPixels: 64))
-        // A training pass transforms the weights afresh: the reference for each inference pass.
         let first = conv.forward(x, mode: .inference)
-        XCTAssertEqual(first.scalars, conv.forward(x, mode: .training).scalars)
+        XCTAssertEqual(first.scalars, fresh(conv, x).scalars)
         XCTAssertEqual(conv.forward(x, mode: .inference).scalars, first.scalars, "the kept weights give the same output")
 
         // An in-place edit, as an optimiser step makes, and a whole new value, as a checkpoint load sets.
         conv.weight.value.scalars.withUnsafeMutableBufferPointer { w in for i in w.indices { w[i] *= 0.5 } }
         let halved = conv.forward(x, mode: .inference)
         XCTAssertNotEqual(halved.scalars, first.scalars)
-        XCTAssertEqual(halved.scalars, conv.forward(x, mode: .training).scalars)
+        XCTAssertEqual(halved.scalars, fresh(conv, x).scalars)
         conv.weight.value = Tensor(shape: conv.weight.value.shape, scalars: conv.weight.value.scalars.map { -$0 })
         let negated = conv.forward(x, mode: .inference)
-        XCTAssertEqual(negated.scalars, conv.forward(x, mode: .training).scalars)
+        XCTAssertEqual(negated.scalars, fresh(conv, x).scalars)
         XCTAssertNotEqual(negated.scalars, halved.scalars)
     }
 
@@ -37,38 +43,43 @@ final class PreparedWeightsTests: XCTestCase {
         defer { Winograd.variant = saved }
         for variant in Winograd.Variant.allCases + Winograd.Variant.allCases {
             Winograd.variant = variant
-            XCTAssertEqual(conv.forward(x, mode: .inference).scalars, conv.forward(x, mode: .training).scalars, "\(variant)")
+            XCTAssertEqual(conv.forward(x, mode: .inference).scalars, fresh(conv, x).scalars, "\(variant)")
         }
     }
 
-    /// The input gradient's transposed convolution reads the stored weights flipped and transposed in
-    /// place: the same U, bit for bit, as from a flipped, transposed copy.
-    func testFlippedTransposedWeightsAreReadInPlace() {
-        var random = SeededRandom(seed: 5)
-        let (co, ci) = (24, 16)
-        let weight = Tensor(shape: [co, ci, 3, 3], scalars: (0..<(co * ci * 9)).map { _ in random.nextUniform() * 2 - 1 })
-        var copy = Tensor(shape: [ci, co, 3, 3])
-        for o in 0..<co { for i in 0..<ci { for k in 0..<9 { copy.scalars[(i * co + o) * 9 + k] = weight.scalars[(o * ci + i) * 9 + 8 - k] } } }
-        let transposed = ConvolutionGeometry(inChannels: co, outChannels: ci, kernel: 3, stride: 1, padding: 1)
-        let dy = Tensor(shape: [co, 3, 9, 7], scalars: (0..<(co * 3 * 63)).map { _ in random.nextUniform() * 2 - 1 })
-        let saved = Winograd.variant
-        defer { Winograd.variant = saved }
-        for variant in Winograd.Variant.allCases {
-            Winograd.variant = variant
+    /// A training step keeps U from its forward pass for the input gradient: the same gradients, bit for
+    /// bit, as the convolution's backward pass making U afresh, also when the weight changed in between
+    /// (U is then made again) and after an optimiser-like step (the next forward pass re-makes U).
+    func testTrainingKeepsTheTransformedWeightsForTheInputGradient() {
+        let (conv, x) = layer()
+        var random = SeededRandom(seed: 8)
+        let dy = Tensor(shape: x.shape, scalars: (0..<x.count).map { _ in random.nextUniform() * 2 - 1 })
+        func expected() -> (dx: Tensor, dw: Tensor) {
             var workspace: [Float] = []
-            let inPlace = Winograd.forward(dy, prepared: Winograd.prepare(weight, for: transposed, flippingAndTransposing: true),
-                                           bias: nil, geometry: transposed, workspace: &workspace)
-            let fromCopy = Winograd.forward(dy, prepared: Winograd.prepare(copy, for: transposed), bias: nil, geometry: transposed,
-                                            workspace: &workspace)
-            XCTAssertEqual(inPlace.shape, [ci, 3, 9, 7])
-            XCTAssertEqual(inPlace.scalars, fromCopy.scalars, "\(variant)")
+            var dw = Tensor(shape: conv.weight.value.shape), db: Tensor? = Tensor(shape: [64])
+            let dx = Convolution.backward(dy, input: x, weight: conv.weight.value, geometry: conv.geometry, weightGradient: &dw,
+                                          biasGradient: &db, workspace: &workspace)
+            return (dx, dw)
         }
+        func step(editingBetween edit: Bool) {
+            conv.weight.gradient = Tensor(shape: conv.weight.value.shape)
+            XCTAssertEqual(conv.forward(x, mode: .training).scalars, fresh(conv, x).scalars)
+            if edit { conv.weight.value.scalars.withUnsafeMutableBufferPointer { w in for i in w.indices { w[i] *= -0.5 } } }
+            let dx = conv.backward(dy), reference = expected()
+            XCTAssertEqual(dx.scalars, reference.dx.scalars, edit ? "weight edited after the forward pass" : "kept U")
+            XCTAssertEqual(conv.weight.gradient.scalars, reference.dw.scalars)
+        }
+        step(editingBetween: false)
+        conv.weight.value.scalars.withUnsafeMutableBufferPointer { w in for i in w.indices { w[i] += 0.01 } }
+        step(editingBetween: false)
+        step(editingBetween: true)
     }
 }
 
 extension PreparedWeightsTests {
     /// Past the budget a layer transforms its weights on every pass (same output), and what a layer
-    /// held comes back to the budget when it trains or goes away.
+    /// held comes back to the budget when Winograd no longer takes its input (maps too small) or the
+    /// layer goes away.
     func testTheBudgetCapsWhatLayersKeep() {
         let saved = PreparedWeightsBudget.limit
         defer { PreparedWeightsBudget.limit = saved }
@@ -77,12 +88,13 @@ extension PreparedWeightsTests {
         PreparedWeightsBudget.limit = before + bytes
         do {
             let (a, x) = layer(), (b, _) = layer()
-            let expected = a.forward(x, mode: .training)
+            let expected = fresh(a, x)
             XCTAssertEqual(a.forward(x, mode: .inference).scalars, expected.scalars)
             XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "the first layer keeps its U")
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars, "the second, over budget, transforms afresh")
             withExtendedLifetime(a) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes) }
-            _ = a.forward(x, mode: .training)
+            let tiny = Tensor(shape: [64, 1, 2, 2], scalars: [Float](repeating: 0.5, count: 256))
+            _ = a.forward(tiny, mode: .training)
             XCTAssertEqual(PreparedWeightsBudget.held, before)
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars)
             withExtendedLifetime(b) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "now the second keeps it") }

@@ -80,7 +80,7 @@ final class ConvolutionTests: XCTestCase {
     // Winograd takes 3x3 stride-1 convolutions with enough channels each way. Both algorithms against
     // the loops: odd sizes (tiles hanging over the edge), every padding it accepts, several image
     // groups, maps narrower and wider than eight tiles (the SIMD paths and their edges), the
-    // transposed convolution of the input gradient and the weight gradient.
+    // input gradient (the adjoint, with and without the weight gradient beside it).
     func testWinogradThreeByThreeAgainstTheLoops() {
         let saved = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels,
                      Winograd.minimumWeightGradientPixels, Winograd.variant)
@@ -118,6 +118,11 @@ final class ConvolutionTests: XCTestCase {
             Winograd.targetGroupFloats = saved.0
             check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8,
                   tolerance: tolerance)
+            // The input gradient by Winograd with the weight gradient left to the unfolded path (small maps).
+            Winograd.minimumWeightGradientPixels = 1000
+            check(ConvolutionGeometry(inChannels: 16, outChannels: 20, kernel: 3, stride: 1, padding: 1), n: 3, h: 5, w: 7,
+                  tolerance: tolerance)
+            Winograd.minimumWeightGradientPixels = 1
         }
     }
 
@@ -139,14 +144,19 @@ final class ConvolutionTests: XCTestCase {
         let savedVariant = Winograd.variant
         defer { (Winograd.enabled, Winograd.variant) = (true, savedVariant) }
         var workspace: [Float] = []
-        func run(_ variant: Winograd.Variant?) -> (output: Tensor, weightGradient: Tensor) {
+        func run(_ variant: Winograd.Variant?) -> (output: Tensor, weightGradient: Tensor, inputGradient: Tensor) {
             Winograd.enabled = variant != nil
             if let variant { Winograd.variant = variant }
             let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
-            return (y, weightGradient(dy, input: x, weight: weight, geometry: g, workspace: &workspace))
+            var dw = Tensor(shape: weight.shape), db: Tensor? = nil
+            let dx = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
+                                          workspace: &workspace)
+            XCTAssertEqual(dw.scalars, weightGradient(dy, input: x, weight: weight, geometry: g, workspace: &workspace).scalars)
+            return (y, dw, dx)
         }
         let direct = run(nil)
         let largest = direct.output.scalars.map(abs).max()!, largestGradient = direct.weightGradient.scalars.map(abs).max()!
+        let largestInputGradient = direct.inputGradient.scalars.map(abs).max()!
         // Float rounding, relative to the largest value (sums of 2,304 products for outputs, 128 for
         // weight gradients): F(2x2, 3x3)'s transforms are exact in binary (halves), F(4x4, 3x3)'s
         // sixths and twenty-fourths round, and its larger interpolation points grow the error.
@@ -156,6 +166,8 @@ final class ConvolutionTests: XCTestCase {
                               "\(variant) outputs up to \(largest)")
             XCTAssertLessThan(fast.weightGradient.maxDifference(from: direct.weightGradient).absolute, tolerance * largestGradient,
                               "\(variant) weight gradients up to \(largestGradient)")
+            XCTAssertLessThan(fast.inputGradient.maxDifference(from: direct.inputGradient).absolute, tolerance * largestInputGradient,
+                              "\(variant) input gradients up to \(largestInputGradient)")
         }
     }
 

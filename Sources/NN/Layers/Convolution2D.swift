@@ -42,36 +42,44 @@ public final class Convolution2D: Layer {
         input = mode == .training ? x : nil
         let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
         CostMeter.addFlops(2 * Double(geometry.outChannels * geometry.patchSize) * Double(x.shape[1] * ho * wo))
-        let prepared = preparedWeights(mode: mode, outputPixels: ho * wo)
+        let prepared = preparedWeights(outputPixels: ho * wo)
         guard mode == .training else {
             keptInput = nil
             return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, prepared: prepared,
                                        workspace: &workspace.buffer)
         }
-        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, keeping: &keptInput,
-                                   workspace: &workspace.buffer)
+        return Convolution.forward(x, weight: weight.value, bias: bias?.value, geometry: geometry, prepared: prepared,
+                                   keeping: &keptInput, workspace: &workspace.buffer)
     }
 
     /// Winograd's transformed input from the last training forward pass, for the weight gradient (its
     /// buffer reused from step to step; dropped by an inference pass).
     private var keptInput: Winograd.KeptInput?
 
-    /// Winograd's transformed weights, kept across inference passes while the weight is unchanged
-    /// (`Parameter.version`) and made by the current variant, within `PreparedWeightsBudget`; a training
-    /// pass drops them, since every step changes the weight.
+    /// Winograd's transformed weights U while the weight is unchanged (`Parameter.version`) and the
+    /// variant current, within `PreparedWeightsBudget`: across inference passes, and in training from
+    /// the forward pass to the backward pass's input gradient (every optimiser step changes the
+    /// weight, so the next forward pass makes U again, in the same buffer).
     private var prepared: (version: Int, weights: Winograd.PreparedWeights)?
 
-    private func preparedWeights(mode: Mode, outputPixels: Int) -> Winograd.PreparedWeights? {
-        guard mode == .inference, Winograd.applies(to: geometry, outputPixels: outputPixels) else {
+    private func preparedWeights(outputPixels: Int) -> Winograd.PreparedWeights? {
+        guard Winograd.applies(to: geometry, outputPixels: outputPixels) else {
             dropPreparedWeights()
             return nil
         }
         if let prepared, prepared.version == weight.version, prepared.weights.variant == Winograd.variant {
             return prepared.weights
         }
-        let weights = Winograd.prepare(weight.value, for: geometry)
-        // Same geometry, same size: a layer that holds U keeps its share of the budget for the new one.
-        if prepared != nil || PreparedWeightsBudget.reserve(weights.byteCount) { prepared = (weight.version, weights) }
+        var old = prepared?.weights
+        let heldBytes = old?.byteCount ?? 0
+        prepared = nil
+        let weights = Winograd.prepare(weight.value, for: geometry, reusing: &old)
+        // The layer's share of the budget follows U's size (the variant's).
+        if weights.byteCount == heldBytes || PreparedWeightsBudget.reserve(weights.byteCount - heldBytes) {
+            prepared = (weight.version, weights)
+        } else {
+            PreparedWeightsBudget.release(heldBytes)
+        }
         return weights
     }
 
@@ -86,9 +94,11 @@ public final class Convolution2D: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let input else { preconditionFailure("Convolution2D.backward without a training forward pass") }
         var biasGradient = bias?.gradient
+        let current = prepared.flatMap { $0.version == weight.version ? $0.weights : nil }
         let dx = Convolution.backward(dy, input: input, weight: weight.value, geometry: geometry,
                                       weightGradient: &weight.gradient, biasGradient: &biasGradient,
-                                      workspace: &workspace.buffer, inputGradient: computesInputGradient, kept: keptInput)
+                                      workspace: &workspace.buffer, inputGradient: computesInputGradient, prepared: current,
+                                      kept: keptInput)
         if let biasGradient { bias?.gradient = biasGradient }
         return dx
     }

@@ -47,9 +47,9 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// bias b is [Co]; output y is [Co, N, Ho, Wo].
 /// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
 /// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
-/// 3x3 stride-1 convolutions where `Winograd.applies` take the forward pass (and the stride-1 input
-/// gradient, a forward pass of the transposed convolution) by Winograd, and where
-/// `Winograd.appliesToWeightGradient` the weight gradient too.
+/// 3x3 stride-1 convolutions where `Winograd.applies` take the forward pass and the input gradient
+/// (the forward pass's adjoint) by Winograd, and where `Winograd.appliesToWeightGradient` the weight
+/// gradient too.
 /// Images are processed in groups sized so the unfolded buffer stays in cache between unfold and GEMM
 /// while each GEMM keeps thousands of columns (`imagesPerGroup`).
 public enum Convolution {
@@ -98,26 +98,31 @@ public enum Convolution {
     }
 
     /// A training step's forward pass: where Winograd takes the weight gradient too, V (the transformed
-    /// input) goes into `kept` for `backward(...kept:)`; elsewhere `kept` is emptied.
+    /// input) goes into `kept` for `backward(...kept:)`; elsewhere `kept` is emptied. `prepared` as in
+    /// the forward pass above (a layer keeps U for its backward pass).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               keeping kept: inout Winograd.KeptInput?, workspace: inout [Float]) -> Tensor {
+                               prepared: Winograd.PreparedWeights? = nil, keeping kept: inout Winograd.KeptInput?,
+                               workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
         guard ho > 0 && wo > 0 && Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
             kept = nil
-            return forward(x, weight: weight, bias: bias, geometry: g, workspace: &workspace)
+            return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, workspace: &workspace)
         }
-        return Winograd.forward(x, prepared: Winograd.prepare(weight, for: g), bias: bias, geometry: g, keeping: &kept,
-                                workspace: &workspace)
+        let current = prepared.flatMap { $0.variant == Winograd.variant ? $0 : nil } ?? Winograd.prepare(weight, for: g)
+        return Winograd.forward(x, prepared: current, bias: bias, geometry: g, keeping: &kept, workspace: &workspace)
     }
 
     /// Returns dx; accumulates into `weightGradient` ([Co, Ci·kh·kw]) and `biasGradient` ([Co]).
     /// With `inputGradient: false` (a network's first layer, whose input is the image) dx is not
     /// computed and an empty tensor comes back: half the backward GEMMs and the whole fold are skipped.
-    /// `kept`: Winograd's V from this input's forward pass (`forward(...keeping:...)`), if any.
+    /// Where Winograd applies, the input gradient is its adjoint (`Winograd.backward`), which needs U:
+    /// `prepared` when given (a layer keeps its forward pass's), else made here. `kept`: Winograd's V
+    /// from this input's forward pass (`forward(...keeping:...)`), if any.
     public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
-                                weightGradient: inout Tensor, biasGradient: inout Tensor?,
-                                workspace: inout [Float], inputGradient: Bool = true, kept: Winograd.KeptInput? = nil) -> Tensor {
+                                weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
+                                inputGradient: Bool = true, prepared: Winograd.PreparedWeights? = nil,
+                                kept: Winograd.KeptInput? = nil) -> Tensor {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
@@ -128,18 +133,22 @@ public enum Convolution {
         // (`canopy bench kernels`).
         let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel, stride: (1, 1),
                                              padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
-        let transposedForInput = inputGradient && transposedInputGradient && g.stride == (1, 1) && !g.isPointwise
-            && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width
-            && (ho * wo >= 64 || Winograd.applies(to: transposed, outputPixels: h * w))
-        // The weight gradient by Winograd where it pays (its GEMMs sum over the tiles: too few on small
-        // maps), else by the unfolded input in the loop below.
+        // The input gradient by Winograd's adjoint wherever its forward pass applies, and the weight
+        // gradient where that pays too (its GEMMs sum over the tiles: too few on small maps); else
+        // by the unfolded input in the loop below.
+        let winogradInput = inputGradient && Winograd.applies(to: g, outputPixels: ho * wo)
         let winogradWeights = Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
-        if winogradWeights {
-            Winograd.accumulateWeightGradient(dy, input: x, kept: kept, geometry: g, into: &weightGradient, workspace: &workspace)
+        let transposedForInput = inputGradient && !winogradInput && transposedInputGradient && g.stride == (1, 1)
+            && !g.isPointwise && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
+        var dx = Tensor(shape: [0])
+        if winogradInput || winogradWeights {
+            let gradients: Winograd.Gradients = [winogradInput ? .input : [], winogradWeights ? .weight : []]
+            dx = Winograd.backward(dy, input: x, weight: weight, prepared: prepared, kept: kept, geometry: g, computing: gradients,
+                                   weightGradient: &weightGradient, workspace: &workspace)
         }
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.
-        var dx = inputGradient ? Tensor(shape: x.shape) { _ in } : Tensor(shape: [0])
+        if inputGradient && !winogradInput { dx = Tensor(shape: x.shape) { _ in } }
         if biasGradient != nil {
             dy.scalars.withUnsafeBufferPointer { dyp in
                 biasGradient!.scalars.withUnsafeMutableBufferPointer { db in
@@ -161,7 +170,7 @@ public enum Convolution {
                                           b: dyp.baseAddress!, ldb: columns, c: dxp.baseAddress!, ldc: columns)
                                 return
                             }
-                            let foldsInput = inputGradient && !transposedForInput
+                            let foldsInput = inputGradient && !winogradInput && !transposedForInput
                             guard foldsInput || !winogradWeights else { return }
                             forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
                                 let groupColumns = count * ho * wo
@@ -185,13 +194,7 @@ public enum Convolution {
             }
         }
         if transposedForInput {
-            if Winograd.applies(to: transposed, outputPixels: h * w) {
-                // U of the flipped, transposed weights, made from the stored ones without a copy.
-                let prepared = Winograd.prepare(weight, for: transposed, flippingAndTransposing: true)
-                dx = Winograd.forward(dy, prepared: prepared, bias: nil, geometry: transposed, workspace: &workspace)
-            } else {
-                dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
-            }
+            dx = forward(dy, weight: flippedTransposed(weight, geometry: g), bias: nil, geometry: transposed, workspace: &workspace)
         }
         return dx
     }

@@ -116,36 +116,75 @@ public enum Winograd {
     public struct PreparedWeights: Sendable {
         public let variant: Variant
         public let geometry: ConvolutionGeometry
-        let u: [Float]
+        var u: [Float]
         public var byteCount: Int { u.count * MemoryLayout<Float>.stride }
     }
 
-    /// U for `weight` ([Co, Ci, 3, 3] of the convolution `g`). With `flippingAndTransposing`, `weight`
-    /// is instead the stored weight of the convolution whose transposed convolution `g` is ([Ci, Co, 3,
-    /// 3] in g's terms): U is made for W'[o, i] = W[i, o] rotated by 180°, read in place, so the
-    /// backward pass's input gradient needs no flipped copy of the weights.
-    public static func prepare(_ weight: Tensor, for g: ConvolutionGeometry, flippingAndTransposing: Bool = false) -> PreparedWeights {
+    /// U for `weight` ([Co, Ci, 3, 3] of the convolution `g`), written into `reusing`'s buffer when
+    /// it has the size (a layer re-preparing after every optimiser step allocates nothing); `reusing`
+    /// is emptied.
+    public static func prepare(_ weight: Tensor, for g: ConvolutionGeometry, reusing old: inout PreparedWeights?) -> PreparedWeights {
         precondition(g.kernel == (3, 3) && weight.count == g.outChannels * g.inChannels * 9, "Winograd weight \(weight.shape)")
-        let u = switch variant {
-        case .f2x2: transformedWeights(WinogradF2x2.self, weight, geometry: g, flipped: flippingAndTransposing)
-        case .f4x4: transformedWeights(WinogradF4x4.self, weight, geometry: g, flipped: flippingAndTransposing)
+        var u = old?.u ?? []
+        old = nil
+        switch variant {
+        case .f2x2: transformWeights(WinogradF2x2.self, weight, geometry: g, into: &u)
+        case .f4x4: transformWeights(WinogradF4x4.self, weight, geometry: g, into: &u)
         }
         return PreparedWeights(variant: variant, geometry: g, u: u)
     }
 
-    /// dW += the weight gradient, for convolutions where `applies` holds (the forward pass's adjoint).
-    /// With `kept` from this input's forward pass (`forward(_:prepared:bias:geometry:keeping:workspace:)`)
-    /// V is read from it instead of transformed again.
-    public static func accumulateWeightGradient(_ dy: Tensor, input x: Tensor, kept: KeptInput? = nil, geometry g: ConvolutionGeometry,
-                                                into weightGradient: inout Tensor, workspace: inout [Float]) {
-        let usable = kept.flatMap { $0.matches(x, geometry: g) ? $0 : nil }
-        (usable?.v ?? []).withUnsafeBufferPointer { v in
-            let keptV = usable == nil ? nil : v.baseAddress
-            switch variant {
-            case .f2x2: accumulateWeightGradient(WinogradF2x2.self, dy, input: x, keptV: keptV, geometry: g, into: &weightGradient, workspace: &workspace)
-            case .f4x4: accumulateWeightGradient(WinogradF4x4.self, dy, input: x, keptV: keptV, geometry: g, into: &weightGradient, workspace: &workspace)
+    /// U for `weight` in a new buffer.
+    public static func prepare(_ weight: Tensor, for g: ConvolutionGeometry) -> PreparedWeights {
+        var none: PreparedWeights?
+        return prepare(weight, for: g, reusing: &none)
+    }
+
+    /// What `backward` computes: the input gradient, the weight gradient or both.
+    public struct Gradients: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let input = Gradients(rawValue: 1), weight = Gradients(rawValue: 2)
+    }
+
+    /// The backward pass, for convolutions where `applies` holds, as the adjoint of the forward pass in
+    /// one walk over the tile groups that makes dM = A dy Aᵀ once for both gradients:
+    /// - `.weight`: dU[ξ] = Σ dM[ξ] V[ξ]ᵀ, then `weightGradient` += Gᵀ dU G. V comes from `kept`
+    ///   when it was made for this input (`forward(_:prepared:bias:geometry:keeping:workspace:)`),
+    ///   else the input is transformed again.
+    /// - `.input`: dV[ξ] = U[ξ]ᵀ dM[ξ], then dx = Σ B dV Bᵀ over the tiles, their blocks' overlaps
+    ///   added. U is `prepared` when made for this convolution by the current variant, else made from
+    ///   `weight`. (The transposed convolution would transform dy as its input and need U of the
+    ///   flipped weights besides.)
+    /// Returns dx, or an empty tensor without `.input`.
+    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, prepared: PreparedWeights?, kept: KeptInput?,
+                                geometry g: ConvolutionGeometry, computing gradients: Gradients, weightGradient: inout Tensor,
+                                workspace: inout [Float]) -> Tensor {
+        let usableV = gradients.contains(.weight) ? kept.flatMap { $0.matches(x, geometry: g) ? $0.v : nil } : nil
+        let u = gradients.contains(.input)
+            ? (prepared.flatMap { $0.variant == variant && $0.geometry == g ? $0.u : nil } ?? prepare(weight, for: g).u) : nil
+        func run(_ dx: UnsafeMutablePointer<Float>?) {
+            (usableV ?? []).withUnsafeBufferPointer { v in
+                (u ?? []).withUnsafeBufferPointer { up in
+                    weightGradient.scalars.withUnsafeMutableBufferPointer { dw in
+                        let keptV = usableV == nil ? nil : v.baseAddress, weights = dx == nil ? nil : up.baseAddress
+                        let dw = gradients.contains(.weight) ? dw.baseAddress : nil
+                        switch variant {
+                        case .f2x2: backward(WinogradF2x2.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
+                                             dx: dx, workspace: &workspace)
+                        case .f4x4: backward(WinogradF4x4.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
+                                             dx: dx, workspace: &workspace)
+                        }
+                    }
+                }
             }
         }
+        guard gradients.contains(.input) else {
+            run(nil)
+            return Tensor(shape: [0])
+        }
+        // Every image plane of every channel is written whole by the adjoint transform.
+        return Tensor(shape: x.shape) { dx in run(dx.baseAddress!) }
     }
 
     /// Tiles and tile groups of one convolution under scheme S.
@@ -202,34 +241,31 @@ public enum Winograd {
         }
     }
 
-    /// `keptV`: V of every group, one after another, from the forward pass (else transformed here).
-    static func accumulateWeightGradient<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor, keptV: UnsafePointer<Float>?,
-                                                            geometry g: ConvolutionGeometry, into weightGradient: inout Tensor,
-                                                            workspace: inout [Float]) {
+    /// `u` (U, for dx) and `dx` are given together; `keptV`: V of every group, one after another, from
+    /// the forward pass (else transformed here when `weightGradient` is given).
+    static func backward<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor, u: UnsafePointer<Float>?,
+                                            keptV: UnsafePointer<Float>?, geometry g: ConvolutionGeometry,
+                                            weightGradient: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?,
+                                            workspace: inout [Float]) {
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [co, n, ho, wo], "conv output gradient \(dy.shape)")
+        precondition((u == nil) == (dx == nil), "Winograd's input gradient needs U")
         let plan = Plan(S.self, geometry: g, images: n, outputHeight: ho, outputWidth: wo)
-        let pairs = co * ci, sums = positions * pairs
+        let pairs = co * ci, sums = weightGradient == nil ? 0 : positions * pairs
         let needed = sums + positions * (ci + co) * plan.groupTiles
         if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
         let plane = ho * wo
         workspace.withUnsafeMutableBufferPointer { buffer in
+            // `scratch` holds V when it is transformed here, and dV: position ξ's GEMMs read V[ξ] before
+            // writing dV[ξ] over it.
             let du = buffer.baseAddress!, scratch = du + sums, dm = scratch + positions * ci * plan.groupTiles
             x.scalars.withUnsafeBufferPointer { xp in
                 dy.scalars.withUnsafeBufferPointer { dyp in
                     var first = 0
                     while first < n {
                         let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
-                        let v: UnsafePointer<Float>
-                        if let keptV {
-                            v = keptV + positions * ci * first * plan.tilesPerImage
-                        } else {
-                            transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w,
-                                            images: first..<(first + count), plan: plan, into: scratch)
-                            v = UnsafePointer(scratch)
-                        }
                         Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
                             for o in channels {
                                 S.transformOutputGradient(dyp.baseAddress! + (o * n + first) * plane, images: count, height: ho,
@@ -237,18 +273,40 @@ public enum Winograd {
                                                           into: dm + o * tiles, stride: co * tiles)
                             }
                         }
+                        let v: UnsafePointer<Float>? = if weightGradient == nil {
+                            nil
+                        } else if let keptV {
+                            keptV + positions * ci * first * plan.tilesPerImage
+                        } else {
+                            transformed(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w,
+                                        images: first..<(first + count), plan: plan, into: scratch)
+                        }
                         forEachPosition(positions) { xi in
-                            BLAS.gemm(transposeB: true, m: co, n: ci, k: tiles, a: dm + xi * co * tiles, lda: tiles,
-                                      b: v + xi * ci * tiles, ldb: tiles, beta: first == 0 ? 0 : 1, c: du + xi * pairs, ldc: ci)
+                            if let v {
+                                BLAS.gemm(transposeB: true, m: co, n: ci, k: tiles, a: dm + xi * co * tiles, lda: tiles,
+                                          b: v + xi * ci * tiles, ldb: tiles, beta: first == 0 ? 0 : 1, c: du + xi * pairs, ldc: ci)
+                            }
+                            if let u {
+                                BLAS.gemm(transposeA: true, m: ci, n: tiles, k: co, a: u + xi * co * ci, lda: ci,
+                                          b: dm + xi * co * tiles, ldb: tiles, c: scratch + xi * ci * tiles, ldc: tiles)
+                            }
+                        }
+                        if let dx {
+                            Parallel.forEachChunk(ci, costPerItem: tiles * 3 * positions) { channels in
+                                for c in channels {
+                                    S.transformInputGradient(scratch + c * tiles, stride: ci * tiles, images: count, height: h, width: w,
+                                                             padding: g.padding, tilesHigh: plan.tilesHigh, tilesWide: plan.tilesWide,
+                                                             into: dx + (c * n + first) * h * w)
+                                }
+                            }
                         }
                         first += count
                     }
                 }
             }
-            weightGradient.scalars.withUnsafeMutableBufferPointer { dw in
-                Parallel.forEachChunk(pairs, costPerItem: 4 * positions) { range in
-                    for pair in range { S.accumulateWeight(du + pair, stride: pairs, into: dw.baseAddress! + pair * 9) }
-                }
+            guard let weightGradient else { return }
+            Parallel.forEachChunk(pairs, costPerItem: 4 * positions) { range in
+                for pair in range { S.accumulateWeight(du + pair, stride: pairs, into: weightGradient + pair * 9) }
             }
         }
     }
@@ -266,20 +324,26 @@ public enum Winograd {
         }
     }
 
-    /// U = G g Gᵀ for every (co, ci) pair: [α², Co, Ci].
-    static func transformedWeights<S: WinogradScheme>(_ scheme: S.Type, _ weight: Tensor, geometry g: ConvolutionGeometry,
-                                                      flipped: Bool) -> [Float] {
+    /// U = G g Gᵀ for every (co, ci) pair: [α², Co, Ci], into `u` (resized when it is not that size).
+    static func transformWeights<S: WinogradScheme>(_ scheme: S.Type, _ weight: Tensor, geometry g: ConvolutionGeometry,
+                                                    into u: inout [Float]) {
         let pairs = g.outChannels * g.inChannels
-        return [Float](unsafeUninitializedCapacity: S.positions * pairs) { u, initialized in
-            weight.scalars.withUnsafeBufferPointer { wp in
-                let source = WeightSource(base: wp.baseAddress!, outChannels: g.outChannels, inChannels: g.inChannels,
-                                          flippedTransposed: flipped)
+        if u.count != S.positions * pairs { u = [Float](repeating: 0, count: S.positions * pairs) }
+        weight.scalars.withUnsafeBufferPointer { wp in
+            u.withUnsafeMutableBufferPointer { up in
                 Parallel.forEachChunk(pairs, costPerItem: 4 * S.positions) { range in
-                    S.transformWeights(source, pairs: range, into: u.baseAddress!, stride: pairs)
+                    S.transformWeights(wp.baseAddress!, pairs: range, into: up.baseAddress!, stride: pairs)
                 }
             }
-            initialized = S.positions * pairs
         }
+    }
+
+    /// `transformInputs` into `v`, returned.
+    private static func transformed<S: WinogradScheme>(_ scheme: S.Type, _ x: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+                                                       batch n: Int, height h: Int, width w: Int, images: Range<Int>, plan: Plan,
+                                                       into v: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        transformInputs(S.self, x, geometry: g, batch: n, height: h, width: w, images: images, plan: plan, into: v)
+        return UnsafePointer(v)
     }
 
     /// V for the selected images of every input channel, split by channel.
@@ -303,9 +367,9 @@ protocol WinogradScheme {
     /// m, the side of an output tile; the input tile's side α is m + 2.
     static var outputTile: Int { get }
 
-    /// U[ξ, pair] = (G g Gᵀ)[ξ] for the 3x3 weights g of `pairs` (tap k of a pair at `source.tap(k,
-    /// of:)`), written at `u + ξ·stride + pair`.
-    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int)
+    /// U[ξ, pair] = (G g Gᵀ)[ξ] for the 3x3 weights g of `pairs` (pair p's nine at `weights + 9p`),
+    /// written at `u + ξ·stride + pair`.
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int)
 
     /// V[ξ, t] = (Bᵀ d B)[ξ] for every tile t of one channel's images (planes from `source`, zero
     /// outside them), written at `into + ξ·stride + t`.
@@ -323,35 +387,41 @@ protocol WinogradScheme {
     static func transformOutputGradient(_ source: UnsafePointer<Float>, images: Int, height: Int, width: Int,
                                         tilesHigh: Int, tilesWide: Int, into dm: UnsafeMutablePointer<Float>, stride: Int)
 
+    /// dx = Σ over the tiles of B dv Bᵀ, each tile's α x α block added where its input block lay (the
+    /// blocks overlap by two rows and columns) and the padding cut: the adjoint of `transformInput`,
+    /// for one input channel's images (dV at `dv + ξ·stride + t`, input planes written at `into`).
+    static func transformInputGradient(_ dv: UnsafePointer<Float>, stride: Int, images: Int, height: Int, width: Int,
+                                       padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
+                                       into dx: UnsafeMutablePointer<Float>)
+
     /// dg += Gᵀ dU G for one 3x3 weight (dU at `du + ξ·stride`).
     static func accumulateWeight(_ du: UnsafePointer<Float>, stride: Int, into g: UnsafeMutablePointer<Float>)
-}
-
-/// Where U's channel pair o·Ci + i (of `outChannels` x `inChannels`) finds its nine taps: at pair·9
-/// of the weights as stored, or, flipped and transposed (the transposed convolution's weights, W'[o,
-/// i] = W[i, o] rotated by 180°), at (i·Co + o)·9, read backwards.
-struct WeightSource {
-    let base: UnsafePointer<Float>
-    let outChannels: Int, inChannels: Int
-    let flippedTransposed: Bool
-
-    /// The pair's first stored tap.
-    @inline(__always) func taps(_ pair: Int) -> UnsafePointer<Float> { base + offset(pair) }
-
-    /// The pair's first stored tap, from `base`.
-    @inline(__always) func offset(_ pair: Int) -> Int {
-        guard flippedTransposed else { return pair * 9 }
-        let o = pair / inChannels, i = pair - o * inChannels
-        return (i * outChannels + o) * 9
-    }
-
-    /// Tap k (row-major in the 3x3 kernel) of the pair whose stored taps start at `taps`.
-    @inline(__always) func tap(_ k: Int, of taps: UnsafePointer<Float>) -> Float {
-        taps[flippedTransposed ? 8 - k : k]
-    }
 }
 
 extension WinogradScheme {
     /// α², the transform positions ξ, one GEMM each.
     static var positions: Int { (outputTile + 2) * (outputTile + 2) }
+
+    /// Calls `body(planes, planeWidth, planeSize)` with zeroed planes, one per image, that hold every
+    /// tile's α x α input block (the padded input and the overhang: tile (ty, tx) at row m·ty, column
+    /// m·tx), then copies each plane's image part, the padding cut, to the images' `height` x `width`
+    /// planes at `dx`.
+    @inline(__always)
+    static func withTilePlanes(images: Int, height h: Int, width w: Int, padding: (height: Int, width: Int), tilesHigh: Int,
+                               tilesWide: Int, into dx: UnsafeMutablePointer<Float>,
+                               _ body: (UnsafeMutablePointer<Float>, Int, Int) -> Void) {
+        let planeWidth = outputTile * tilesWide + 2, planeSize = (outputTile * tilesHigh + 2) * planeWidth
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: images * planeSize) { buffer in
+            let planes = buffer.baseAddress!
+            planes.initialize(repeating: 0, count: images * planeSize)
+            body(planes, planeWidth, planeSize)
+            for image in 0..<images {
+                for y in 0..<h {
+                    let source = planes + image * planeSize + (y + padding.height) * planeWidth + padding.width
+                    let target = dx + (image * h + y) * w
+                    for x in 0..<w { target[x] = source[x] }
+                }
+            }
+        }
+    }
 }

@@ -4,14 +4,8 @@
 enum WinogradF2x2: WinogradScheme {
     static let outputTile = 2
 
-    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 9) { g in
-            for pair in pairs {
-                let taps = source.taps(pair)
-                for k in 0..<9 { g[k] = source.tap(k, of: taps) }
-                transformWeight(g.baseAddress!, into: u + pair, stride: stride)
-            }
-        }
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+        for pair in pairs { transformWeight(weights + pair * 9, into: u + pair, stride: stride) }
     }
 
     /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]].
@@ -111,6 +105,37 @@ enum WinogradF2x2: WinogradScheme {
             v[(row * 4 + 3) * stride] = r.1 - r.3
         }
         store(r0, 0); store(r1, 1); store(r2, 2); store(r3, 3)
+    }
+
+    /// B = (Bᵀ)ᵀ: (u₀, u₁, u₂, u₃) becomes (u₀, u₁ − u₂ + u₃, u₁ + u₂ − u₀, −u₃), down the columns of
+    /// each tile's dV and then along its rows; the 4x4 blocks, two apart, are added into the planes.
+    static func transformInputGradient(_ dv: UnsafePointer<Float>, stride: Int, images: Int, height h: Int, width w: Int,
+                                       padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
+                                       into dx: UnsafeMutablePointer<Float>) {
+        @inline(__always) func adjoint(_ u: (Float, Float, Float, Float)) -> (Float, Float, Float, Float) {
+            (u.0, u.1 - u.2 + u.3, u.1 + u.2 - u.0, -u.3)
+        }
+        withTilePlanes(images: images, height: h, width: w, padding: padding, tilesHigh: tilesHigh, tilesWide: tilesWide,
+                       into: dx) { planes, planeWidth, planeSize in
+            var t = 0
+            for image in 0..<images {
+                for ty in 0..<tilesHigh {
+                    for tx in 0..<tilesWide {
+                        @inline(__always) func at(_ xi: Int) -> Float { dv[xi * stride + t] }
+                        let c0 = adjoint((at(0), at(4), at(8), at(12))), c1 = adjoint((at(1), at(5), at(9), at(13)))
+                        let c2 = adjoint((at(2), at(6), at(10), at(14))), c3 = adjoint((at(3), at(7), at(11), at(15)))
+                        let block = planes + image * planeSize + 2 * ty * planeWidth + 2 * tx
+                        @inline(__always) func add(_ r: Int, _ row: (Float, Float, Float, Float)) {
+                            let values = adjoint(row), target = block + r * planeWidth
+                            target[0] += values.0; target[1] += values.1; target[2] += values.2; target[3] += values.3
+                        }
+                        add(0, (c0.0, c1.0, c2.0, c3.0)); add(1, (c0.1, c1.1, c2.1, c3.1))
+                        add(2, (c0.2, c1.2, c2.2, c3.2)); add(3, (c0.3, c1.3, c2.3, c3.3))
+                        t += 1
+                    }
+                }
+            }
+        }
     }
 
     /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. Odd sizes drop the tiles' last row or column.

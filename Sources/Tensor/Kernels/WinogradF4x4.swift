@@ -33,6 +33,19 @@ enum WinogradF4x4: WinogradScheme {
                 4 * d1 - 5 * d3 + d5)
     }
 
+    /// B u, the adjoint of `inputRow`.
+    @inline(__always)
+    static func inputGradientRow(_ u: Six) -> Six {
+        let (u0, u1, u2, u3, u4, u5) = u
+        let sum34 = u3 + u4, difference34 = u3 - u4
+        return (4 * u0,
+                4 * (u2 - u1 + u5) - 2 * difference34,
+                -5 * u0 - 4 * (u1 + u2) - sum34,
+                u1 - u2 + 2 * difference34 - 5 * u5,
+                u0 + u1 + u2 + sum34,
+                u5)
+    }
+
     /// Aᵀ m.
     @inline(__always)
     static func outputRow(_ m: Six) -> Four {
@@ -55,26 +68,14 @@ enum WinogradF4x4: WinogradScheme {
 
     /// Eight pairs at a time, one per lane: a pair's nine weights are gathered across the lanes, and each
     /// of the 36 results is one eight-wide store (pairs are adjacent in U).
-    static func transformWeights(_ source: WeightSource, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-        let weights = source.base
+    static func transformWeights(_ weights: UnsafePointer<Float>, pairs: Range<Int>, into u: UnsafeMutablePointer<Float>, stride: Int) {
         var pair = pairs.lowerBound
         while pair < pairs.upperBound {
             let count = min(8, pairs.upperBound - pair)
-            // Two loops, so the stored order keeps its plain strided loads.
-            if source.flippedTransposed {
-                var offsets = SIMD8<Int>()
-                for lane in 0..<count { offsets[lane] = source.offset(pair + lane) + 8 }
-                transformEight(at: pair, count: count, into: u, stride: stride) { k in
-                    var lanes = Lanes()
-                    for lane in 0..<count { lanes[lane] = weights[offsets[lane] - k] }
-                    return lanes
-                }
-            } else {
-                transformEight(at: pair, count: count, into: u, stride: stride) { k in
-                    var lanes = Lanes()
-                    for lane in 0..<count { lanes[lane] = weights[(pair + lane) * 9 + k] }
-                    return lanes
-                }
+            transformEight(at: pair, count: count, into: u, stride: stride) { k in
+                var lanes = Lanes()
+                for lane in 0..<count { lanes[lane] = weights[(pair + lane) * 9 + k] }
+                return lanes
             }
             pair += count
         }
@@ -166,6 +167,43 @@ enum WinogradF4x4: WinogradScheme {
         }
     }
 
+    /// Eight tiles at a time in tile order: B dV Bᵀ in the lanes, then each tile's 6x6 block added into
+    /// the zeroed planes in turn (the blocks of neighbouring tiles overlap).
+    static func transformInputGradient(_ dv: UnsafePointer<Float>, stride: Int, images: Int, height h: Int, width w: Int,
+                                       padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
+                                       into dx: UnsafeMutablePointer<Float>) {
+        let total = images * tilesHigh * tilesWide
+        withTilePlanes(images: images, height: h, width: w, padding: padding, tilesHigh: tilesHigh, tilesWide: tilesWide,
+                       into: dx) { planes, planeWidth, planeSize in
+            withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 36) { stage in
+                forEachTileGroup(total: total, tilesHigh: tilesHigh, tilesWide: tilesWide, planeWidth: planeWidth,
+                                 planeSize: planeSize) { offsets, t, count in
+                    @inline(__always) func at(_ xi: Int) -> Lanes { load(dv + xi * stride + t, count: count) }
+                    // B down each of the six columns, then along each of the six rows.
+                    @inline(__always) func column(_ j: Int) -> Six {
+                        inputGradientRow((at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j)))
+                    }
+                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                    @inline(__always) func emit(_ r: Int, _ row: Six) {
+                        let block = inputGradientRow(row)
+                        (stage[6 * r], stage[6 * r + 1], stage[6 * r + 2]) = (block.0, block.1, block.2)
+                        (stage[6 * r + 3], stage[6 * r + 4], stage[6 * r + 5]) = (block.3, block.4, block.5)
+                    }
+                    emit(0, (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)); emit(1, (c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+                    emit(2, (c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)); emit(3, (c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+                    emit(4, (c0.4, c1.4, c2.4, c3.4, c4.4, c5.4)); emit(5, (c0.5, c1.5, c2.5, c3.5, c4.5, c5.5))
+                    for k in 0..<count {
+                        let block = planes + offsets[k]
+                        for r in 0..<6 {
+                            let row = block + r * planeWidth
+                            for c in 0..<6 { row[c] += stage[6 * r + c][k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Calls `body(padded, planeWidth)` with the images' planes copied into zeroed planes of
     /// `planeHeight` x `planeWidth`, `top` rows and `left` columns in (what lies outside is cut).
     @inline(__always)
@@ -228,6 +266,15 @@ enum WinogradF4x4: WinogradScheme {
         store(six.4, at: target + 4 * stride, count: count); store(six.5, at: target + 5 * stride, count: count)
     }
 
+    /// `count` floats from `source` into the first lanes (the rest zero).
+    @inline(__always)
+    private static func load(_ source: UnsafePointer<Float>, count: Int) -> Lanes {
+        if count == 8 { return UnsafeRawPointer(source).loadUnaligned(as: Lanes.self) }
+        var lanes = Lanes()
+        for k in 0..<count { lanes[k] = source[k] }
+        return lanes
+    }
+
     /// The first `count` lanes of `value` at `target`.
     @inline(__always)
     private static func store(_ value: Lanes, at target: UnsafeMutablePointer<Float>, count: Int) {
@@ -250,13 +297,7 @@ enum WinogradF4x4: WinogradScheme {
             var t = 0
             while t < total {
                 let count = min(8, total - t)
-                @inline(__always) func at(_ xi: Int) -> Lanes {
-                    let p = m + xi * stride + t
-                    if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
-                    var lanes = Lanes()
-                    for k in 0..<count { lanes[k] = p[k] }
-                    return lanes
-                }
+                @inline(__always) func at(_ xi: Int) -> Lanes { load(m + xi * stride + t, count: count) }
                 // Aᵀ down each of the six columns, then along each of the four rows; each output row's
                 // 32 values hold the eight tiles' four columns interleaved (tile k at 4k).
                 @inline(__always) func column(_ j: Int) -> Four { outputRow((at(j), at(6 + j), at(12 + j), at(18 + j), at(24 + j), at(30 + j))) }
