@@ -28,15 +28,39 @@ public final class SGD: Optimizer {
             parameter.value.scalars.withUnsafeMutableBufferPointer { theta in
                 parameter.gradient.scalars.withUnsafeBufferPointer { gradient in
                     buffer.scalars.withUnsafeMutableBufferPointer { b in
-                        Parallel.forEachChunk(theta.count, costPerItem: 4) { range in
-                            for i in range {
-                                let g = gradient[i] + wd * theta[i]
-                                guard mu > 0 else {
+                        let count = theta.count
+                        let (theta, gradient, b) = (theta.baseAddress!, gradient.baseAddress!, b.baseAddress)
+                        // One loop per case, without branches inside, so each vectorises.
+                        Parallel.forEachChunk(count, costPerItem: 4) { range in
+                            guard mu > 0, let b else {
+                                for i in range { theta[i] -= lr * (gradient[i] + wd * theta[i]) }
+                                return
+                            }
+                            switch (first, nesterov) {
+                            case (true, false):
+                                for i in range {
+                                    let g = gradient[i] + wd * theta[i]
+                                    b[i] = g
                                     theta[i] -= lr * g
-                                    continue
                                 }
-                                b[i] = first ? g : mu * b[i] + g
-                                theta[i] -= lr * (nesterov ? g + mu * b[i] : b[i])
+                            case (true, true):
+                                for i in range {
+                                    let g = gradient[i] + wd * theta[i]
+                                    b[i] = g
+                                    theta[i] -= lr * (g + mu * g)
+                                }
+                            case (false, false):
+                                for i in range {
+                                    let g = gradient[i] + wd * theta[i], velocity = mu * b[i] + g
+                                    b[i] = velocity
+                                    theta[i] -= lr * velocity
+                                }
+                            case (false, true):
+                                for i in range {
+                                    let g = gradient[i] + wd * theta[i], velocity = mu * b[i] + g
+                                    b[i] = velocity
+                                    theta[i] -= lr * (g + mu * velocity)
+                                }
                             }
                         }
                     }
