@@ -27,7 +27,8 @@ public struct KernelBenchmark {
         public var backwardGflops: Double
         public var backwardGemmGflops: Double
         public var perImageForwardGflops: Double
-        /// The backward pass with the input gradient by fold, for stride-1 shapes (else equal to `backwardGflops`).
+        /// The backward pass without Winograd, with the input gradient by fold rather than the transposed
+        /// convolution (equal to `directBackwardGflops` for strided shapes).
         public var foldBackwardGflops: Double
         /// Forward and backward without Winograd (equal to the above where it does not apply). GFLOP/s are
         /// effective throughout: the direct method's FLOPs over the time, so Winograd can pass sgemm.
@@ -97,13 +98,6 @@ public struct KernelBenchmark {
                 gemm(&a, &b, &c, transposeA: true, m: k, n: n, k: m)
             }
             let perImage = { perImageForward(x: x, weight: weight, geometry: g, workspace: &workspace) }
-            let foldBackward = {
-                let saved = Convolution.transposedInputGradient
-                Convolution.transposedInputGradient = false
-                defer { Convolution.transposedInputGradient = saved }
-                backward()
-            }
-
             func direct(_ body: @escaping () -> Void) -> () -> Void {
                 {
                     let saved = Winograd.enabled
@@ -111,6 +105,12 @@ public struct KernelBenchmark {
                     defer { Winograd.enabled = saved }
                     body()
                 }
+            }
+            let foldBackward = direct {
+                let saved = Convolution.transposedInputGradient
+                Convolution.transposedInputGradient = false
+                defer { Convolution.transposedInputGradient = saved }
+                backward()
             }
 
             let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward, direct(forward), direct(backward)],

@@ -127,17 +127,16 @@ public enum Convolution {
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
         let columns = n * ho * wo, k = g.patchSize
-        // Stride 1: dx is the convolution of dy with the weights flipped and transposed, padded by
-        // k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds. Measured
-        // faster on maps of 16x16 and more, even at 8x8, slower at 4x4 unless Winograd takes it
-        // (`canopy bench kernels`).
-        let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel, stride: (1, 1),
-                                             padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
         // The input gradient by Winograd's adjoint wherever its forward pass applies, and the weight
         // gradient where that pays too (its GEMMs sum over the tiles: too few on small maps); else
         // by the unfolded input in the loop below.
         let winogradInput = inputGradient && Winograd.applies(to: g, outputPixels: ho * wo)
         let winogradWeights = Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
+        // Otherwise, at stride 1, dx is the convolution of dy with the weights flipped and transposed,
+        // padded by k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds.
+        // Measured faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
+        let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel, stride: (1, 1),
+                                             padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
         let transposedForInput = inputGradient && !winogradInput && transposedInputGradient && g.stride == (1, 1)
             && !g.isPointwise && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
         var dx = Tensor(shape: [0])
