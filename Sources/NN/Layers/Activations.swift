@@ -25,6 +25,7 @@ public final class ReLU: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         if isFused { return dy }
         guard let output else { preconditionFailure("ReLU.backward without a training forward pass") }
+        self.output = nil
         return Activation.reluBackward(dy, output: output)
     }
 }
@@ -42,6 +43,7 @@ public final class Sigmoid: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let output else { preconditionFailure("Sigmoid.backward without a training forward pass") }
+        self.output = nil
         return Activation.sigmoidBackward(dy, output: output)
     }
 }
@@ -94,6 +96,7 @@ public final class LocalResponseNorm: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("LocalResponseNorm.backward without a training forward pass") }
+        self.cache = nil
         return LocalResponseNormalization.backward(dy, input: cache.input, scale: cache.scale, parameters)
     }
 }

@@ -43,6 +43,7 @@ public final class BatchNorm: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("BatchNorm.backward without a training forward pass") }
+        self.cache = nil
         return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics,
                                            gammaGradient: &weight.gradient, betaGradient: &bias.gradient, reluOutput: cache.output)
     }

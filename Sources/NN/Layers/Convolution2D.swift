@@ -100,6 +100,8 @@ public final class Convolution2D: Layer {
                                       workspace: &workspace.buffer, inputGradient: computesInputGradient, prepared: current,
                                       kept: keptInput)
         if let biasGradient { bias?.gradient = biasGradient }
+        self.input = nil
+        keptInput = nil
         return dx
     }
 

@@ -24,6 +24,7 @@ public final class Linear: Layer {
         let dx = Dense.backward(dy, input: input, weight: weight.value, weightGradient: &weight.gradient,
                                 biasGradient: &biasGradient)
         if let biasGradient { bias?.gradient = biasGradient }
+        self.input = nil
         return dx
     }
 

@@ -17,6 +17,7 @@ public final class MaxPool2D: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("MaxPool2D.backward without a training forward pass") }
+        self.cache = nil
         return MaxPooling.backward(dy, argmax: cache.argmax, inputShape: cache.inputShape)
     }
 }

@@ -72,7 +72,8 @@ public enum Winograd {
         let count = prepared.variant == .f2x2 ? keptCount(WinogradF2x2.self, x, geometry: g) : keptCount(WinogradF4x4.self, x, geometry: g)
         var buffer = kept?.v ?? []
         kept = nil
-        if buffer.count != count { buffer = [Float](repeating: 0, count: count) }
+        // Every group's V is written whole by the input transform.
+        if buffer.count != count { buffer = [Float](unsafeUninitializedCapacity: count) { $1 = count } }
         let y = buffer.withUnsafeMutableBufferPointer { v in
             forward(x, prepared: prepared, bias: bias, geometry: g, keepingInto: v.baseAddress, workspace: &workspace)
         }
@@ -328,7 +329,8 @@ public enum Winograd {
     static func transformWeights<S: WinogradScheme>(_ scheme: S.Type, _ weight: Tensor, geometry g: ConvolutionGeometry,
                                                     into u: inout [Float]) {
         let pairs = g.outChannels * g.inChannels
-        if u.count != S.positions * pairs { u = [Float](repeating: 0, count: S.positions * pairs) }
+        let count = S.positions * pairs
+        if u.count != count { u = [Float](unsafeUninitializedCapacity: count) { $1 = count } }  // written whole below
         weight.scalars.withUnsafeBufferPointer { wp in
             u.withUnsafeMutableBufferPointer { up in
                 Parallel.forEachChunk(pairs, costPerItem: 4 * S.positions) { range in
