@@ -135,11 +135,17 @@ final class ConvolutionTests: XCTestCase {
         return dw
     }
 
+    /// A 3x3, stride-1, pad-1 convolution with random input, weights, bias and output gradient.
+    private func winogradFixture(seed: UInt64, in ci: Int, out co: Int, n: Int, h: Int, w: Int)
+        -> (ConvolutionGeometry, Tensor, Tensor, Tensor, Tensor) {
+        var rng = SeededRandom(seed: seed)
+        let g = ConvolutionGeometry(inChannels: ci, outChannels: co, kernel: 3, stride: 1, padding: 1)
+        let x = random([ci, n, h, w], &rng), weight = random([co, ci, 3, 3], &rng), b = random([co], &rng)
+        return (g, x, weight, b, random([co, n, h, w], &rng))
+    }
+
     func testWinogradEqualsTheDirectPathWithinRounding() {
-        var rng = SeededRandom(seed: 9)
-        let g = ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1)
-        let x = random([256, 2, 8, 8], &rng), weight = random([256, 256, 3, 3], &rng), b = random([256], &rng)
-        let dy = random([256, 2, 8, 8], &rng)
+        let (g, x, weight, b, dy) = winogradFixture(seed: 9, in: 256, out: 256, n: 2, h: 8, w: 8)
         XCTAssertTrue(Winograd.applies(to: g, outputPixels: 64))
         let savedVariant = Winograd.variant
         defer { (Winograd.enabled, Winograd.variant) = (true, savedVariant) }
@@ -174,10 +180,8 @@ final class ConvolutionTests: XCTestCase {
     /// A training forward pass keeps V for the weight gradient: the same outputs and weight gradients,
     /// bit for bit, as transforming the input again; V kept under another variant is not used.
     func testKeptWinogradInputGivesTheSameWeightGradient() {
-        var rng = SeededRandom(seed: 17)
-        let g = ConvolutionGeometry(inChannels: 64, outChannels: 72, kernel: 3, stride: 1, padding: 1)
-        let x = random([64, 3, 9, 10], &rng), weight = random([72, 64, 3, 3], &rng), b = random([72], &rng)
-        let dy = random([72, 3, 9, 10], &rng)
+        var rng = SeededRandom(seed: 18)  // for another input, unlike x
+        let (g, x, weight, b, dy) = winogradFixture(seed: 17, in: 64, out: 72, n: 3, h: 9, w: 10)
         XCTAssertTrue(Winograd.appliesToWeightGradient(of: g, outputPixels: 90))
         let saved = Winograd.variant
         defer { Winograd.variant = saved }

@@ -66,7 +66,7 @@ public enum Convolution {
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
         if Winograd.applies(to: g, outputPixels: ho * wo) {
-            let current = prepared.flatMap { $0.variant == Winograd.variant ? $0 : nil } ?? Winograd.prepare(weight, for: g)
+            let current = Winograd.current(prepared, weight: weight, for: g)
             return Winograd.forward(x, prepared: current, bias: bias, geometry: g, workspace: &workspace)
         }
         let columns = n * ho * wo, k = g.patchSize
@@ -109,7 +109,7 @@ public enum Convolution {
             kept = nil
             return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, workspace: &workspace)
         }
-        let current = prepared.flatMap { $0.variant == Winograd.variant ? $0 : nil } ?? Winograd.prepare(weight, for: g)
+        let current = Winograd.current(prepared, weight: weight, for: g)
         return Winograd.forward(x, prepared: current, bias: bias, geometry: g, keeping: &kept, workspace: &workspace)
     }
 

@@ -135,6 +135,11 @@ public enum Winograd {
         return PreparedWeights(variant: variant, geometry: g, u: u)
     }
 
+    /// `prepared` when it was made for `g` by the current variant, else U made from `weight` now.
+    public static func current(_ prepared: PreparedWeights?, weight: Tensor, for g: ConvolutionGeometry) -> PreparedWeights {
+        prepared.flatMap { $0.variant == variant && $0.geometry == g ? $0 : nil } ?? prepare(weight, for: g)
+    }
+
     /// U for `weight` in a new buffer.
     public static func prepare(_ weight: Tensor, for g: ConvolutionGeometry) -> PreparedWeights {
         var none: PreparedWeights?
@@ -163,7 +168,7 @@ public enum Winograd {
                                 workspace: inout [Float]) -> Tensor {
         let usableV = gradients.contains(.weight) ? kept.flatMap { $0.matches(x, geometry: g) ? $0.v : nil } : nil
         let u = gradients.contains(.input)
-            ? (prepared.flatMap { $0.variant == variant && $0.geometry == g ? $0.u : nil } ?? prepare(weight, for: g).u) : nil
+            ? current(prepared, weight: weight, for: g).u : nil
         func run(_ dx: UnsafeMutablePointer<Float>?) {
             (usableV ?? []).withUnsafeBufferPointer { v in
                 (u ?? []).withUnsafeBufferPointer { up in
