@@ -3,7 +3,7 @@
 train_v2.csv with their counts, so `canopy synth` draws label sets with the real co-occurrence.
 
 Usage: scripts/make_label_summary.py [path/to/train_v2.csv] [output.swift]
-Defaults: ../shared/planet-labels/train_v2.csv and Sources/PlanetData/Synthetic/RealLabelSets.swift,
+Defaults: datasets/planet-labels/train_v2.csv and Sources/PlanetData/Synthetic/RealLabelSets.swift,
 relative to the repository root. Plain python3, no packages.
 """
 import csv
@@ -21,7 +21,7 @@ LABELS = [
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    source = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "planet-labels", "train_v2.csv")
+    source = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "datasets", "planet-labels", "train_v2.csv")
     output = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "Sources", "PlanetData", "Synthetic", "RealLabelSets.swift")
     index = {name: i for i, name in enumerate(LABELS)}
     with open(source, "rb") as f:

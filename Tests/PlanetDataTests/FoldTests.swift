@@ -3,8 +3,9 @@ import PlanetData
 import XCTest
 
 final class FoldTests: XCTestCase {
+    /// The competition's whole label file, kept in the repository (datasets/planet-labels/, CC BY-SA 4.0).
     static let realLabels = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/planet-labels/train_v2.csv").path
+        .deletingLastPathComponent().appendingPathComponent("datasets/planet-labels/train_v2.csv").path
 
     /// The bar: on the real label file (40,479 chips), every label with at least K chips has
     /// per-fold counts within ±2 of the mean, for K = 5.
