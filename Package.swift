@@ -74,10 +74,10 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]

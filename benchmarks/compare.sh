@@ -16,7 +16,10 @@
 #   TIMEOUT  seconds allowed to one process [none]
 #   OUT      [results/compare/runs.jsonl]
 # A framework missing from the venv is reported as skipped (a line in runs.jsonl and a note under the
-# table); a process that fails or prints no JSON is reported as failed; neither stops the run.
+# table); a process that fails or prints no JSON is reported as failed; neither stops the run, but the
+# script then exits 1 (after printing the table), so a comparison with a failed run never passes.
+# Exit status: 0 every process succeeded (skipped frameworks allowed), 1 one or more failed or the
+# summary could not be made, 2 a usage error.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,10 +109,12 @@ run_one() {  # fw model size mode round
         [ $rc = 124 ] && why="timed out after ${TIMEOUT}s"
         say "round $round $fw $model $size $mode: FAILED ($why; see $ERR)"
         record "$fw" "$model" "$size" "$mode" "$round" failed "$why"
+        FAILURES=$((FAILURES + 1))
     fi
     rm -f "$out"
 }
 
+FAILURES=0
 say "run $RUN: configs [$CONFIGS], $ROUNDS round(s), batch $BATCH, $THREADS threads, $STEPS steps after $WARMUP warm-up; canopy $CANOPY, python $PY"
 for c in $CONFIGS; do
     IFS=: read -r model size mode <<< "$c"
@@ -122,4 +127,11 @@ for c in $CONFIGS; do
 done
 
 echo
-python3 benchmarks/summarize.py "$OUT" --run "$RUN" | tee "$DIR/summary-$RUN.md"
+python3 benchmarks/summarize.py "$OUT" --run "$RUN" > "$DIR/summary-$RUN.md"
+summary=$?
+cat "$DIR/summary-$RUN.md"
+[ $summary = 0 ] || { say "the summary failed (exit $summary)"; exit 1; }
+if [ $FAILURES -gt 0 ]; then
+    say "$FAILURES run(s) FAILED: the table above is incomplete"
+    exit 1
+fi

@@ -5,7 +5,7 @@
 # FILTER is passed to `swift test --filter` (e.g. "ImageIOTests", "TensorTests|NNTests").
 #
 # LeakSanitizer also reports what XCTest and Foundation (Process, expectations) keep for the life
-# of the process; the run passes when every test passes, no other sanitizer error appears, and no
+# of the process; the run passes when `swift test` exits 0, every test passes, no other sanitizer error appears, and no
 # leak was allocated from Canopy's own code (a frame under Sources/ or Tests/ other than the test
 # harness's Process use is printed for review).
 set -uo pipefail
@@ -19,11 +19,18 @@ case $kind in
 esac
 scripts/install-deps.sh
 log=$(mktemp)
+# Leak reports are judged below (XCTest's own are expected), not by LeakSanitizer's exit code, so
+# that the exit status left to judge is the tests' own.
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=0"
 args=(--disable-swift-testing --sanitize="$kind" --scratch-path "$scratch")
 [ -n "$filter" ] && args+=(--filter "$filter")
-swift test "${args[@]}" 2>&1 | tee "$log" | grep -E "Executed .* tests|error:|WARNING: ThreadSanitizer|ERROR: AddressSanitizer" | tail -20
+swift test "${args[@]}" > "$log" 2>&1
+status=$?
+grep -E "Executed .* tests|error:|WARNING: ThreadSanitizer|ERROR: AddressSanitizer" "$log" | tail -20
 
 failed=0
+# swift test's own status first: a failure, a crash (signal) or a build error all end here.
+[ $status -ne 0 ] && { echo "sanitize: swift test exited $status"; failed=1; }
 grep -q "with [1-9][0-9]* failures" "$log" && { echo "sanitize: test failures"; failed=1; }
 grep -q "ERROR: AddressSanitizer" "$log" && { echo "sanitize: AddressSanitizer error"; failed=1; }
 grep -q "WARNING: ThreadSanitizer" "$log" && { echo "sanitize: ThreadSanitizer report"; failed=1; }

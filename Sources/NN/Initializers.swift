@@ -22,8 +22,10 @@ public enum Initializer: Sendable, Equatable {
         return (shape[1] * receptive, shape[0] * receptive)
     }
 
-    /// Overwrites `tensor` with fresh values; `fanIn`/`fanOut` default to the tensor's own.
+    /// Overwrites `tensor` with fresh values; `fanIn`/`fanOut` default to the tensor's own. Leaves it
+    /// as it is when `random` skips weight initialisation (`SeededRandom.skippingWeightInitialization`).
     public func fill(_ tensor: inout Tensor, fanIn: Int? = nil, fanOut: Int? = nil, random: inout SeededRandom) {
+        guard random.initializesWeights else { return }
         let own: (fanIn: Int, fanOut: Int) = tensor.rank >= 2 ? Initializer.fans(of: tensor.shape) : (tensor.count, tensor.count)
         let inputs = Float(max(fanIn ?? own.fanIn, 1)), outputs = Float(max(fanOut ?? own.fanOut, 1))
         switch self {

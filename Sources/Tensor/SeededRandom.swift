@@ -2,8 +2,20 @@
 /// Injected wherever randomness is needed (initialisers, dropout, shuffling): there is no global one.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
+    /// False for a source from `skippingWeightInitialization(seed:)`: weight initialisers then leave
+    /// their tensors at zero. Carried over by `split()`.
+    public private(set) var initializesWeights = true
 
     public init(seed: UInt64) { state = seed }
+
+    /// A source for building a model whose every weight is about to be replaced (by a checkpoint, or a
+    /// test's own values): initialisers skip their draws, so a build costs its allocations only (a
+    /// VGG's 130 M draws take seconds in a debug build). Other draws (dropout's streams) are as usual.
+    public static func skippingWeightInitialization(seed: UInt64) -> SeededRandom {
+        var random = SeededRandom(seed: seed)
+        random.initializesWeights = false
+        return random
+    }
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -26,7 +38,11 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// An independent stream derived from this one (for per-epoch or per-layer generators).
-    public mutating func split() -> SeededRandom { SeededRandom(seed: next()) }
+    public mutating func split() -> SeededRandom {
+        var stream = SeededRandom(seed: next())
+        stream.initializesWeights = initializesWeights
+        return stream
+    }
 }
 
 @inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }

@@ -3,25 +3,12 @@ import NN
 import Tensor
 import XCTest
 
-/// Backbones as torchvision builds them: parameter counts with 17 classes equal torchvision's
-/// (`sum(p.numel() for p in torchvision.models.NAME(num_classes=17).parameters())`, as the issue
-/// lists them), names follow its state_dict, outputs are [17, N] at every size and band count.
+/// Backbones as torchvision builds them: names follow its state_dict, outputs are [17, N] at every size
+/// and band count. (Parameter counts and logits against torchvision's, for every registry name:
+/// BackboneNumericsTests.)
 final class BackboneTests: XCTestCase {
-    func testParameterCountsEqualTorchvision() {
-        let expected: [(String, Int)] = [
-            ("alexnet", 57_073_489), ("vgg11", 128_835_985), ("vgg11_bn", 128_841_489), ("vgg16", 134_330_193),
-            ("vgg16_bn", 134_338_641), ("vgg19_bn", 139_650_897), ("resnet18", 11_185_233), ("resnet34", 21_293_393),
-            ("resnet50", 23_542_865), ("googlenet", 5_617_329),
-        ]
-        for (name, count) in expected {
-            var random = SeededRandom(seed: 1)
-            let model = BackboneRegistry.make(name, random: &random)!
-            XCTAssertEqual(model.parameterCount, count, name)
-        }
-    }
-
-    /// ResNet-18 at 128 px: about 1.19 GFLOP per image (../shared/BENCH.md; torchvision's 1.82 GMAC at
-    /// 224 px scaled by (128/224)², times 2).
+    /// ResNet-18 at 128 px: about 1.19 GFLOP per image (torchvision's 1.82 GMAC at 224 px scaled by
+    /// (128/224)², times 2).
     func testCostMeterCountsForwardFLOPs() {
         var random = SeededRandom(seed: 1)
         let model = BackboneRegistry.make("resnet18", random: &random)!
@@ -31,7 +18,7 @@ final class BackboneTests: XCTestCase {
     }
 
     func testStateNamesFollowTorchvision() {
-        var random = SeededRandom(seed: 1)
+        var random = SeededRandom.skippingWeightInitialization(seed: 1)  // names only
         let resnet = Set(BackboneRegistry.make("resnet50", random: &random)!.state(prefix: "").map(\.name))
         for name in ["conv1.weight", "bn1.running_mean", "layer1.0.conv3.weight", "layer1.0.downsample.0.weight",
                      "layer1.0.downsample.1.num_batches_tracked", "layer4.2.bn3.bias", "fc.weight", "fc.bias"] {
@@ -56,16 +43,21 @@ final class BackboneTests: XCTestCase {
 
     func testOutputShapesAtEverySizeAndBandCount() {
         for name in ["lenet5", "resnet18", "resnet50", "alexnet", "alexnet_lrn", "googlenet"] {
-            for size in [64, 128] {
-                for bands in [3, 4] {
-                    var random = SeededRandom(seed: 2)
-                    let model = BackboneRegistry.make(name, bands: bands, random: &random)!
+            for bands in [3, 4] {
+                // Weights by BackboneNumericsTests' formula: building draws none (seconds in a debug build).
+                var random = SeededRandom.skippingWeightInitialization(seed: 2)
+                let model = BackboneRegistry.make(name, bands: bands, random: &random)!
+                var fill = FormulaFill()
+                fill.fill(model)
+                for size in [64, 97] {  // 97: odd sizes through every stride and ceil-mode pool
                     let input = Tensor(shape: [bands, 2, size, size], scalars: (0..<(bands * 2 * size * size)).map { _ in random.nextNormal() })
                     let logits = model.forward(input, mode: .inference)
                     XCTAssertEqual(logits.shape, [17, 2], "\(name) at \(size) px, \(bands) bands")
                     XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite), name)
-                    let probabilities = model.probabilities(input)
-                    XCTAssertEqual(probabilities.scalars, logits.scalars.map(sigmoid), name)
+                    if size == 64 {
+                        let probabilities = model.probabilities(input)
+                        XCTAssertEqual(probabilities.scalars, logits.scalars.map(sigmoid), name)
+                    }
                 }
             }
         }
