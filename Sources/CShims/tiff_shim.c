@@ -20,7 +20,8 @@ struct canopy_tiff {
 };
 
 static int classify(const char *text) {
-  if (strstr(text, "Read error") || strstr(text, "Cannot read") || strstr(text, "past end") ||
+  // libtiff spells it both ways: "Cannot read TIFF header", "Can not read TIFF directory count".
+  if (strstr(text, "Read error") || strstr(text, "Cannot read") || strstr(text, "Can not read") || strstr(text, "past end") ||
       strstr(text, "Seek error") || strstr(text, "EOF") || strstr(text, "end of file") ||
       strstr(text, "Not enough data"))
     return CANOPY_ERR_TRUNCATED;

@@ -35,6 +35,15 @@ final class BenchCommandTests: XCTestCase {
 }
 
 extension BenchCommandTests {
+    /// LeNet-5 at 32 px on 3 bands, counted by hand in multiply-adds (2 FLOPs each): conv1 28·28·6·(3·25)
+    /// = 352 800, conv2 10·10·16·(6·25) = 240 000, the dense layers 400·120 + 120·84 + 84·17 = 59 508;
+    /// 652 308 in all.
+    static let lenetForwardFlops: Double = {
+        let conv1: Int = 28 * 28 * 6 * (3 * 25), conv2: Int = 10 * 10 * 16 * (6 * 25)
+        let dense: Int = 400 * 120 + 120 * 84 + 84 * 17
+        return 2 * Double(conv1 + conv2 + dense)
+    }()
+
     func testBenchTrainAndInferEndInTheJSONLineThePeerComparisonReads() throws {
         for mode in ["train", "infer"] {
             let (status, output) = try CLI.run(["bench", mode, "--model", "lenet5", "--size", "32", "--batch", "4", "--steps", "2",
@@ -43,6 +52,10 @@ extension BenchCommandTests {
             let last = try XCTUnwrap(try CLI.jsonLines(output).last)
             for key in ["images_per_second", "gflops", "peak_rss_mb"] { XCTAssertGreaterThan(last[key] as? Double ?? 0, 0, key) }
             XCTAssertEqual(last["model"] as? String, "lenet5")
+            // The FLOP rate is the images/s times the FLOPs of one image: a forward pass, and three
+            // for a training step (forward, and backward to inputs and to weights).
+            let perImage = (last["gflops"] as? Double ?? 0) * 1e9 / (last["images_per_second"] as? Double ?? 1)
+            XCTAssertEqual(perImage, (mode == "train" ? 3 : 1) * Self.lenetForwardFlops, accuracy: 1e-6 * Self.lenetForwardFlops, mode)
         }
         for mode in ["train", "infer"] {
             let (status, output) = try CLI.run(["bench", mode, "--model", "lenet5", "--size", "32", "--batch", "4", "--steps", "2",

@@ -19,8 +19,22 @@ final class DataCommandTests: XCTestCase {
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("20 chips in"), output)
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: root + "/canopy-stats-rgb.json"))) as? [String: Any]
-        XCTAssertEqual((json?["mean"] as? [Double])?.count, 3)
         XCTAssertEqual(json?["chips"] as? Int, 20)
+        // Mean and population standard deviation of the 20 chips' pixels, from Pillow's decode and numpy
+        // (scripts/test-values/normalization_statistics.py), in the file and in the printed table.
+        let mean = [0.3253058070785443, 0.35755560781648665, 0.3163708496123636]
+        let std = [0.17721122502965495, 0.16051758831824262, 0.16315363687195605]
+        let written = try XCTUnwrap(json?["mean"] as? [Double]), writtenStd = try XCTUnwrap(json?["std"] as? [Double])
+        XCTAssertEqual(written.count, 3)
+        XCTAssertEqual(writtenStd.count, 3)
+        for band in 0..<3 {
+            XCTAssertEqual(written[band], mean[band], accuracy: 4.5e-8, "mean, band \(band)")
+            XCTAssertEqual(writtenStd[band], std[band], accuracy: 4.5e-8, "std, band \(band)")  // n − 1 would add 6e-8
+        }
+        for (band, letter) in ["R", "G", "B"].enumerated() {
+            let line = String(format: "%-4@  %.6f  %.6f", letter, mean[band], std[band])
+            XCTAssertTrue(output.contains(line), "\(line) in \(output)")
+        }
     }
 
     func testFoldsPrintsEachLabelPerFold() throws {

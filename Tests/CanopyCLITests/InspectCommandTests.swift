@@ -23,11 +23,25 @@ final class InspectCommandTests: XCTestCase {
         XCTAssertEqual(object["format"] as? String, "jpeg")
         XCTAssertEqual(object["band_order"] as? String, "RGB")
         XCTAssertEqual(object["bit_depth"] as? Int, 8)
+        // Per-band figures from Pillow and numpy (scripts/test-values/inspect_values.py).
+        XCTAssertEqual(object["min"] as? [Int], [29, 41, 38])
+        XCTAssertEqual(object["max"] as? [Int], [170, 154, 131])
+        let jpegMean = try XCTUnwrap(object["mean"] as? [Double])
+        for (mean, expected) in zip(jpegMean, [65.63986206054688, 76.49737548828125, 64.30158996582031]) {
+            XCTAssertEqual(mean, expected, accuracy: 1e-9)
+        }
+        XCTAssertEqual(jpegMean.count, 3)
         let tif = try XCTUnwrap(lines.first { $0.contains("train-tif-v2/train_0.tif") })
         let tifObject = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(tif.utf8)) as? [String: Any])
         XCTAssertEqual(tifObject["band_order"] as? String, "BGRN")
         XCTAssertEqual(tifObject["bit_depth"] as? Int, 16)
         XCTAssertEqual(tifObject["min"] as? [Int], [4860, 4034, 2469, 4559])
+        XCTAssertEqual(tifObject["max"] as? [Int], [5794, 4856, 3396, 8527])
+        let tifMean = try XCTUnwrap(tifObject["mean"] as? [Double])
+        for (mean, expected) in zip(tifMean, [5226.039260864258, 4369.5269775390625, 2823.257049560547, 6126.069625854492]) {
+            XCTAssertEqual(mean, expected, accuracy: 1e-9)
+        }
+        XCTAssertEqual(tifMean.count, 4)
     }
 
     func testFailuresGetALineAndExitStatusOne() throws {

@@ -61,6 +61,26 @@ final class PipelineCommandTests: XCTestCase {
         XCTAssertEqual(rows.count, 31)
         XCTAssertTrue(rows[0].hasPrefix("image_name,tags,agriculture,"), String(rows[0]))
         XCTAssertTrue(rows[1].hasPrefix("test_0,"), String(rows[1]))
+        // The same chips went through the run's own training stage (`predict` runs it, through tune):
+        // the probabilities equal its ensemble's test table.
+        func table(_ path: String) throws -> [String: [Substring]] {
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
+            return Dictionary(uniqueKeysWithValues: lines.map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return (String(fields[0]), Array(fields.dropFirst()))
+            })
+        }
+        let ensemble = try table(results + "/predictions/ensemble-test.csv")
+        for row in rows.dropFirst() {
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            let name = String(fields[0])
+            let expected = try XCTUnwrap(ensemble[name], name)
+            XCTAssertEqual(fields.count, 2 + 17, name)
+            XCTAssertEqual(expected.count, 17, name)
+            for (value, reference) in zip(fields.dropFirst(2), expected) {
+                XCTAssertEqual(try XCTUnwrap(Double(value)), try XCTUnwrap(Double(reference)), accuracy: 1e-6, name)
+            }
+        }
 
         let missing = try CLI.run(["predict", pipeline, "--results", results, "--quiet", "--images", folder + "/nowhere"])
         XCTAssertNotEqual(missing.status, 0)

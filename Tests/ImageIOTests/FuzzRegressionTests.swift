@@ -7,10 +7,32 @@ import XCTest
 final class FuzzRegressionTests: XCTestCase {
     private enum Expected { case tooLarge, corrupt, truncated }
 
-    private let cases: [(file: String, expected: Expected, why: String)] = [
+    private let cases: [(file: String, expected: Expected, why: String, detail: String)] = [
         ("tiff-huge-tile-length.tif", .tooLarge,
-         "50x40 image declaring 16 x 268435456 tiles: the tile buffer was malloc'd (8 GiB) before any check"),
+         "50x40 image declaring 16 x 268435456 tiles: the tile buffer was malloc'd (8 GiB) before any check",
+         // 16 · 268435456 pixels · 3 samples · 8 bits = 2³³ bytes, over the default 2³⁰-byte limit.
+         "a 16 x 268435456 tile of 8589934592 bytes exceeds the 1073741824-byte allocation limit"),
     ]
+
+    /// The fixture still declares what its case says: tags read here from the little-endian IFD.
+    func testTheTileFixtureDeclaresItsHugeTile() throws {
+        let bytes = try FileBytes.read(TestPaths.packageRoot.appendingPathComponent(
+            "Tests/ImageIOTests/Fixtures/fuzz-regressions/tiff-huge-tile-length.tif").path)
+        func value(_ at: Int, _ size: Int) -> Int { (0..<size).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        XCTAssertEqual(Array(bytes.prefix(4)), [0x49, 0x49, 0x2A, 0x00])
+        let ifd = value(4, 4)
+        var tags: [Int: Int] = [:]
+        for entry in 0..<value(ifd, 2) {
+            let at = ifd + 2 + 12 * entry
+            let type = value(at + 2, 2), count = value(at + 4, 4)
+            if count == 1, type == 3 || type == 4 { tags[value(at, 2)] = value(at + 8, type == 3 ? 2 : 4) }
+        }
+        XCTAssertEqual(tags[256], 50)  // ImageWidth
+        XCTAssertEqual(tags[257], 40)  // ImageLength
+        XCTAssertEqual(tags[277], 3)  // SamplesPerPixel
+        XCTAssertEqual(tags[322], 16)  // TileWidth
+        XCTAssertEqual(tags[323], 268_435_456)  // TileLength
+    }
 
     func testEveryRegressionInputEndsInItsTypedError() throws {
         let folder = TestPaths.packageRoot.appendingPathComponent("Tests/ImageIOTests/Fixtures/fuzz-regressions")
@@ -22,7 +44,8 @@ final class FuzzRegressionTests: XCTestCase {
                 guard let error = error as? ImageIOError else { return XCTFail("\(item.file): \(error)") }
                 XCTAssertEqual(error.file, path)
                 switch (item.expected, error.reason) {
-                case (.tooLarge, .tooLarge), (.corrupt, .corrupt), (.truncated, .truncated): break
+                case (.tooLarge, .tooLarge(_, let detail)), (.corrupt, .corrupt(_, let detail)), (.truncated, .truncated(_, let detail)):
+                    XCTAssertEqual(detail, item.detail, item.file)
                 default: XCTFail("\(item.file): expected \(item.expected), got \(error)")
                 }
             }

@@ -50,6 +50,45 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertTrue(report.methods.contains { $0.method.hasPrefix("ensemble (ridge)") })
         XCTAssertEqual(report.samples.count, 4)
 
+        // thresholds.json's out-of-fold mean F2 of three rules, recomputed here from the ensemble's
+        // out-of-fold table and the label file: per chip 5·tp / (5·tp + 4·fn + fp) (0 when tp = 0),
+        // a label kept when p >= t; the weather rule keeps only the most probable of clear, cloudy,
+        // haze, partly_cloudy (the first on ties), and nothing on the ground under cloudy.
+        let names = PlanetLabels.names
+        let weatherNames = ["clear", "cloudy", "haze", "partly_cloudy"]
+        var truth: [String: Set<String>] = [:]
+        for line in try String(contentsOfFile: Self.sample + "/train_v2.csv", encoding: .utf8).split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: ",")
+            truth[String(fields[0])] = Set(fields[1].split(separator: " ").map(String.init))
+        }
+        let oofLines = try String(contentsOfFile: folder + "/predictions/ensemble-oof.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(oofLines[0].split(separator: ",").map(String.init), ["image_name"] + names)
+        let oof = oofLines.dropFirst().map { line -> (String, [Double]) in
+            let fields = line.split(separator: ",")
+            return (String(fields[0]), fields.dropFirst().map { Double($0)! })
+        }
+        XCTAssertEqual(oof.count, 20)
+        func meanF2(threshold: Double, weather: Bool) -> Double {
+            oof.map { name, p in
+                var predicted = Set(names.indices.filter { p[$0] >= threshold }.map { names[$0] })
+                if weather {
+                    var best = weatherNames[0]
+                    for label in weatherNames.dropFirst() where p[names.firstIndex(of: label)!] > p[names.firstIndex(of: best)!] { best = label }
+                    predicted = best == "cloudy" ? [best] : predicted.subtracting(weatherNames).union([best])
+                }
+                let actual = truth[name]!
+                let tp = Double(predicted.intersection(actual).count), fp = Double(predicted.subtracting(actual).count)
+                let fn = Double(actual.subtracting(predicted).count)
+                return tp == 0 ? 0 : 5 * tp / (5 * tp + 4 * fn + fp)
+            }.reduce(0, +) / Double(oof.count)
+        }
+        let thresholdsFile = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/thresholds.json"))) as? [String: Any])
+        let candidates = try XCTUnwrap(thresholdsFile["candidates"] as? [[String: Any]])
+        for (name, threshold, weather) in [("p >= 0.5 (untuned)", 0.5, false), ("fixed", 0.2, false), ("fixed + weather rule", 0.2, true)] {
+            let candidate = try XCTUnwrap(candidates.first { $0["name"] as? String == name }, name)
+            XCTAssertEqual(try XCTUnwrap(candidate["outOfFoldMeanF2"] as? Double), meanF2(threshold: threshold, weather: weather), accuracy: 1e-12, name)
+        }
+
         // A second run finds every stage up to date and changes nothing.
         let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/submission.csv"))
         let stamps = try String(contentsOfFile: folder + "/stages.json", encoding: .utf8)

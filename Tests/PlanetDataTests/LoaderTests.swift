@@ -111,13 +111,54 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(again.skipped.map(\.name), ["train_7", "train_12"])
     }
 
+    /// The 16-bit TIFF bands (stored B,G,R,N, used R,G,B,N) against a reader and numpy that share
+    /// nothing with Canopy's (scripts/test-values/normalization_statistics.py).
+    func testNormalizationStatisticsOfTheTIFFBandsMatchNumpy() throws {
+        let dataset = try PlanetDataset.open(root: TestData.sample, bands: .rgbn, missingFiles: .report)  // the sample has no test TIFFs
+        XCTAssertEqual(dataset.train.count, 20)
+        let (statistics, failures) = NormalizationStatistics.compute(dataset.train, bands: .rgbn, workers: 2)
+        XCTAssertTrue(failures.isEmpty)
+        XCTAssertEqual(statistics.chips, 20)
+        // Within 7e-9 (a float ulp is 3.7e-9 to 7.5e-9 here); n − 1 instead of n would add over 1e-8.
+        for band in 0..<4 {
+            XCTAssertEqual(Double(statistics.mean[band]), ReferenceStatistics.rgbnMean[band], accuracy: 7e-9, "mean, band \(band)")
+            XCTAssertEqual(Double(statistics.std[band]), ReferenceStatistics.rgbnStd[band], accuracy: 7e-9, "std, band \(band)")
+        }
+    }
+
+    /// The kernel's ids of this process's threads (/proc/self/task).
+    static func threadIDs() -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [])
+    }
+
+    /// Dropping an epoch after the first of its 10 batches ends its worker threads: the threads that
+    /// appeared when each epoch started (its 3 workers) are gone from the kernel's list soon after it
+    /// is dropped, and the `EpochBatches` itself is freed (its deinit cancels and waits for the
+    /// workers). Workers that kept their epoch alive would wait for ever for a consumer.
     func testDroppingAnEpochHalfwayStopsItsWorkers() throws {
         let dataset = try PlanetDataset.open(root: TestData.sample, bands: .rgb)
-        let loader = ChipLoader(chips: dataset.train, bands: .rgb, options: options(workers: 2, batchSize: 2))
+        let loader = ChipLoader(chips: dataset.train, bands: .rgb, options: options(workers: 3, batchSize: 2))
+        let seesThreads = !Self.threadIDs().isEmpty  // Linux; elsewhere only the handles are checked
+        var workers = Set<String>()
+        var handles: [() -> EpochBatches?] = []
         for _ in 0..<5 {
+            let before = Self.threadIDs()
             let batches = loader.epoch(0)
-            _ = try batches.next()
+            let started = Self.threadIDs().subtracting(before)
+            if seesThreads { XCTAssertGreaterThanOrEqual(started.count, 3, "3 worker threads start with the epoch") }
+            workers.formUnion(started)
+            XCTAssertEqual(try batches.next()?.index, 0)
+            weak let handle = batches
+            handles.append { handle }
         }
+        XCTAssertTrue(handles.allSatisfy { $0() == nil }, "every dropped epoch is freed")
+        // A worker has returned from its body when the deinit goes on; its kernel thread ends just after.
+        var alive = workers.intersection(Self.threadIDs())
+        for _ in 0..<200 where !alive.isEmpty {
+            usleep(10_000)
+            alive = workers.intersection(Self.threadIDs())
+        }
+        XCTAssertEqual(alive.count, 0, "worker threads of dropped epochs still running: \(alive.count) of \(workers.count)")
         XCTAssertEqual(try allBatches(loader, epoch: 0).count, 10)
     }
 
@@ -134,7 +175,13 @@ final class LoaderTests: XCTestCase {
             for (band, stats) in try reader.read(chip.jpegPath!).bandStatistics().enumerated() { means[band] += stats.mean / 255 / 20 }
         }
         for band in 0..<3 { XCTAssertEqual(Double(statistics.mean[band]), means[band], accuracy: 1e-5) }
-        XCTAssertTrue(statistics.std.allSatisfy { $0 > 0.01 && $0 < 0.5 }, "\(statistics.std)")
+        // Mean and population standard deviation over all 20 x 256 x 256 pixels, from Pillow's decode
+        // and numpy in float64 (scripts/test-values/normalization_statistics.py). Within 1.5 float
+        // ulps; dividing by n − 1 instead of n would move each deviation by over 6e-8.
+        for band in 0..<3 {
+            XCTAssertEqual(Double(statistics.mean[band]), ReferenceStatistics.rgbMean[band], accuracy: 4.5e-8, "mean, band \(band)")
+            XCTAssertEqual(Double(statistics.std[band]), ReferenceStatistics.rgbStd[band], accuracy: 4.5e-8, "std, band \(band)")
+        }
         let one = NormalizationStatistics.compute(dataset.train, bands: .rgb, workers: 1).statistics
         XCTAssertEqual(one, statistics)
 
@@ -152,4 +199,13 @@ final class LoaderTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("\(path): not a statistics file"), "\(error)")
         }
     }
+}
+
+/// Per-band mean and population standard deviation of the sample's 20 training chips, in [0, 1] units:
+/// printed by scripts/test-values/normalization_statistics.py (Pillow, a plain TIFF strip reader, numpy).
+enum ReferenceStatistics {
+    static let rgbMean = [0.3253058070785443, 0.35755560781648665, 0.3163708496123636]
+    static let rgbStd = [0.17721122502965495, 0.16051758831824262, 0.16315363687195605]
+    static let rgbnMean = [0.04995651374340167, 0.06858457542460761, 0.08090151477644043, 0.0994388989120906]
+    static let rgbnStd = [0.03221568426744681, 0.030620698753690063, 0.03630172157419317, 0.028655583131938805]
 }

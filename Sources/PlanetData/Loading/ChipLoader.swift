@@ -178,12 +178,42 @@ public final class ChipLoader: @unchecked Sendable {
     }
 }
 
-/// One epoch's batches, built ahead by worker threads, handed out in order by `next()`.
+/// One epoch's batches, built ahead by worker threads, handed out in order by `next()`. The workers
+/// hold only the epoch's shared state, never this handle, so dropping the handle (say, training
+/// stopped halfway through an epoch) cancels them and waits for them to end.
 public final class EpochBatches: @unchecked Sendable {
+    private let state: EpochState
+    public let count: Int
+    /// Seconds `next()` spent waiting for a batch that was not ready.
+    public var waitSeconds: Double { state.waitSeconds }
+
+    init(loader: ChipLoader, epoch: Int) {
+        let state = EpochState(loader: loader, epoch: epoch)
+        self.state = state
+        self.count = state.count
+        for _ in 0..<loader.options.workers {
+            let thread = Thread { state.work() }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    deinit { state.cancel() }
+
+    /// Stops the workers after the batches they are building; later `next()` calls return nil.
+    public func cancel() { state.cancel() }
+
+    /// The next batch in order, nil after the last; throws the error of a chip that failed to decode
+    /// under `on_bad_image: fail`.
+    public func next() throws(DataError) -> Batch? { try state.next() }
+}
+
+/// What an epoch's workers and its consumer share.
+private final class EpochState: @unchecked Sendable {
     private let loader: ChipLoader
     private let epoch: Int
     private let order: [Int]
-    public let count: Int
+    let count: Int
 
     private let condition = NSCondition()
     private var nextToBuild = 0
@@ -191,8 +221,7 @@ public final class EpochBatches: @unchecked Sendable {
     private var ready: [Int: Result<Batch, DataError>] = [:]
     private var cancelled = false
     private var runningWorkers = 0
-    /// Seconds `next()` spent waiting for a batch that was not ready.
-    public private(set) var waitSeconds: Double = 0
+    private(set) var waitSeconds: Double = 0
 
     init(loader: ChipLoader, epoch: Int) {
         self.loader = loader
@@ -200,17 +229,9 @@ public final class EpochBatches: @unchecked Sendable {
         self.order = loader.order(epoch: epoch)
         self.count = loader.batchesPerEpoch
         runningWorkers = loader.options.workers
-        for _ in 0..<loader.options.workers {
-            let thread = Thread { [self] in work() }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
     }
 
-    deinit { cancel() }
-
-    /// Stops the workers after the batches they are building; later `next()` calls return nil.
-    public func cancel() {
+    func cancel() {
         condition.lock()
         cancelled = true
         condition.broadcast()
@@ -218,7 +239,7 @@ public final class EpochBatches: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func work() {
+    func work() {
         let reader = ChipReader(bands: loader.bands)
         let depth = loader.options.prefetch
         while true {
@@ -243,9 +264,7 @@ public final class EpochBatches: @unchecked Sendable {
         }
     }
 
-    /// The next batch in order, nil after the last; throws the error of a chip that failed to decode
-    /// under `on_bad_image: fail`.
-    public func next() throws(DataError) -> Batch? {
+    func next() throws(DataError) -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         guard handedOut < count, !cancelled else { return nil }
