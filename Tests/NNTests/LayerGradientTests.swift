@@ -2,13 +2,40 @@ import NN
 import Tensor
 import XCTest
 
-/// Finite-difference checks of every layer's backward pass, for its input and its parameters, and of
-/// both losses. Objective f = Σ r·layer(x) for a fixed random r; numeric derivative by central
-/// differences with ε = 1e-2 in Float32, f accumulated in Double. Tolerance 1e-2 relative
-/// (|analytic − numeric| / max(|analytic|, |numeric|, 1e-2)): Float32 rounding over a difference of
-/// 2ε leaves about 1e-4 absolute noise per coordinate, the curvature of smooth layers ~ε² more.
+/// Finite-difference checks of every layer's backward pass, for its input and its parameters, of
+/// containers and small networks, and of both losses.
+///
+/// Objective f = Σ r·layer(x) for a fixed random r (linear in the output, so its curvature is the
+/// layer's), summed in Double. The engine computes in Float32, which leaves f about 1e-7 relative
+/// noise, so the step is not small: ε = 2⁻⁷, a power of two (x ± kε is exact unless it crosses one).
+/// Where f is linear along each coordinate (convolutions, linear layers, average pools, containers of
+/// them; a ReLU or max pool fed `separatedTensor`) the derivative is the central difference
+/// (f(x+ε) − f(x−ε)) / 2ε, exact but for rounding; elsewhere the five-point stencil
+/// (8(f(x+ε) − f(x−ε)) − (f(x+2ε) − f(x−2ε))) / 12ε, truncation error O(ε⁴) (the central difference's
+/// ε²f‴/6 reached 4e-3 of a weight gradient before a batch norm over 18 values).
+///
+/// The measure, per tensor (the input, each parameter): ‖numeric − analytic‖ / ‖analytic‖ over the
+/// sampled coordinates, below 3e-3. A gradient 1% off gives 9.9e-3; correct code, over 100 seeds, a
+/// median of 6e-6 and at most 7e-4, but for one input gradient at 2e-3 (kinks, below). (The per-element
+/// |a − n| / max(|a|, |n|, 1e-2) < 1e-2, 2e-2 for networks, used before let a 1% error through: 0.0099.)
+/// A tensor whose gradient vanishes (RMS below 1e-3 of the check's: a convolution's bias before batch
+/// norm) must come out numerically below 1e-3 of the check's RMS.
+///
+/// Kinks: a ReLU or max-pool kink within ±2ε puts up to half its jump in slope in the stencil, and in
+/// the small networks with batch norm, where one weight moves every value, most weights meet one at
+/// ε = 2⁻⁷. So in layers with kinks the third and fourth differences T = f(x+2h) − 2f(x+h) + 2f(x−h) −
+/// f(x−2h) and Q = f(x+2h) − 4f(x+h) + 6f(x) − 4f(x−h) + f(x−2h), O(h³) where f is smooth, bound the
+/// error of one kink within ±2h by (|T| + |Q|) / 4h. The stencil at step h is taken when that bound and
+/// its difference from the stencil at h/2 (which catches kinks whose T and Q cancel) are both within
+/// 1.5e-3 of the tensor's gradient RMS; else h is halved (f(x ± h) and f(x ± h/2) reused), down to ε/8,
+/// and then the coordinate is left out. At least a fifth of a tensor's coordinates must remain (with a
+/// batch-norm output within ~1e-4 of zero, most of the input's have a kink next to them: up to 7 of 10
+/// over 100 seeds).
 final class LayerGradientTests: XCTestCase {
     private var random = SeededRandom(seed: 2026)
+
+    static let tolerance = 3e-3
+    static let kinkBound = 1.5e-3
 
     private func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.nextNormal() * scale })
@@ -23,42 +50,135 @@ final class LayerGradientTests: XCTestCase {
         return Tensor(shape: shape, scalars: values)
     }
 
-    private func check(_ layer: Layer, input: Tensor, epsilon: Float = 1e-2, tolerance: Float = 1e-2, samples: Int = 30,
-                       _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+    private static func rms(_ values: [Double]) -> Double {
+        (values.reduce(0) { $0 + $1 * $1 } / Double(max(values.count, 1))).squareRoot()
+    }
+
+    /// The five-point derivative from f(x ± 2h) (`outer`) and f(x ± h) (`inner`).
+    private static func stencil(outer: (Double, Double), inner: (Double, Double), _ h: Float) -> Double {
+        (8 * (inner.0 - inner.1) - (outer.0 - outer.1)) / (12 * Double(h))
+    }
+
+    /// How f varies along one coordinate.
+    private enum Shape { case linear, smooth, kinked }
+
+    /// Kinked with a ReLU or a max pool inside, linear with only the layers linear in each of their
+    /// inputs and parameters, else smooth.
+    private static func shape(of layer: Layer) -> Shape {
+        var shape = Shape.linear
+        layer.forEachLayer {
+            switch $0 {
+            case is ReLU, is MaxPool2D: shape = .kinked
+            case is Convolution2D, is Linear, is AvgPool2D, is AdaptiveAvgPool2D, is Flatten, is Sequential,
+                 is ConcatenatedBranches, is Residual: break
+            default: if shape == .linear { shape = .smooth }
+            }
+        }
+        return shape
+    }
+
+    /// One tensor's sampled coordinates, analytically and numerically.
+    private struct Differences {
+        var name: String
+        /// The gradient's RMS over the sampled coordinates, or the check's where it vanishes.
+        var scale: Double
+        var vanishes: Bool
+        var analytic: [Double] = [], numeric: [Double] = [], nearKink: [Bool] = []
+    }
+
+    /// The derivative of `objective` (`f0` at the unperturbed point) along `indices` of one tensor,
+    /// `set` writing a coordinate, by the difference `shape` calls for (see the class comment).
+    private func differences(_ name: String, analytic: Tensor, values: Tensor, indices: [Int], overall: Double,
+                             epsilon: Float = 0x1p-7, shape: Shape, f0: Double, set: (Int, Float) -> Void,
+                             objective: () -> Double) -> Differences {
+        let sampled = indices.map { Double(analytic.scalars[$0]) }
+        let rms = Self.rms(sampled), vanishes = rms < 1e-3 * overall
+        var result = Differences(name: name, scale: vanishes ? overall : rms, vanishes: vanishes)
+        for (index, gradient) in zip(indices, sampled) {
+            let original = values.scalars[index]
+            func f(_ step: Float) -> Double {
+                set(index, original + step)
+                return objective()
+            }
+            var numeric = 0.0, nearKink = false
+            switch shape {
+            case .linear:
+                numeric = (f(epsilon) - f(-epsilon)) / (2 * Double(epsilon))
+            case .smooth:
+                numeric = Self.stencil(outer: (f(2 * epsilon), f(-2 * epsilon)), inner: (f(epsilon), f(-epsilon)), epsilon)
+            case .kinked:
+                // Accept the stencil at step h when (|T| + |Q|) / 4h and its change to the stencil at h/2 are
+                // both within the bound; else go on with h/2, reusing f(x ± h) and f(x ± h/2).
+                var h = epsilon, outer = (f(2 * h), f(-2 * h)), inner = (f(h), f(-h))
+                nearKink = true
+                for _ in 0..<4 {
+                    let finer = (f(h / 2), f(-h / 2))
+                    numeric = Self.stencil(outer: outer, inner: inner, h)
+                    let third = outer.0 - 2 * inner.0 + 2 * inner.1 - outer.1
+                    let fourth = outer.0 - 4 * inner.0 + 6 * f0 - 4 * inner.1 + outer.1
+                    let bound = Self.kinkBound * result.scale
+                    if (abs(third) + abs(fourth)) / (4 * Double(h)) <= bound,
+                       abs(numeric - Self.stencil(outer: inner, inner: finer, h / 2)) <= bound {
+                        nearKink = false
+                        break
+                    }
+                    (outer, inner, h) = (inner, finer, h / 2)
+                }
+            }
+            set(index, original)
+            result.analytic.append(gradient)
+            result.numeric.append(numeric)
+            result.nearKink.append(nearKink)
+        }
+        return result
+    }
+
+    /// Asserts each tensor's error below `tolerance` (see the class comment).
+    private func assess(_ tensors: [Differences], _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        for t in tensors {
+            let kept = t.analytic.indices.filter { !t.nearKink[$0] }
+            let left = t.analytic.count - kept.count
+            XCTAssert(!kept.isEmpty && 5 * kept.count >= t.analytic.count,
+                      "\(label) \(t.name): \(left) of \(t.analytic.count) near a kink", file: file, line: line)
+            let error = t.vanishes ? Self.rms(kept.map { t.numeric[$0] }) / t.scale
+                : Self.rms(kept.map { t.numeric[$0] - t.analytic[$0] }) / Self.rms(kept.map { t.analytic[$0] })
+            print("gradient \(label) \(t.name): \(t.vanishes ? "vanishing, numeric RMS / check's RMS" : "relative error") \(error)"
+                  + " over \(kept.count)\(left > 0 ? " (\(left) left out near a kink)" : "")")
+            XCTAssertLessThan(error, t.vanishes ? 1e-3 : Self.tolerance, "\(label) \(t.name)", file: file, line: line)
+        }
+    }
+
+    /// Checks `samples` coordinates (drawn with replacement) of the input and of each parameter; `shape`
+    /// overrides the layer's (`.linear` for a ReLU or a max pool fed `separatedTensor`: no kink within ±ε).
+    private func check(_ layer: Layer, input: Tensor, samples: Int = 10, shape: Shape? = nil, _ label: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        let shape = shape ?? Self.shape(of: layer)
         let output = layer.forward(input, mode: .training)
         let upstream = randomTensor(output.shape)
         layer.zeroGradients()
         let inputGradient = layer.backward(upstream)
-        let parameterGradients = layer.parameters.map(\.gradient)
+        let parameters = layer.parameters
+        let parameterGradients = parameters.map(\.gradient)
+        let inputIndices = sampleIndices(input.count, samples)
+        let parameterIndices = parameters.map { sampleIndices($0.value.count, samples) }
+        let overall = Self.rms(inputIndices.map { Double(inputGradient.scalars[$0]) }
+                               + zip(parameterGradients, parameterIndices).flatMap { g, i in i.map { Double(g.scalars[$0]) } })
+        guard overall > 0 else { return XCTFail("\(label): no sampled coordinate has a gradient", file: file, line: line) }
 
-        func objective(_ x: Tensor) -> Double {
+        var x = input
+        func objective() -> Double {
             let y = layer.forward(x, mode: .training)
             return zip(y.scalars, upstream.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-        var worst: (error: Float, what: String) = (0, "")
-        func compare(_ analytic: Float, _ numeric: Float, _ what: String) {
-            let error = abs(analytic - numeric) / max(abs(analytic), abs(numeric), 1e-2)
-            if error > worst.error { worst = (error, "\(what): analytic \(analytic), numeric \(numeric)") }
+        let f0 = objective()
+        var tensors = [differences("input", analytic: inputGradient, values: input, indices: inputIndices, overall: overall,
+                                   shape: shape, f0: f0, set: { x.scalars[$0] = $1 }, objective: objective)]
+        for (p, parameter) in parameters.enumerated() {
+            tensors.append(differences("parameter \(p)", analytic: parameterGradients[p], values: parameter.value,
+                                       indices: parameterIndices[p], overall: overall, shape: shape, f0: f0,
+                                       set: { parameter.value.scalars[$0] = $1 }, objective: objective))
         }
-        for index in sampleIndices(input.count, samples) {
-            var plus = input, minus = input
-            plus.scalars[index] += epsilon
-            minus.scalars[index] -= epsilon
-            compare(inputGradient.scalars[index], Float((objective(plus) - objective(minus)) / Double(2 * epsilon)), "input[\(index)]")
-        }
-        for (p, parameter) in layer.parameters.enumerated() {
-            for index in sampleIndices(parameter.value.count, samples) {
-                let original = parameter.value.scalars[index]
-                parameter.value.scalars[index] = original + epsilon
-                let up = objective(input)
-                parameter.value.scalars[index] = original - epsilon
-                let down = objective(input)
-                parameter.value.scalars[index] = original
-                compare(parameterGradients[p].scalars[index], Float((up - down) / Double(2 * epsilon)), "parameter \(p)[\(index)]")
-            }
-        }
-        print("gradient \(label): max relative error \(worst.error) (\(worst.what))")
-        XCTAssertLessThan(worst.error, tolerance, "\(label): \(worst.what)", file: file, line: line)
+        assess(tensors, label, file: file, line: line)
     }
 
     private func sampleIndices(_ count: Int, _ samples: Int) -> [Int] {
@@ -88,7 +208,7 @@ final class LayerGradientTests: XCTestCase {
 
     func testLinearAndActivations() {
         check(Linear(5, 3, random: &random), input: randomTensor([5, 4]), "linear")
-        check(ReLU(), input: separatedTensor([3, 2, 3, 3]), "relu")
+        check(ReLU(), input: separatedTensor([3, 2, 3, 3]), shape: .linear, "relu")
         check(Sigmoid(), input: randomTensor([4, 3], scale: 2), "sigmoid")
         check(Flatten(), input: randomTensor([3, 2, 2, 3]), "flatten")
     }
@@ -99,9 +219,11 @@ final class LayerGradientTests: XCTestCase {
     }
 
     func testPooling() {
-        check(MaxPool2D(kernel: 3, stride: 2), input: separatedTensor([2, 2, 7, 7]), "max pool 3/2")
-        check(MaxPool2D(kernel: 3, stride: 2, padding: 1), input: separatedTensor([2, 2, 6, 6]), "max pool 3/2 pad 1")
-        check(MaxPool2D(kernel: 3, stride: 2, ceilMode: true), input: separatedTensor([2, 2, 8, 8]), "max pool 3/2 ceil")
+        check(MaxPool2D(kernel: 3, stride: 2), input: separatedTensor([2, 2, 7, 7]), samples: 48, shape: .linear, "max pool 3/2")
+        check(MaxPool2D(kernel: 3, stride: 2, padding: 1), input: separatedTensor([2, 2, 6, 6]), samples: 48, shape: .linear,
+              "max pool 3/2 pad 1")
+        check(MaxPool2D(kernel: 3, stride: 2, ceilMode: true), input: separatedTensor([2, 2, 8, 8]), samples: 48, shape: .linear,
+              "max pool 3/2 ceil")
         check(AvgPool2D(kernel: 3, stride: 1, padding: 1), input: randomTensor([2, 2, 5, 4]), "avg pool include pad")
         check(AvgPool2D(kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false), input: randomTensor([2, 2, 6, 7]),
               "avg pool ceil exclude pad")
@@ -114,9 +236,9 @@ final class LayerGradientTests: XCTestCase {
             Convolution2D(2, 3, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 3), ReLU(),
             MaxPool2D(kernel: 2), Flatten(), Linear(3 * 2 * 2, 4, random: &random),
         ])
-        // Perturbing a conv weight moves every value after batch norm, so with ε = 1e-2 some cross a
-        // ReLU or max-pool kink (relative error 0.26 seen); ε = 1e-3 stays clear of them.
-        check(network, input: randomTensor([2, 3, 4, 4]), epsilon: 1e-3, tolerance: 2e-2, "sequential conv-bn-relu-pool-linear")
+        // Perturbing a conv weight moves every value after batch norm, so many weights have a ReLU or
+        // max-pool kink within ±2ε: the check halves ε for them (see the class comment).
+        check(network, input: randomTensor([2, 3, 4, 4]), "sequential conv-bn-relu-pool-linear")
         let inception = ConcatenatedBranches(named: [
             ("branch1", Convolution2D(3, 2, kernel: 1, random: &random)),
             ("branch2", Sequential([Convolution2D(3, 4, kernel: 3, padding: 1, random: &random), Sigmoid()])),
@@ -130,7 +252,7 @@ final class LayerGradientTests: XCTestCase {
         // A residual block's sum and ReLU, computed in one pass.
         check(Residual(body: Sequential([Convolution2D(3, 3, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 3)]),
                        activation: ReLU()),
-              input: randomTensor([3, 2, 4, 4]), epsilon: 1e-3, tolerance: 2e-2, "residual with its ReLU")
+              input: randomTensor([3, 2, 4, 4]), "residual with its ReLU")
         // Batch norm with the ReLU after it fused in.
         let fused = Sequential([
             Convolution2D(2, 3, kernel: 3, padding: 1, random: &random), BatchNorm(channels: 3), ReLU(), Flatten(),
@@ -138,7 +260,7 @@ final class LayerGradientTests: XCTestCase {
         ])
         fuseBatchNormReLU(in: fused)
         XCTAssertTrue((fused.children[1].layer as! BatchNorm).appliesReLU)
-        check(fused, input: randomTensor([2, 3, 4, 4]), epsilon: 1e-3, tolerance: 2e-2, "sequential conv-bn+relu (fused)-linear")
+        check(fused, input: randomTensor([2, 3, 4, 4]), "sequential conv-bn+relu (fused)-linear")
     }
 
     /// Fusing changes no number: the same network with batch norm and ReLU fused and apart gives the
@@ -191,17 +313,11 @@ final class LayerGradientTests: XCTestCase {
         for (label, input, loss) in losses {
             let (value, gradient) = loss(input)
             XCTAssertTrue(value.isFinite, label)
-            var worst: Float = 0
-            for index in 0..<input.count {
-                var plus = input, minus = input
-                plus.scalars[index] += 1e-2
-                minus.scalars[index] -= 1e-2
-                let numeric = (Double(loss(plus).loss) - Double(loss(minus).loss)) / 2e-2
-                let error = abs(gradient.scalars[index] - Float(numeric)) / max(abs(gradient.scalars[index]), abs(Float(numeric)), 1e-2)
-                worst = max(worst, error)
-            }
-            print("gradient loss \(label): max relative error \(worst)")
-            XCTAssertLessThan(worst, 2e-2, label)
+            var x = input
+            let objective = { Double(loss(x).loss) }
+            assess([differences("logits", analytic: gradient, values: input, indices: Array(0..<input.count),
+                                overall: Self.rms(gradient.scalars.map(Double.init)), shape: .smooth, f0: objective(),
+                                set: { x.scalars[$0] = $1 }, objective: objective)], "loss \(label)")
         }
     }
 }
