@@ -2,7 +2,7 @@
 """Keras 3 on TensorFlow (CPU) beside `canopy bench train|infer`: one (model, size, mode) per process,
 a last line of JSON.
 
-Adapted from the peers' script (shared/bench-peers/bench_keras.py); the measurement is Canopy's
+Adapted from the peers' benchmark script bench_keras.py (on the team's reference shelf, not in this repository); the measurement is Canopy's
 (Sources/Benchmarks/ModelBenchmark.swift): a fixed random batch (normal inputs, multi-hot 17 labels
 with P(1) = 0.3) already converted to a tensor, --warmup untimed steps, then --steps timed steps, each
 timed on its own (train_on_batch and predict_on_batch return NumPy values, so each step has finished

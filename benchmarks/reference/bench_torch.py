@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch (CPU) beside `canopy bench train|infer`: one (model, size, mode) per process, a last line of JSON.
 
-Adapted from the peers' script (shared/bench-peers/bench_torch.py); the measurement is Canopy's
+Adapted from the peers' benchmark script bench_torch.py (on the team's reference shelf, not in this repository); the measurement is Canopy's
 (Sources/Benchmarks/ModelBenchmark.swift): a fixed random batch (normal inputs, multi-hot 17 labels
 with P(1) = 0.3), --warmup untimed steps, then --steps timed steps, each timed on its own;
 images_per_second = batch / median step time; peak_rss_mb = ru_maxrss of this process in MB.
