@@ -140,6 +140,13 @@ public final class FoldTrainer {
             do { (validationLoss, validationF2, threshold) = try validate(model) } catch let error as PredictionError {
                 throw TrainingError("\(spec.name) fold \(fold), epoch \(epoch + 1) (\(skippedBatches) batches skipped): \(error); not writing a checkpoint")
             }
+            // A validation loss that is not finite (logits overflowing while the weights stay finite) ends
+            // the run under either policy (skip_batch skips training batches only): it would be the
+            // epoch's record, and nothing non-finite is written.
+            guard validationLoss.isFinite, validationF2.isFinite else {
+                throw TrainingError("\(spec.name) fold \(fold): the validation loss became \(validationLoss.isNaN ? "nan" : "\(validationLoss)") at epoch \(epoch + 1) "
+                                    + "(\(skippedBatches) batches skipped); lower the learning rate or clip gradients; not writing a checkpoint")
+            }
             _ = plateau?.record(metric: Float(validationLoss))
             let record = EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)), validationLoss: validationLoss,
                                      validationMeanF2: validationF2, validationThreshold: threshold, learningRate: learningRate,
@@ -245,18 +252,22 @@ public final class FoldTrainer {
     /// 0.05, 0.10, ..., 0.95: coarse, as befits a per-epoch figure.
     static let validationGrid: [Float] = (1...19).map { Float($0) * 0.05 }
 
-    /// Mean BCE and mean F2 (at the best threshold of `validationGrid`) on the validation chips.
+    /// Mean BCE and mean F2 (at the best threshold of `validationGrid`) on the validation chips that decode.
     func validate(_ model: Layer) throws -> (loss: Double, meanF2: Double, threshold: Float) {
         let predictor = Predictor(bands: bands, statistics: statistics, inputSize: spec.inputSize, batchSize: spec.batchSize,
                                   workers: loaderWorkers, onBadImage: onBadImage)
         var lossSum = 0.0, count = 0
-        let probabilities = try predictor.predict(model, chips: validation, tta: .none, eachBatch: { logits, batch in
+        let result = try predictor.predictReportingSkips(model, chips: validation, tta: .none, eachBatch: { logits, batch in
             if let targets = batch.targets {
                 lossSum += Double(Loss.binaryCrossEntropy(logits: logits, targets: targets).loss) * Double(batch.count)
                 count += batch.count
             }
         })
-        let truth = validation.map { $0.labels ?? LabelSet() }
+        // A chip that did not decode (on_bad_image: skip) has no prediction: it is left out of the F2.
+        let left = Set(result.skipped.map(\.name))
+        let kept = validation.indices.filter { !left.contains(validation[$0].name) }
+        let probabilities = kept.map { result.probabilities[$0] }
+        let truth = kept.map { validation[$0].labels ?? LabelSet() }
         let best = ThresholdSearch.global(probabilities: probabilities, truth: truth, grid: Self.validationGrid)
         return (lossSum / Double(max(count, 1)), best.meanF2, best.threshold)
     }

@@ -35,7 +35,8 @@ public struct Predictor {
     }
 
     /// One row of 17 probabilities per chip, in `chips` order. A chip skipped under
-    /// `on_bad_image: skip` gets a row of zeros (and is in `skipped`). `eachBatch` sees the identity
+    /// `on_bad_image: skip` gets a placeholder row of zeros and is in `skipped` (of
+    /// `predictReportingSkips`): callers leave those rows out of every table and metric. `eachBatch` sees the identity
     /// pass's logits (validation loss).
     public func predict(_ model: Layer, chips: [DatasetChip], tta: TestTimeAugmentation,
                         progress: ((Int, Int) -> Void)? = nil,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Support
 import Tensor
 
@@ -7,9 +8,13 @@ struct Canopy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "canopy",
         abstract: "Planet chips in, a ranked Kaggle submission and a per-label report out.",
+        version: "canopy \(version)",
         subcommands: [Run.self, Train.self, Predict.self, EnsembleCommand.self, Tune.self, Submit.self, ReportCommand.self,
                       Inspect.self, Stats.self, Folds.self, Synth.self, Models.self, Bench.self]
     )
+
+    /// The release, printed by `canopy --version`.
+    static let version = "0.1.0"
 
     static func main() {
         // OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles after each GEMM by default,
@@ -19,6 +24,11 @@ struct Canopy: ParsableCommand {
         // Activations and chips over glibc's mmap threshold stay in the heap instead of being mapped,
         // page-faulted and zeroed afresh at every step (docs/ENGINE.md, "Memory").
         _ = MemoryPolicy.keepLargeBuffersInHeap()
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            exit(withError: OneLineError.wrapping(error))
+        }
     }
 }

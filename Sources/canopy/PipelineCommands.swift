@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Tensor
 
 /// What every pipeline command takes: the file, overrides, the results folder, --force.
 struct PipelineOptions: ParsableArguments {
@@ -9,6 +10,12 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Results folder (default results/NAME).") var results: String?
     @Flag(help: "Redo the stages even when their outputs are up to date (training starts over).") var force = false
     @Flag(help: "No progress output.") var quiet = false
+    @Option(help: "Compute threads (OpenBLAS and the kernels; default: the pipeline's threads: key, else every core). Changes no result.")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
+    }
 
     /// Runs the pipeline's stages up to and including `stage`; returns the runner (its dataset and
     /// statistics loaded) for more work on the results.
@@ -16,7 +23,15 @@ struct PipelineOptions: ParsableArguments {
     func run(through stage: PipelineRunner.Stage) throws -> PipelineRunner {
         let config = try PipelineConfig.load(pipeline, overrides: overrides)
         let folder = results ?? "results/\(config.name)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // The runner checks everything, then creates the folder: a run refused leaves it as it was.
+        if let count = threads ?? config.threads {
+            BLAS.threads = count
+            Parallel.workers = count
+            if !quiet {
+                print("compute threads: \(count)")
+                fflush(nil)
+            }
+        }
         let progress = ProgressPrinter(logPath: folder + "/train_log.csv")
         progress.quiet = quiet
         let runner = PipelineRunner(config: config, source: pipeline, results: folder, progress: progress)

@@ -34,7 +34,7 @@ extension PipelineConfig {
     }
 
     static func decode(_ root: ConfigNode, defaultName: String) throws(ConfigError) -> PipelineConfig {
-        let top = try root.mapping(allowed: ["name", "data", "folds", "models", "tta", "ensemble", "thresholds", "outputs"])
+        let top = try root.mapping(allowed: ["name", "data", "folds", "models", "tta", "ensemble", "thresholds", "outputs", "threads"])
         guard let dataNode = top["data"] else { throw root.error("missing the data section (data: root: ...)") }
         let data = try decodeData(dataNode)
         var folds = FoldsConfig()
@@ -47,11 +47,19 @@ extension PipelineConfig {
         let modelNodes = try modelsNode.sequence()
         guard !modelNodes.isEmpty else { throw modelsNode.error("at least one model") }
         var models: [ModelSpec] = []
+        var lenientInit: [String] = []
         for node in modelNodes {
             let model = try decodeModel(node, defaultInputSize: data.inputSize)
-            if models.contains(where: { $0.name == model.name }) {
-                throw node.error("two models named \"\(model.name)\": give one a name: key")
+            // Names become folder and file names (models/NAME/, predictions/NAME-oof.csv): checked here,
+            // before any work, not when the first file is written.
+            let nameNode = (try? node.mapping(allowed: modelKeys))?["name"] ?? node
+            if let problem = modelNameProblem(model.name) { throw nameNode.error(problem) }
+            if let other = models.first(where: { $0.name.lowercased() == model.name.lowercased() }) {
+                throw nameNode.error(other.name == model.name
+                    ? "two models named \"\(model.name)\": give one a name: key"
+                    : "\"\(model.name)\" and \"\(other.name)\" differ only in case (their folders would clash on some file systems)")
             }
+            if let strict = try node.mapping(allowed: modelKeys)["init_strict"], !(try strict.bool()) { lenientInit.append(model.name) }
             models.append(model)
         }
         let tta = try top["tta"].map { node throws(ConfigError) in try node.choice(TestTimeAugmentation.self) } ?? .none
@@ -81,8 +89,26 @@ extension PipelineConfig {
         }
         let name = try top["name"]?.string() ?? defaultName
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw root.error("name \"\(name)\" must be a plain folder name") }
+        let threads = try top["threads"].flatMap { node throws(ConfigError) in node.isNull ? nil : try node.int(in: 1...1024) }
         return PipelineConfig(name: name, data: data, folds: folds, models: models, tta: tta, ensemble: ensemble,
-                              thresholds: thresholds, outputs: outputs)
+                              thresholds: thresholds, outputs: outputs, threads: threads, lenientInit: lenientInit)
+    }
+
+    /// The keys of a `models:` entry.
+    static let modelKeys = ["name", "backbone", "init", "init_strict", "input_size", "epochs", "batch_size", "optimizer", "schedule",
+                            "augmentation", "loss", "early_stopping", "clip_gradient_norm", "on_non_finite", "seed"]
+
+    /// Why `name` cannot name a model (nil when it can): it must be a plain file name of letters,
+    /// digits, `_`, `.` and `-`, not `.` or `..`, and not `ensemble` (the ensemble's own files).
+    public static func modelNameProblem(_ name: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        if name.isEmpty { return "a model name cannot be empty" }
+        if let bad = name.first(where: { !allowed.contains($0) }) {
+            return "model name \"\(name)\" has \"\(bad)\": use only letters, digits, _, . and - (it names files and folders)"
+        }
+        if name == "." || name == ".." { return "model name \"\(name)\" is not a usable folder name" }
+        if name == "ensemble" { return "model name \"ensemble\" is taken by the ensemble's own predictions" }
+        return nil
     }
 
     static func decodeData(_ node: ConfigNode) throws(ConfigError) -> DataConfig {
@@ -102,8 +128,7 @@ extension PipelineConfig {
     }
 
     static func decodeModel(_ node: ConfigNode, defaultInputSize: Int) throws(ConfigError) -> ModelSpec {
-        let entries = try node.mapping(allowed: ["name", "backbone", "init", "input_size", "epochs", "batch_size", "optimizer", "schedule",
-                                                  "augmentation", "loss", "early_stopping", "clip_gradient_norm", "on_non_finite", "seed"])
+        let entries = try node.mapping(allowed: modelKeys)
         guard let backboneNode = entries["backbone"] else { throw node.error("missing backbone (e.g. resnet18)") }
         let backbone = try backboneNode.string()
         guard BackboneRegistry.names.contains(backbone) else {

@@ -13,6 +13,12 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     public var ensemble: EnsembleConfig
     public var thresholds: ThresholdConfig
     public var outputs: OutputsConfig
+    /// Compute threads (OpenBLAS and Canopy's kernels); nil uses every core. `--threads` overrides it.
+    /// Changes no result, so it is in no stage's key.
+    public var threads: Int? = nil
+    /// Models whose `init_strict: false` lets `init` weights leave tensors other than the 17-label head
+    /// at their fresh initialisation (by default that is an error before training starts).
+    public var lenientInit: [String] = []
 }
 
 public struct DataConfig: Codable, Sendable, Equatable {

@@ -32,10 +32,12 @@ struct EnsembleRecord: Codable {
 extension PipelineRunner {
     // MARK: - predict
 
-    /// Each model's out-of-fold table (every training chip, predicted by the fold that held it out)
-    /// and its test table (the mean of the folds' tables).
+    /// Each model's out-of-fold table (every training chip that decoded, predicted by the fold that
+    /// held it out) and its test table (the mean of the folds' tables), and `skipped-chips.csv`.
     func assemblePredictions() throws {
-        let names = dataset.train.map(\.name)
+        cache.skipped = nil
+        try writeSkippedChips()
+        let names = scoredTrain.map(\.name)
         for model in config.models {
             for variant in ["oof", "oof-notta"] {
                 var byName: [String: [Float]] = [:]
@@ -141,6 +143,10 @@ extension PipelineRunner {
         }
         let missing = sampleNames.filter { byName[$0] == nil }
         if !missing.isEmpty { progress.note("\(missing.count) submission rows have no prediction and stay empty (first: \(missing[0]))") }
+        let skippedTest = skippedChips().filter { $0.set == "test" }
+        if !skippedTest.isEmpty {
+            progress.note("\(skippedTest.count) test chips did not decode: their submission rows are empty (see skipped-chips.csv)")
+        }
         try Submission.write(names: sampleNames, tags: sampleNames.map { byName[$0] ?? LabelSet() }, sampleNames: sampleNames,
                              to: path("submission.csv"))
         progress.note("wrote \(path("submission.csv")): \(sampleNames.count) rows, decisions by \(record.chosen.name)")

@@ -35,6 +35,10 @@ public final class PipelineRunner {
     var statistics: NormalizationStatistics!
     var folds: FoldAssignment!
     var prepareKey = Fingerprint()
+    /// The dataset as `preflight` opened it (before `data.limit_*`).
+    var openedDataset: PlanetDataset?
+    /// Chip identities, skipped chips and what the stage cache decided (TrainStage.swift).
+    let cache = StageCache()
     var stamps: [String: String] = [:]
 
     public init(config: PipelineConfig, source: String, results: String? = nil, progress: ProgressPrinter? = nil) {
@@ -48,22 +52,38 @@ public final class PipelineRunner {
 
     /// Runs every stage up to and including `last`.
     public func run(through last: Stage = .report) throws {
-        try FileManager.default.createDirectory(atPath: path("predictions"), withIntermediateDirectories: true)
+        // Nothing is written before the checks pass (Preflight.swift), and one run at a time uses a results folder.
+        try preflight()
+        try Folders.create(results)
+        let lock = try FolderLock.acquire(folder: results, command: "canopy run \(source)")
+        defer { lock.release() }
+        try Folders.create(path("predictions"))
+        if let pid = lock.tookOverFrom { progress.note("took over \(lock.path) from process \(pid), which is gone") }
         removeStaleTemporaryFiles()
         CrashPoints.enter(stage: Stage.prepare.rawValue)
         stamps = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: path("stages.json"))))) ?? [:]
         try writeJSON(config, to: path("config.json"))
         try prepare()
-        var key = prepareKey
+        try computeChipIdentities()
+        // Each stage's key is made of exactly what it reads (see `inputs(of:upstream:)`); its inputs
+        // are kept by name in stages.json, so a stage that is redone says which changed.
+        var keys: [Stage: String] = [:]
         for stage in Stage.allCases.dropFirst() where stage <= last {
-            key.add(stage.rawValue)
-            key.add(settings(of: stage))
+            let inputs = self.inputs(of: stage, upstream: keys)
+            let key = inputs.key
+            keys[stage] = key
             let outputs = self.outputs(of: stage)
-            if !force, stamps[stage.rawValue] == key.description, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
-                progress.stage("\(stage.rawValue): up to date")
+            if !force, stamps[stage.rawValue] == key, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+                let detail = stage == .train ? " (\(config.models.count * config.folds.k) model folds: training and predictions reused)" : " (reused)"
+                cache.decisions.append("\(stage.rawValue): up to date\(detail)")
+                progress.stage("\(stage.rawValue): up to date\(detail)")
                 continue
             }
-            progress.stage("\(stage.rawValue)")
+            let previous = stamps.filter { $0.key.hasPrefix(stage.rawValue + "/") }
+            let reason = force ? "--force" : stamps[stage.rawValue] == key ? "outputs missing"
+                : inputs.changes(from: previous.isEmpty ? nil : Dictionary(uniqueKeysWithValues: previous.map { (String($0.key.dropFirst(stage.rawValue.count + 1)), $0.value) }))
+            cache.decisions.append("\(stage.rawValue): redone (\(reason))")
+            progress.stage("\(stage.rawValue): redone (\(reason))")
             CrashPoints.enter(stage: stage.rawValue)
             stamps[stage.rawValue] = nil
             try saveStamps()
@@ -76,25 +96,10 @@ public final class PipelineRunner {
             case .submit: try submit()
             case .report: try report()
             }
-            stamps[stage.rawValue] = key.description
+            stamps[stage.rawValue] = key
+            stamps = stamps.filter { !$0.key.hasPrefix(stage.rawValue + "/") }
+            for (name, value) in inputs.parts { stamps[stage.rawValue + "/" + name] = value }
             try saveStamps()
-        }
-    }
-
-    /// The settings a stage depends on beyond its upstream stages (which its key chains).
-    func settings(of stage: Stage) -> String {
-        func json<T: Encodable>(_ value: T) -> String {
-            var f = Fingerprint()
-            f.add(value)
-            return f.description
-        }
-        switch stage {
-        case .prepare, .predict: return ""
-        case .train: return json(config.models) + json(config.tta)
-        case .ensemble: return json(config.ensemble)
-        case .tune: return json(config.thresholds)
-        case .submit: return String(config.outputs.submission)
-        case .report: return json(config.outputs)
         }
     }
 
@@ -127,7 +132,7 @@ public final class PipelineRunner {
 
     func prepare() throws {
         progress.stage("prepare: \(config.data.root)")
-        var data = try PlanetDataset.open(root: config.data.root, bands: config.data.bands, missingFiles: config.data.missingFiles)
+        var data = try openedDataset ?? PlanetDataset.open(root: config.data.root, bands: config.data.bands, missingFiles: config.data.missingFiles)
         for line in data.problems.summary { progress.note(line) }
         data = data.limited(train: config.data.limitTrain, test: config.data.limitTest)
         dataset = data
@@ -141,11 +146,9 @@ public final class PipelineRunner {
         key.add(bytes: (try? AtomicFile.read(config.data.root + "/" + PlanetDataset.sampleSubmissionFile)) ?? [])
         key.add(dataset.train.map(\.name).joined(separator: ","))
         key.add(dataset.test.map(\.name).joined(separator: ","))
-        key.add(config.data)
         key.add(config.folds)
 
         statistics = try loadStatistics()
-        key.add(statistics)
 
         let foldsPath = path("folds.csv")
         let foldsKey = key.description
@@ -162,40 +165,19 @@ public final class PipelineRunner {
         prepareKey = key
     }
 
-    func loadStatistics() throws -> NormalizationStatistics {
-        let bands = config.data.bands
-        guard config.data.normalization == .dataset else {
-            return NormalizationStatistics(bands: bands, mean: [Float](repeating: 0, count: bands.bandCount),
-                                           std: [Float](repeating: 1, count: bands.bandCount), chips: 0)
-        }
-        let stored = NormalizationStatistics.path(root: config.data.root, bands: bands)
-        let copy = path("stats-\(bands.rawValue.replacingOccurrences(of: "+", with: "-")).json")
-        if FileManager.default.fileExists(atPath: stored) {
-            let statistics = try NormalizationStatistics.read(stored)
-            try statistics.write(to: copy)
-            return statistics
-        }
-        progress.note("computing per-band statistics of \(dataset.train.count) chips (stored as \(stored))")
-        let (statistics, failures) = NormalizationStatistics.compute(dataset.train, bands: bands, workers: config.data.workers)
-        for failure in failures { progress.note("bad image: \(failure.error)") }
-        if !failures.isEmpty && config.data.onBadImage == .fail {
-            throw TrainingError("\(failures.count) chips did not decode (set data.on_bad_image: skip to leave them out)")
-        }
-        do { try statistics.write(to: stored) } catch { progress.note("cannot store statistics with the data (\(error)); kept in the results folder") }
-        try statistics.write(to: copy)
-        return statistics
-    }
+    // loadStatistics(): Preflight.swift (statistics tied to the exact chip set).
 
     // MARK: - helpers shared by the stages
 
-    /// The fold of each training chip, in dataset order.
-    var foldOfChip: [Int] { dataset.train.map { folds.foldOf[$0.name]! } }
+    /// The fold of each scored training chip (every one that decoded: the rows of the out-of-fold
+    /// tables), in dataset order.
+    var foldOfChip: [Int] { scoredTrain.map { folds.foldOf[$0.name]! } }
 
-    var truth: [LabelSet] { dataset.train.map { $0.labels ?? LabelSet() } }
+    var truth: [LabelSet] { scoredTrain.map { $0.labels ?? LabelSet() } }
 
-    /// The test chips' true tags when the dataset has them (synthetic data), else nil.
+    /// The scored test chips' true tags when the dataset has them (synthetic data), else nil.
     var testTruth: [LabelSet]? {
-        let labels = dataset.test.map(\.labels)
+        let labels = scoredTest.map(\.labels)
         return labels.allSatisfy { $0 != nil } && !labels.isEmpty ? labels.map { $0! } : nil
     }
 

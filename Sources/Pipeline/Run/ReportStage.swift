@@ -16,6 +16,16 @@ extension PipelineRunner {
         var sections: [ReportSection] = []
         var training: [TrainingCurve] = []
         var notes: [String] = dataset.problems.summary
+        let skipped = skippedChips()
+        let skippedTrain = skipped.filter { $0.set == "train" }, skippedTest = skipped.filter { $0.set == "test" }
+        if !skippedTrain.isEmpty {
+            notes.append("\(skippedTrain.count) training chips did not decode and are left out of every metric, threshold and statistic (skipped-chips.csv):")
+        }
+        for chip in skippedTrain { notes.append("skipped training chip \(chip.name): \(chip.error)") }
+        if !skippedTest.isEmpty {
+            notes.append("\(skippedTest.count) test chips did not decode: their submission rows are empty (skipped-chips.csv):")
+        }
+        for chip in skippedTest { notes.append("skipped test chip \(chip.name): \(chip.error)") }
 
         func score(_ table: ProbabilityTable, _ decision: DecisionMethod, weather: Bool, against truth: [LabelSet]) -> Double {
             Metrics.meanF2(truth: truth, predicted: decision.decide(table, weatherRule: weather))
@@ -48,7 +58,6 @@ extension PipelineRunner {
                         TrainingPoint(epoch: $0.epoch, trainLoss: $0.trainLoss, validationLoss: $0.validationLoss,
                                       validationMeanF2: $0.validationMeanF2, learningRate: Double($0.learningRate), seconds: $0.seconds)
                     }))
-                    if !record.skipped.isEmpty { notes.append("\(model.name) fold \(fold): skipped \(record.skipped.joined(separator: ", "))") }
                 }
             }
             sections.append(ReportSection.make(name: "\(model.name) out-of-fold", kind: .model, truth: truth, probabilities: oof.rows,
@@ -81,14 +90,16 @@ extension PipelineRunner {
         }
 
         // Sample chips: spread over the training chips (their out-of-fold predictions have a truth to compare).
-        let count = min(config.outputs.sampleChips, dataset.train.count)
+        let scored = scoredTrain
+        let count = min(config.outputs.sampleChips, scored.count)
         let samples = (0..<count).map { i -> SampleChip in
-            let index = i * dataset.train.count / max(count, 1)
-            let chip = dataset.train[index]
+            let index = i * scored.count / max(count, 1)
+            let chip = scored[index]
             return SampleChip(name: chip.name, imagePath: chip.jpegPath ?? chip.tiffPath ?? "", truth: truth[index],
                               predicted: decided[index], probabilities: ensembleOOF.rows[index])
         }
-        var description = ["\(config.data.root): \(dataset.train.count) training chips, \(dataset.test.count) test chips, bands \(dataset.bands.rawValue)",
+        var description = ["\(config.data.root): \(dataset.train.count) training chips, \(dataset.test.count) test chips, bands \(dataset.bands.rawValue)"
+                           + (skipped.isEmpty ? "" : " (\(skippedTrain.count) training and \(skippedTest.count) test chips did not decode: left out)"),
                            "\(config.folds.k) folds (seed \(config.folds.seed)), models: " + config.models.map {
                                "\($0.name) (\($0.backbone), \($0.inputSize) px, \($0.epochs) epochs)" }.joined(separator: ", "),
                            "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.method); decision: \(chosen.name)"]

@@ -39,7 +39,7 @@ public struct FoldAssignment: Sendable, Equatable {
 
     /// Written through a temporary file and renamed.
     public func write(to path: String) throws(DataError) {
-        do { try AtomicFile.write(Array(csvText().utf8), to: path) } catch { throw DataError(file: path, problem: error.description) }
+        do { try AtomicFile.write(Array(csvText().utf8), to: path) } catch { throw DataError(file: path, problem: "cannot write: \(error.reason)") }
     }
 
     /// Reads `folds.csv`; `expectedFolds`, when given, must equal the file's fold count. A fold number

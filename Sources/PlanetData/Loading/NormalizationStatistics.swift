@@ -5,19 +5,46 @@ import Support
 
 /// Per-band mean and standard deviation of a dataset's training chips, in the [0, 1] units of
 /// `ChipPlanes`, computed in one streaming pass (`canopy stats`) and stored beside the data as
-/// `canopy-stats-BANDS.json`, so training and prediction normalise alike.
+/// `canopy-stats-BANDS.json`, so training and prediction normalise alike. `chipSet` ties them to the
+/// exact chips they were computed on (`chipSetFingerprint`): statistics of another set (a
+/// `limit_train` trial, a dataset that changed) are never taken for this one's.
 public struct NormalizationStatistics: Codable, Sendable, Equatable {
     public var bands: BandSource
     public var mean: [Float]
     public var std: [Float]
     /// Chips the figures come from.
     public var chips: Int
+    /// `chipSetFingerprint` of the chips they were computed on (nil in files written before it existed).
+    public var chipSet: String?
 
-    public init(bands: BandSource, mean: [Float], std: [Float], chips: Int) {
+    public init(bands: BandSource, mean: [Float], std: [Float], chips: Int, chipSet: String? = nil) {
         self.bands = bands
         self.mean = mean
         self.std = std
         self.chips = chips
+        self.chipSet = chipSet
+    }
+
+    /// Identifies a set of chips and bands: a 64-bit FNV-1a hash of the bands and the chips' names in
+    /// order, with their count, e.g. `rgb:20:9c1f…`.
+    public static func chipSetFingerprint(_ chips: [DatasetChip], bands: BandSource) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ text: String) {
+            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
+        }
+        mix(bands.rawValue)
+        for chip in chips { mix(chip.name) }
+        let hex = String(hash, radix: 16)
+        return "\(bands.rawValue):\(chips.count):" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Whether these statistics were computed on exactly `chips` in `bands`. A file from before
+    /// `chipSet` existed counts only for the whole training set (`isWholeSet`) with its chip count.
+    public func describes(_ chips: [DatasetChip], bands: BandSource, isWholeSet: Bool) -> Bool {
+        guard self.bands == bands else { return false }
+        if let chipSet { return chipSet == Self.chipSetFingerprint(chips, bands: bands) }
+        return isWholeSet && self.chips == chips.count
     }
 
     /// Where the statistics of `bands` live in the dataset folder `root`.
@@ -90,7 +117,8 @@ public struct NormalizationStatistics: Codable, Sendable, Equatable {
         let mean = (0..<width).map { total[$0 * 2] / n }
         let std = (0..<width).map { band in max((total[band * 2 + 1] / n - mean[band] * mean[band]).squareRoot(), 1e-6) }
         let failures = chips.indices.compactMap { index in errors[index].map { (chips[index].name, $0) } }
-        return (NormalizationStatistics(bands: bands, mean: mean.map(Float.init), std: std.map(Float.init), chips: used), failures)
+        return (NormalizationStatistics(bands: bands, mean: mean.map(Float.init), std: std.map(Float.init), chips: used,
+                                        chipSet: chipSetFingerprint(chips, bands: bands)), failures)
     }
 
     public func write(to path: String) throws(DataError) {
@@ -98,7 +126,7 @@ public struct NormalizationStatistics: Codable, Sendable, Equatable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data: Data
         do { data = try encoder.encode(self) } catch { throw DataError(file: path, problem: "cannot encode statistics: \(error)") }
-        do { try AtomicFile.write(Array(data) + [10], to: path) } catch { throw DataError(file: path, problem: error.description) }
+        do { try AtomicFile.write(Array(data) + [10], to: path) } catch { throw DataError(file: path, problem: "cannot write: \(error.reason)") }
     }
 
     /// Reads statistics written by `write`; a file that is not such JSON, or disagrees with itself
