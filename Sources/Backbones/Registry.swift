@@ -29,4 +29,11 @@ public enum BackboneRegistry {
     public static func make(_ name: String, bands: Int = 3, classes: Int = 17, random: inout SeededRandom) -> Layer? {
         entries.first { $0.name == name }?.make(bands, classes, &random)
     }
+
+    /// The smallest input side `name` takes: 63 px for AlexNet (its 11x11/4 stem and three 3x3/2 pools
+    /// leave no pixel below that), 32 for the others (LeNet's two 5x5 convolutions and pools; five
+    /// halvings elsewhere).
+    public static func minimumInputSize(_ name: String) -> Int {
+        name.hasPrefix("alexnet") ? 63 : 32
+    }
 }

@@ -48,7 +48,7 @@ final class PipelineConfigTests: XCTestCase {
         XCTAssertEqual(config.models[0].inputSize, 128)
         XCTAssertEqual(config.tta, TestTimeAugmentation.none)
         XCTAssertEqual(config.data.bands, .rgb)
-        XCTAssertTrue(config.thresholds.weatherRule)
+        XCTAssertEqual(config.thresholds.weatherRule, .auto)
     }
 
     func testUnknownKeysAndBadValuesNameTheKeyAndLine() {

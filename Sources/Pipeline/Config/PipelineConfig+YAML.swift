@@ -76,7 +76,14 @@ extension PipelineConfig {
             let entries = try node.mapping(allowed: ["method", "fixed", "weather_rule", "minimum_support"])
             if let method = entries["method"] { thresholds.method = try method.choice(ThresholdConfig.Method.self) }
             if let fixed = entries["fixed"] { thresholds.fixed = try fixed.float(in: 0...1) }
-            if let rule = entries["weather_rule"] { thresholds.weatherRule = try rule.bool() }
+            if let rule = entries["weather_rule"] {
+                switch try rule.string().lowercased() {
+                case "auto": thresholds.weatherRule = .auto
+                case "true", "yes", "on": thresholds.weatherRule = .on
+                case "false", "no", "off": thresholds.weatherRule = .off
+                case let text: throw rule.error("expected auto, true or false, got \"\(text)\"")
+                }
+            }
             if let support = entries["minimum_support"] { thresholds.minimumSupport = try support.int(in: 0...Int.max) }
         }
         var outputs = OutputsConfig()
@@ -137,6 +144,11 @@ extension PipelineConfig {
         var spec = ModelSpec(name: try entries["name"]?.string(), backbone: backbone, inputSize: defaultInputSize)
         if let value = entries["init"], !value.isNull { spec.initWeights = try value.string() }
         if let value = entries["input_size"] { spec.inputSize = try value.int(in: 32...1024) }
+        let minimum = BackboneRegistry.minimumInputSize(backbone)
+        if spec.inputSize < minimum {
+            throw (entries["input_size"] ?? node).error("\(backbone) needs an input of at least \(minimum) px, got \(spec.inputSize)"
+                                                     + (entries["input_size"] == nil ? " (from data.input_size)" : ""))
+        }
         if let value = entries["epochs"] { spec.epochs = try value.int(in: 1...10_000) }
         if let value = entries["batch_size"] { spec.batchSize = try value.int(in: 1...4096) }
         if let value = entries["seed"] { spec.seed = UInt64(try value.int(in: 0...Int.max)) }

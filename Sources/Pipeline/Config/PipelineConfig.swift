@@ -57,10 +57,17 @@ public struct ThresholdConfig: Codable, Sendable, Equatable {
     public var method: Method = .best
     /// The threshold of `fixed`.
     public var fixed: Float = 0.2
-    /// Exactly one weather label per chip, no ground label on a cloudy chip.
-    public var weatherRule: Bool = true
+    /// Exactly one weather label per chip, no ground label on a cloudy chip: `auto` keeps it only
+    /// where it raises the out-of-fold F2 of the rule it is applied to.
+    public var weatherRule: WeatherRule = .auto
     /// Labels with fewer positives than this keep the global threshold in per-label tuning.
     public var minimumSupport: Int = 20
+
+    public enum WeatherRule: String, Codable, Sendable, CaseIterable {
+        case auto
+        case on = "true"
+        case off = "false"
+    }
 
     public enum Method: String, Codable, Sendable, CaseIterable {
         case best, fixed, global

@@ -17,6 +17,41 @@ struct DecisionCandidate: Codable, Equatable {
 struct DecisionRecord: Codable {
     var chosen: DecisionCandidate
     var candidates: [DecisionCandidate]
+    /// Why `chosen` won, in a sentence (printed, and in the report).
+    var why: String?
+}
+
+/// The candidate `thresholds` asks for, and why. `method: best` compares every eligible candidate;
+/// a named method compares its own variants. Eligible: with the weather rule under `weather_rule:
+/// true`, without under `false`, both under `auto`. Candidates come in order, each rule without the
+/// weather rule before it with, and a later one must score strictly higher to win: so under `auto`
+/// the rule is kept only when it raises out-of-fold F2. The untuned `p >= 0.5` is never chosen.
+func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConfig) -> (chosen: DecisionCandidate, why: String) {
+    func rule(_ candidate: DecisionCandidate) -> String {
+        candidate.weatherRule ? String(candidate.name.dropLast(" + weather rule".count)) : candidate.name
+    }
+    let eligible = candidates.filter { candidate in
+        guard !candidate.name.hasPrefix("p >=") else { return false }
+        switch thresholds.weatherRule {
+        case .on: return candidate.weatherRule
+        case .off: return !candidate.weatherRule
+        case .auto: return true
+        }
+    }.filter { thresholds.method == .best || rule($0) == thresholds.method.rawValue }
+    var chosen = eligible[0]
+    for candidate in eligible.dropFirst() where candidate.outOfFoldMeanF2 > chosen.outOfFoldMeanF2 { chosen = candidate }
+    let score = String(format: "%.4f", chosen.outOfFoldMeanF2)
+    var why = thresholds.method == .best
+        ? "the highest out-of-fold mean F2 (\(score)) of the \(eligible.count) rules compared"
+        : "thresholds.method \(thresholds.method.rawValue) (out-of-fold mean F2 \(score))"
+    if let runnerUp = eligible.filter({ $0 != chosen }).max(by: { $0.outOfFoldMeanF2 < $1.outOfFoldMeanF2 }), thresholds.method == .best {
+        why += String(format: "; next: %@ %.4f", runnerUp.name, runnerUp.outOfFoldMeanF2)
+    }
+    if thresholds.weatherRule == .auto, let other = eligible.first(where: { rule($0) == rule(chosen) && $0.weatherRule != chosen.weatherRule }) {
+        why += String(format: chosen.weatherRule ? "; weather rule kept: it raises %@ from %.4f" : "; weather rule left out: with it %@ scores %.4f, no higher",
+                      rule(chosen), other.outOfFoldMeanF2)
+    }
+    return (chosen, why)
 }
 
 /// `ensemble.json`: how the models were combined.
@@ -108,21 +143,13 @@ extension PipelineRunner {
                                                     weatherRule: weather, outOfFoldMeanF2: oofF2, testMeanF2: testF2))
             }
         }
-        let wanted = config.thresholds
-        let eligible = candidates.filter { $0.weatherRule == wanted.weatherRule && !$0.name.hasPrefix("p >=") }
-        let chosen: DecisionCandidate
-        switch wanted.method {
-        case .best: chosen = eligible.max { $0.outOfFoldMeanF2 < $1.outOfFoldMeanF2 }!
-        case .fixed: chosen = eligible.first { $0.name.hasPrefix("fixed") }!
-        case .global: chosen = eligible.first { $0.name.hasPrefix("global") }!
-        case .perLabel: chosen = eligible.first { $0.name.hasPrefix("per_label") }!
-        case .expectedF2: chosen = eligible.first { $0.name.hasPrefix("expected_f2") }!
-        }
-        try writeJSON(DecisionRecord(chosen: chosen, candidates: candidates), to: path("thresholds.json"))
+        let (chosen, why) = chooseDecision(candidates, thresholds: config.thresholds)
+        try writeJSON(DecisionRecord(chosen: chosen, candidates: candidates, why: why), to: path("thresholds.json"))
         for candidate in candidates {
             progress.note(String(format: "%-34@ out-of-fold mean F2 %.4f", candidate.name, candidate.outOfFoldMeanF2)
                           + (candidate.testMeanF2.map { String(format: "   test %.4f", $0) } ?? "") + (candidate == chosen ? "   <- chosen" : ""))
         }
+        progress.note("decision: \(chosen.name): \(why)")
     }
 
     // MARK: - submit

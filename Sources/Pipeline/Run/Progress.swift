@@ -2,8 +2,8 @@ import Foundation
 import Support
 import Training
 
-/// Progress of a run on the terminal: a live bar per epoch and per prediction pass (images/s, ETA,
-/// loss) when standard output is a terminal, plain lines every few seconds otherwise; and every
+/// Progress of a run on the terminal: a live bar per epoch (loss, images/s, ETA, peak RSS) and per
+/// prediction pass (images/s, ETA, peak RSS) when standard output is a terminal, plain lines every few seconds otherwise; and every
 /// epoch appended to `train_log.csv` in the results folder.
 public final class ProgressPrinter: TrainingObserver {
     public let isTerminal: Bool
@@ -39,8 +39,9 @@ public final class ProgressPrinter: TrainingObserver {
     public func batchEnded(model: String, fold: Int, epoch: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double) {
         if batch == 1 { epochStarted = Date() }
         let perBatch = Date().timeIntervalSince(epochStarted) / Double(batch)
-        let text = String(format: "%@ fold %d epoch %d: %@ %d/%d  loss %.4f  %.1f img/s  ETA %@", model, fold, epoch + 1,
-                          bar(batch, batches), batch, batches, loss, imagesPerSecond, clock(perBatch * Double(batches - batch)))
+        let text = String(format: "%@ fold %d epoch %d: %@ %d/%d  loss %.4f  %.1f img/s  ETA %@  peak RSS %.0f MB", model, fold, epoch + 1,
+                          bar(batch, batches), batch, batches, loss, imagesPerSecond, clock(perBatch * Double(batches - batch)),
+                          peakResidentMegabytes())
         update(text, final: false)
     }
 
@@ -64,8 +65,9 @@ public final class ProgressPrinter: TrainingObserver {
         let tenth = max(1, total / 10)
         let milestone = done / tenth > lastTenth
         lastTenth = done >= total ? 0 : done / tenth
-        update(String(format: "%@: %@ %d/%d chips  %.1f img/s  peak RSS %.0f MB", what, bar(done, total), done, total, imagesPerSecond,
-                      peakResidentMegabytes()), final: done >= total, milestone: milestone)
+        let eta = imagesPerSecond > 0 ? clock(Double(total - done) / imagesPerSecond) : "-"
+        update(String(format: "%@: %@ %d/%d chips  %.1f img/s  ETA %@  peak RSS %.0f MB", what, bar(done, total), done, total, imagesPerSecond,
+                      eta, peakResidentMegabytes()), final: done >= total, milestone: milestone)
     }
 
     // MARK: - Output

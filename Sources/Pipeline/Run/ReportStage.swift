@@ -102,7 +102,8 @@ extension PipelineRunner {
                            + (skipped.isEmpty ? "" : " (\(skippedTrain.count) training and \(skippedTest.count) test chips did not decode: left out)"),
                            "\(config.folds.k) folds (seed \(config.folds.seed)), models: " + config.models.map {
                                "\($0.name) (\($0.backbone), \($0.inputSize) px, \($0.epochs) epochs)" }.joined(separator: ", "),
-                           "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.method); decision: \(chosen.name)"]
+                           "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.method); decision: \(chosen.name)"
+                           + (decisions.why.map { " (\($0))" } ?? "")]
         if testTruth != nil { description.append("test F2 is against \(PlanetDataset.testLabelsFile) (synthetic data)") }
         let report = RunReport(title: "Canopy: \(config.name)", createdBy: "canopy run \(source)", dataset: description,
                                sections: sections, methods: methods, training: training, samples: samples, notes: notes)
