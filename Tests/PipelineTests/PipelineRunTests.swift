@@ -41,7 +41,16 @@ final class PipelineRunTests: XCTestCase {
         let sample = try LabelFile.readSampleSubmission(Self.sample + "/sample_submission_v2.csv")
         let submission = try Submission.read(folder + "/submission.csv")
         XCTAssertEqual(submission.map(\.name), sample)
-        XCTAssertTrue(submission.allSatisfy { $0.labels.intersection(PlanetLabels.weather).count == 1 }, "the weather rule holds")
+        // weather_rule: auto keeps the rule only where it raised out-of-fold F2; where kept, it holds on every row.
+        let decisionRecord = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/thresholds.json"))) as? [String: Any]
+        let chosen = try XCTUnwrap(decisionRecord?["chosen"] as? [String: Any])
+        let why = try XCTUnwrap(decisionRecord?["why"] as? String)
+        if try XCTUnwrap(chosen["weatherRule"] as? Bool) {
+            XCTAssertTrue(submission.allSatisfy { $0.labels.intersection(PlanetLabels.weather).count == 1 }, "the weather rule holds")
+            XCTAssertTrue(why.contains("weather rule kept"), why)
+        } else {
+            XCTAssertTrue(why.contains("weather rule left out"), why)
+        }
         // The log has one row per model, fold and epoch (2 folds x (2 + 1) epochs).
         let log = try String(contentsOfFile: folder + "/train_log.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(log.count, 1 + 6)
