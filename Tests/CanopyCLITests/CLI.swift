@@ -15,6 +15,23 @@ enum CLI {
         return folder.appendingPathComponent("canopy")
     }
 
+    /// A new temporary folder named from `prefix`, holding `tiny.yaml`: LeNet-5 for one epoch on 2 folds
+    /// of datasets/planet-sample at 32 px, no report.
+    static func tinyPipeline(in prefix: String) throws -> (folder: String, pipeline: String) {
+        let folder = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let pipeline = folder + "/tiny.yaml"
+        try """
+            name: tiny
+            data: {root: datasets/planet-sample, input_size: 32}
+            folds: {k: 2, seed: 3}
+            models:
+              - {backbone: lenet5, epochs: 1, batch_size: 5}
+            outputs: {report: false}
+            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        return (folder, pipeline)
+    }
+
     /// `environment` adds variables to this process's own.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let result = try runReportingSignal(arguments, environment: environment)

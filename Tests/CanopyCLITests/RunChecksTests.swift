@@ -8,17 +8,7 @@ final class RunChecksTests: XCTestCase {
     var pipeline = ""
 
     override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "canopy-cli-checks-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        pipeline = folder + "/tiny.yaml"
-        try """
-            name: tiny
-            data: {root: datasets/planet-sample, input_size: 32}
-            folds: {k: 2, seed: 3}
-            models:
-              - {backbone: lenet5, epochs: 1, batch_size: 5}
-            outputs: {report: false}
-            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        (folder, pipeline) = try CLI.tinyPipeline(in: "canopy-cli-checks")
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }

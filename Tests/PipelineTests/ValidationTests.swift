@@ -183,15 +183,7 @@ final class ValidationTests: XCTestCase {
     func testStatisticsThatCannotBeStoredWithTheDataAreKeptWithTheResultsAndNotRecomputed() throws {
         let root = try linkedSample()
         try FileManager.default.createDirectory(atPath: root + "/canopy-stats-rgb.json", withIntermediateDirectories: true)
-        let results = folder + "/results"
-        try runner(try config(root: root), results: results).run(through: .prepare)
-        let copy = results + "/stats-rgb.json"
-        XCTAssertEqual(try NormalizationStatistics.read(copy).chips, 20)
-        let written = try FileManager.default.attributesOfItem(atPath: copy)[.modificationDate] as? Date
-        Thread.sleep(forTimeInterval: 0.05)
-        // The second run takes them from the results folder: the copy is not rewritten.
-        try runner(try config(root: root), results: results).run(through: .prepare)
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: copy)[.modificationDate] as? Date, written)
+        try assertStatisticsAreKeptWithTheResults(root: root)
     }
 
     /// The same with a chmod'ed data folder, where permissions apply (not as root).
@@ -203,15 +195,21 @@ final class ValidationTests: XCTestCase {
         let root = try linkedSample()
         try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: root)
         defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root) }
+        try assertStatisticsAreKeptWithTheResults(root: root)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/canopy-stats-rgb.json"))
+    }
+
+    /// A run on `root` keeps the statistics of its 20 chips in the results folder, and a second run takes
+    /// them from there (the copy is not rewritten).
+    private func assertStatisticsAreKeptWithTheResults(root: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let results = folder + "/results"
         try runner(try config(root: root), results: results).run(through: .prepare)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/canopy-stats-rgb.json"))
         let copy = results + "/stats-rgb.json"
-        XCTAssertEqual(try NormalizationStatistics.read(copy).chips, 20)
+        XCTAssertEqual(try NormalizationStatistics.read(copy).chips, 20, file: file, line: line)
         let written = try FileManager.default.attributesOfItem(atPath: copy)[.modificationDate] as? Date
         Thread.sleep(forTimeInterval: 0.05)
         try runner(try config(root: root), results: results).run(through: .prepare)
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: copy)[.modificationDate] as? Date, written)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: copy)[.modificationDate] as? Date, written, file: file, line: line)
     }
 
     // MARK: - 6. init weights
