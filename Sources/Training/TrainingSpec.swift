@@ -91,7 +91,7 @@ public struct LossSpec: Codable, Sendable, Equatable {
     }
     public var kind: Kind
     /// Per-label weight of positive examples in BCE: "balanced" weighs each label by
-    /// sqrt(negatives / positives) in the training fold, capped at 10; nil weighs all alike.
+    /// sqrt(negatives / positives) in the training fold, kept between 1 and 10; nil weighs all alike.
     public var positiveWeights: PositiveWeights?
 
     public enum PositiveWeights: String, Codable, Sendable { case balanced }
