@@ -281,4 +281,31 @@ final class StageCacheTests: XCTestCase {
         XCTAssertEqual(submission.first { $0.name == badTest.name }?.labels, LabelSet())
         XCTAssertEqual(submission.filter { $0.labels.isEmpty }.count, 1)
     }
+
+    /// Issue 17, problem 7: a changed experiment that fails part-way through training must not leave the
+    /// previous run's submission and report beside its new checkpoints; the next good run makes them again.
+    func testAFailedRetrainLeavesNoStaleSubmissionOrReport() throws {
+        let folder = Self.scratch + "canopy-cache-stale-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let root = try copySample(into: folder)
+        let results = folder + "/results"
+        var settings = Settings()
+        settings.twoModels = false
+        try run(try config(root: root, settings), results: results)
+        let finals = ["submission.csv", "report.html", "report.md", "report.csv", "metrics.json", "thresholds.json",
+                      "predictions/ensemble-test.csv"]
+        for file in finals { XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/" + file), file) }
+
+        // The next experiment trains longer, and one of its training chips no longer decodes.
+        let chip = try XCTUnwrap(try PlanetDataset.open(root: root, bands: .rgb).train[3].jpegPath)
+        let original = try Data(contentsOf: URL(fileURLWithPath: chip))
+        try original.prefix(original.count / 3).write(to: URL(fileURLWithPath: chip))
+        settings.epochsB = 2
+        XCTAssertThrowsError(try run(try config(root: root, settings), results: results))
+        for file in finals { XCTAssertFalse(FileManager.default.fileExists(atPath: results + "/" + file), "\(file) left stale") }
+
+        try original.write(to: URL(fileURLWithPath: chip))
+        try run(try config(root: root, settings), results: results)
+        for file in finals { XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/" + file), "\(file) made again") }
+    }
 }

@@ -86,6 +86,13 @@ public final class PipelineRunner {
             progress.stage("\(stage.rawValue): redone (\(reason))")
             CrashPoints.enter(stage: stage.rawValue)
             stamps[stage.rawValue] = nil
+            // What the later stages wrote was made from this stage's old results: it goes before this
+            // stage changes anything, so a run that fails part-way never leaves the old submission and
+            // report beside new checkpoints (the next run that gets there makes them again).
+            for later in Stage.allCases where later > stage {
+                stamps[later.rawValue] = nil
+                for file in self.outputs(of: later) + reportFiles(of: later) { try? FileManager.default.removeItem(atPath: file) }
+            }
             try saveStamps()
             switch stage {
             case .prepare: break
@@ -113,6 +120,11 @@ public final class PipelineRunner {
         case .submit: return config.outputs.submission ? [path("submission.csv")] : []
         case .report: return config.outputs.report ? [path("report.html"), path("metrics.json")] : []
         }
+    }
+
+    /// The report's files besides `outputs(of: .report)`, which only needs two of them to count as done.
+    func reportFiles(of stage: Stage) -> [String] {
+        stage == .report ? [path("report.md"), path("report.csv")] : []
     }
 
     /// A run killed while writing leaves `NAME.tmp-PID` beside the file it was replacing (the file
