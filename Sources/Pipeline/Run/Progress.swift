@@ -15,6 +15,8 @@ public final class ProgressPrinter: TrainingObserver {
     private let started = Date()
     private var epochStarted = Date()
     public var quiet = false
+    /// The train stage's plan, for the whole run's ETA after each epoch.
+    var estimate: RunEstimate?
 
     public static let logHeader = "model,fold,epoch,train_loss,validation_loss,validation_mean_f2,validation_threshold,learning_rate,seconds,images_per_second,loader_wait_seconds"
 
@@ -49,6 +51,14 @@ public final class ProgressPrinter: TrainingObserver {
         update(String(format: "%@ fold %d epoch %d/%d: train loss %.4f  val loss %.4f  val F2 %.4f (t=%.2f)  %.1f img/s  %.0f s",
                       model, fold, record.epoch, epochs, record.trainLoss, record.validationLoss, record.validationMeanF2,
                       record.validationThreshold, record.imagesPerSecond, record.seconds), final: true)
+        if var estimate {
+            estimate.epochEnded(model: model, fold: fold, seconds: record.seconds)
+            self.estimate = estimate
+            if let left = estimate.remainingSeconds {
+                say("  run: train, \(model) fold \(fold) epoch \(record.epoch)/\(epochs); \(estimate.epochsDone) of \(estimate.epochsPlanned) "
+                    + "epochs to train this run; ETA \(clock(left)) for the run's training and fold predictions")
+            }
+        }
         logRows.removeAll { $0.hasPrefix("\(model),\(fold),\(record.epoch),") }
         logRows.append([model, String(fold), String(record.epoch), String(record.trainLoss), String(record.validationLoss),
                         String(record.validationMeanF2), String(record.validationThreshold), String(record.learningRate),
@@ -68,6 +78,11 @@ public final class ProgressPrinter: TrainingObserver {
         let eta = imagesPerSecond > 0 ? clock(Double(total - done) / imagesPerSecond) : "-"
         update(String(format: "%@: %@ %d/%d chips  %.1f img/s  ETA %@  peak RSS %.0f MB", what, bar(done, total), done, total, imagesPerSecond,
                       eta, peakResidentMegabytes()), final: done >= total, milestone: milestone)
+    }
+
+    /// A fold's predictions are written (its share of the run's ETA is done).
+    func foldPredicted(model: String, fold: Int) {
+        estimate?.predicted(model: model, fold: fold)
     }
 
     // MARK: - Output

@@ -229,20 +229,56 @@ extension PipelineRunner {
     /// normalisation and `init`: a chip file fixed after a decode error does not start it over) and prediction of the fold's
     /// validation chips (with and without TTA) and the test chips (with TTA) from the best weights
     /// (reused when the weights, the TTA and the test chips are those it was made from).
+    /// What `train()` finds for one (model, fold): its keys, its record, and what it can reuse.
+    struct FoldPlan {
+        var trainingInputs: StageInputs
+        var predictionInputs: StageInputs
+        var old: FoldRecord?
+        var trainingReused: Bool
+        var predictionReused: Bool
+    }
+
+    func plan(_ model: ModelSpec, _ fold: Int) -> FoldPlan {
+        let folder = foldFolder(model, fold)
+        let trainingInputs = self.trainingInputs(model, fold)
+        let predictionInputs = self.predictionInputs(trainingKey: trainingInputs.key)
+        let old = force ? nil : try? readJSON(FoldRecord.self, from: folder + "/fold.json")
+        let predictionFiles = ["oof.csv", "oof-notta.csv", "test.csv"].map { folder + "/" + $0 }
+        let trainingReused = old?.trainingKey == trainingInputs.key && FileManager.default.fileExists(atPath: FoldTrainer.bestPath(in: folder))
+        let predictionReused = trainingReused && old?.predictionKey == predictionInputs.key
+            && predictionFiles.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+        return FoldPlan(trainingInputs: trainingInputs, predictionInputs: predictionInputs, old: old,
+                        trainingReused: trainingReused, predictionReused: predictionReused)
+    }
+
+    /// The whole train stage's work, for the run's ETA.
+    func estimate(_ plans: [[FoldPlan]]) -> RunEstimate {
+        var units: [RunEstimate.Unit] = []
+        let views = config.tta.symmetries.count
+        for (m, model) in config.models.enumerated() {
+            for fold in 0..<config.folds.k where !plans[m][fold].predictionReused {
+                let validationChips = dataset.train.filter { folds.foldOf[$0.name] == fold }.count
+                units.append(RunEstimate.Unit(model: model.name, fold: fold, epochs: plans[m][fold].trainingReused ? 0 : model.epochs,
+                                              trainingChips: dataset.train.count - validationChips,
+                                              predictionViews: validationChips * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views))
+            }
+        }
+        return RunEstimate(units: units)
+    }
+
     func train() throws {
         cache.skipped = nil
-        for model in config.models {
+        let plans = config.models.map { model in (0..<config.folds.k).map { plan(model, $0) } }
+        progress.estimate = estimate(plans)
+        defer { progress.estimate = nil }
+        for (m, model) in config.models.enumerated() {
             for fold in 0..<config.folds.k {
                 let folder = foldFolder(model, fold)
                 let recordPath = folder + "/fold.json"
-                let trainingInputs = self.trainingInputs(model, fold), trainingKey = trainingInputs.key
-                let predictionInputs = self.predictionInputs(trainingKey: trainingKey), predictionKey = predictionInputs.key
-                let old = force ? nil : try? readJSON(FoldRecord.self, from: recordPath)
-                let bestPath = FoldTrainer.bestPath(in: folder)
-                let predictionFiles = ["oof.csv", "oof-notta.csv", "test.csv"].map { folder + "/" + $0 }
-                let trainingReused = old?.trainingKey == trainingKey && FileManager.default.fileExists(atPath: bestPath)
-                let predictionReused = trainingReused && old?.predictionKey == predictionKey
-                    && predictionFiles.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+                let plan = plans[m][fold]
+                let (trainingInputs, predictionInputs, old) = (plan.trainingInputs, plan.predictionInputs, plan.old)
+                let (trainingKey, predictionKey) = (trainingInputs.key, predictionInputs.key)
+                let (trainingReused, predictionReused) = (plan.trainingReused, plan.predictionReused)
                 let unit = "\(model.name) fold \(fold)"
                 if predictionReused, let old {
                     decide("\(unit): training reused (best epoch \(old.bestEpoch)); predictions reused")
@@ -279,6 +315,7 @@ extension PipelineRunner {
                     try writeJSON(record, to: recordPath)
                 }
                 record.skipped = try predictFold(model, fold: fold, folder: folder)
+                progress.foldPredicted(model: model.name, fold: fold)
                 record.predictionKey = predictionKey
                 record.prediction = predictionInputs.dictionary
                 try writeJSON(record, to: recordPath)
