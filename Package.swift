@@ -1,8 +1,10 @@
 // swift-tools-version: 6.0
 // Canopy: Planet chips in, a ranked Kaggle submission and a per-label report out.
 // Layers, each depending only on those below it (see docs/ARCHITECTURE.md):
-//   canopy (CLI) → Benchmarks → ImageIO → CShims → CJPEG, CPNG, CTIFF
-//                             ↘ NN → Tensor → CBLAS
+//   canopy (CLI) → Pipeline → Training → Backbones → NN → Tensor → CBLAS, CMemory
+//                                      ↘ Evaluation → PlanetData → ImageIO → CShims → CJPEG, CPNG, CTIFF
+//                → Benchmarks (ImageIO, NN, Backbones, PlanetData, CJPEGReference)
+//   Support (atomic files, folders, locks, crash points) under NN, ImageIO, PlanetData and up.
 import PackageDescription
 
 let package = Package(

@@ -102,6 +102,7 @@ public enum GoogLeNet {
 /// them 0.3) and puts the gradients in `auxiliaryGradients` before calling `backward` with the main
 /// gradient. In inference the auxiliary classifiers do not run.
 public final class AuxiliaryGoogLeNet: Layer {
+    public var isContainer: Bool { true }
     let stem: Sequential, middle: Sequential, tail: Sequential
     let auxiliary1: Sequential, auxiliary2: Sequential
     public private(set) var auxiliaryLogits: [Tensor] = []

@@ -63,11 +63,14 @@ public protocol Layer: AnyObject {
 
     /// Calls `body` on this layer and, for containers, on every layer inside it (depth first).
     func forEachLayer(_ body: (Layer) -> Void)
+
+    /// Made of other layers: its cost (`CostMeter`) and its time (`LayerProfiler`) are its children's.
+    var isContainer: Bool { get }
 }
 
 extension Layer {
-    /// Made of other layers: its cost (`CostMeter`) and its time (`LayerProfiler`) are its children's.
-    var isContainer: Bool { self is Sequential || self is ConcatenatedBranches || self is Residual }
+    /// A leaf layer is no container (containers say so themselves).
+    public var isContainer: Bool { false }
 
     /// Stateless layers have no parameters or buffers.
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] { [] }

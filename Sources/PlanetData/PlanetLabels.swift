@@ -69,7 +69,6 @@ public struct LabelSet: Hashable, Sendable, Codable, ExpressibleByArrayLiteral, 
     public func contains(_ name: String) -> Bool { PlanetLabels.index(of: name).map(contains) ?? false }
 
     public mutating func insert(_ index: Int) { mask |= 1 << UInt32(index) }
-    public mutating func remove(_ index: Int) { mask &= ~(1 << UInt32(index)) }
 
     public var count: Int { mask.nonzeroBitCount }
     public var isEmpty: Bool { mask == 0 }

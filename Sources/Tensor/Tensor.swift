@@ -41,11 +41,6 @@ public struct Tensor: Sendable, Equatable {
     public var count: Int { scalars.count }
     public var rank: Int { shape.count }
 
-    /// The same scalars under another shape of equal size.
-    public func reshaped(_ newShape: [Int]) -> Tensor {
-        Tensor(shape: newShape, scalars: scalars)
-    }
-
     /// Sets every scalar to zero, keeping the storage (no allocation when uniquely held).
     public mutating func zero() {
         scalars.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }

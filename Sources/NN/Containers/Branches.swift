@@ -3,6 +3,7 @@ import Tensor
 /// Parallel branches on the same input, outputs joined along channels (Inception modules).
 /// Backward splits the gradient by each branch's channel count and sums the input gradients.
 public final class ConcatenatedBranches: Layer {
+    public var isContainer: Bool { true }
     public let branches: [(name: String, layer: Layer)]
     private var channels: [Int] = []
 
@@ -46,6 +47,7 @@ public final class ConcatenatedBranches: Layer {
 /// The body's state is named at this level (torchvision's `layer1.0.conv1.weight`), the projection
 /// under `shortcutName` (`layer2.0.downsample.0.weight`).
 public final class Residual: Layer {
+    public var isContainer: Bool { true }
     public let body: Layer
     public let shortcut: Layer?
     public let shortcutName: String

@@ -3,6 +3,7 @@ import Tensor
 /// Layers applied in order. Children are named as in torchvision (`features.0`, `layer1`, `conv1`):
 /// a child's state appears under `<prefix><name>.`.
 public final class Sequential: Layer {
+    public var isContainer: Bool { true }
     public private(set) var children: [(name: String, layer: Layer)]
 
     /// Children named by their position, as nn.Sequential does ("0", "1", ...).

@@ -73,8 +73,6 @@ struct Painting {
         (random.uniform(margin, 1 - margin) * extent, random.uniform(margin, 1 - margin) * extent)
     }
 
-    mutating func pick<T>(_ choices: [T]) -> T { choices[random.integer(0...(choices.count - 1))] }
-
     /// A slightly varied colour: each band × (1 ± `spread`).
     mutating func vary(_ colour: Reflectance, _ spread: Float = 0.08) -> Reflectance {
         let k = random.uniform(1 - spread, 1 + spread)
