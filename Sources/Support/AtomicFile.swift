@@ -6,7 +6,7 @@ import Darwin
 
 /// Why a file could not be read or written; `path` names it, `reason` is the system's words.
 public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
-    public enum Operation: Sendable { case read, write }
+    public enum Operation: Sendable { case read, write, createFolder }
     public var path: String
     public var operation: Operation
     public var reason: String
@@ -17,7 +17,14 @@ public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "\(path): cannot \(operation == .read ? "read" : "write"): \(reason)" }
+    public var description: String {
+        let what = switch operation {
+        case .read: "read"
+        case .write: "write"
+        case .createFolder: "create folder"
+        }
+        return "\(path): cannot \(what): \(reason)"
+    }
 }
 
 /// Whole-file reads and crash-safe writes.

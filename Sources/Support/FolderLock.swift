@@ -57,12 +57,12 @@ public final class FolderLock {
         var staleOwner: Int32?
         for _ in 0..<3 {
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw .cannotWrite(path: path, reason: errnoText()) }
+            guard fd >= 0 else { throw .cannotWrite(path: path, reason: AtomicFile.errnoText()) }
             let bytes = Array(contents.utf8)
             let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             close(fd)
             guard written == bytes.count else {
-                let reason = errnoText()
+                let reason = AtomicFile.errnoText()
                 unlink(temporary)
                 throw .cannotWrite(path: path, reason: reason)
             }
@@ -124,7 +124,6 @@ public final class FolderLock {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func errnoText() -> String { String(cString: strerror(errno)) }
 }
 
 private extension String {

@@ -7,22 +7,12 @@ import Darwin
 /// Folders made the way `mkdir -p` makes them, with one-line errors: `results/x: cannot create
 /// folder: Permission denied` (the path that failed and the system's reason), never a Foundation dump.
 public enum Folders {
-    public struct CreateError: Error, Equatable, Sendable, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public init(path: String, reason: String) {
-            self.path = path
-            self.reason = reason
-        }
-        public var description: String { "\(path): cannot create folder: \(reason)" }
-    }
-
     /// Creates `path` and any missing parents; an existing folder is fine, an existing file is not.
-    public static func create(_ path: String) throws(CreateError) {
+    public static func create(_ path: String) throws(FileError) {
         guard !path.isEmpty else { return }
         var status = stat()
         if stat(path, &status) == 0 {
-            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw CreateError(path: path, reason: "a file of that name is in the way") }
+            guard (status.st_mode & S_IFMT) == S_IFDIR else { throw FileError(path: path, operation: .createFolder, reason: "a file of that name is in the way") }
             return
         }
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
@@ -30,7 +20,7 @@ public enum Folders {
             try create(String(trimmed[..<slash]))
         }
         if mkdir(trimmed, 0o755) != 0 && errno != EEXIST {
-            throw CreateError(path: trimmed, reason: String(cString: strerror(errno)))
+            throw FileError(path: trimmed, operation: .createFolder, reason: AtomicFile.errnoText())
         }
     }
 
@@ -39,7 +29,7 @@ public enum Folders {
     public static func writeProblem(_ path: String) -> String? {
         let probe = (path.hasSuffix("/") ? path : path + "/") + ".canopy-write-test-\(getpid())"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        guard fd >= 0 else { return AtomicFile.errnoText() }
         close(fd)
         unlink(probe)
         return nil

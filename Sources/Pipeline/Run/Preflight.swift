@@ -42,18 +42,17 @@ extension PipelineRunner {
     /// Why the results folder cannot be used (nil when it can): it, or the nearest folder above it
     /// that exists, must be a folder this process can write in.
     func resultsFolderProblem() -> String? {
-        var place = URL(fileURLWithPath: results).standardizedFileURL.path
+        let folder = URL(fileURLWithPath: results).standardizedFileURL.path
+        var place = folder
         while true {
             var isFolder: ObjCBool = false
             if FileManager.default.fileExists(atPath: place, isDirectory: &isFolder) {
                 guard isFolder.boolValue else {
-                    return place == URL(fileURLWithPath: results).standardizedFileURL.path
-                        ? "\(results): cannot create folder: a file of that name is in the way"
+                    return place == folder ? "\(results): cannot create folder: a file of that name is in the way"
                         : "\(results): cannot create folder: \(place) is a file, not a folder"
                 }
                 if let reason = Folders.writeProblem(place) {
-                    return place == URL(fileURLWithPath: results).standardizedFileURL.path
-                        ? "\(results): cannot write in it: \(reason)" : "\(results): cannot create folder: \(place): \(reason)"
+                    return place == folder ? "\(results): cannot write in it: \(reason)" : "\(results): cannot create folder: \(place): \(reason)"
                 }
                 return nil
             }

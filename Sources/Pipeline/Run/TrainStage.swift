@@ -38,6 +38,10 @@ final class StageCache {
     var skipped: [SkippedChipRecord]?
     /// What this run printed about reusing and redoing (also kept for tests).
     var decisions: [String] = []
+    /// Each (model, fold)'s training inputs, made once a run (the train stage's key and its plan both
+    /// read them), and each `init` file's content hash.
+    var trainingInputs: [String: StageInputs] = [:]
+    var initHashes: [String: String] = [:]
 }
 
 /// A stage's or a fold's inputs, by name, and the key they make.
@@ -122,6 +126,8 @@ extension PipelineRunner {
     }
 
     func computeChipIdentities() throws {
+        cache.trainingInputs = [:]
+        cache.initHashes = [:]
         let hashes = ChipHashes(file: path("chip-hashes.tsv"))
         cache.trainIdentity = dataset.train.map { identity(of: $0, hashes: hashes) }
         cache.testIdentity = dataset.test.map { identity(of: $0, hashes: hashes) }
@@ -135,6 +141,8 @@ extension PipelineRunner {
     /// the content of its `init` file. Not `data.workers` (batches do not depend on it) nor
     /// `on_bad_image` (a chip that does not decode is left out either way, or the run stops).
     func trainingInputs(_ model: ModelSpec, _ fold: Int) -> StageInputs {
+        let unit = "\(model.name)/\(fold)"
+        if let made = cache.trainingInputs[unit] { return made }
         var inputs = StageInputs()
         inputs.add("version", "canopy train v2")
         var training: [String] = [], validation: [String] = [], split: [String] = [], held: [String] = []
@@ -156,10 +164,17 @@ extension PipelineRunner {
         spec.name = ""
         spec.initWeights = nil
         inputs.addFields("models", spec, except: ["name", "initWeights"])
-        inputs.add("init", model.initWeights.map { path in
-            Fingerprint.contentHash(ofFile: path).map { "content " + $0 } ?? "unreadable \(path)"
-        } ?? "none")
+        inputs.add("init", model.initWeights.map(initHash) ?? "none")
+        cache.trainingInputs[unit] = inputs
         return inputs
+    }
+
+    /// The content of an `init` file, read once a run however many folds start from it.
+    func initHash(_ path: String) -> String {
+        if let hash = cache.initHashes[path] { return hash }
+        let hash = Fingerprint.contentHash(ofFile: path).map { "content " + $0 } ?? "unreadable \(path)"
+        cache.initHashes[path] = hash
+        return hash
     }
 
     /// `inputSize` -> `input_size`, as the pipeline file spells it.

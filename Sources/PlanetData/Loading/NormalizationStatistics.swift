@@ -28,15 +28,9 @@ public struct NormalizationStatistics: Codable, Sendable, Equatable {
     /// Identifies a set of chips and bands: a 64-bit FNV-1a hash of the bands and the chips' names in
     /// order, with their count, e.g. `rgb:20:9c1f…`.
     public static func chipSetFingerprint(_ chips: [DatasetChip], bands: BandSource) -> String {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ text: String) {
-            for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-            hash = (hash ^ 0x1F) &* 0x0000_0100_0000_01B3
-        }
-        mix(bands.rawValue)
-        for chip in chips { mix(chip.name) }
-        let hex = String(hash, radix: 16)
-        return "\(bands.rawValue):\(chips.count):" + String(repeating: "0", count: 16 - hex.count) + hex
+        var fingerprint = Fingerprint(bands.rawValue)
+        for chip in chips { fingerprint.add(chip.name) }
+        return "\(bands.rawValue):\(chips.count):\(fingerprint)"
     }
 
     /// Whether these statistics were computed on exactly `chips` in `bands`. A file from before
