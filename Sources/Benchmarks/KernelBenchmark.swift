@@ -99,18 +99,10 @@ public struct KernelBenchmark {
             }
             let perImage = { perImageForward(x: x, weight: weight, geometry: g, workspace: &workspace) }
             func direct(_ body: @escaping () -> Void) -> () -> Void {
-                {
-                    let saved = Winograd.enabled
-                    Winograd.enabled = false
-                    defer { Winograd.enabled = saved }
-                    body()
-                }
+                { EngineSettings.adjusting({ $0.winograd.enabled = false }, body) }
             }
             let foldBackward = direct {
-                let saved = Convolution.transposedInputGradient
-                Convolution.transposedInputGradient = false
-                defer { Convolution.transposedInputGradient = saved }
-                backward()
+                EngineSettings.adjusting({ $0.convolution.transposedInputGradient = false }, backward)
             }
 
             let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward, direct(forward), direct(backward)],
@@ -150,10 +142,14 @@ public struct KernelBenchmark {
 
     /// What an NCHW engine does: unfold and multiply one image at a time (N = Ho·Wo per GEMM).
     private func perImageForward(x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, workspace: inout [Float]) {
-        let saved = Convolution.workspaceLimit
         let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
-        Convolution.workspaceLimit = g.patchSize * ho * wo  // one image per group
-        defer { Convolution.workspaceLimit = saved }
+        EngineSettings.adjusting({ $0.convolution.workspaceLimit = g.patchSize * ho * wo }) {  // one image per group
+            perImageForward(x: x, weight: weight, geometry: g, ho: ho, wo: wo, workspace: &workspace)
+        }
+    }
+
+    private func perImageForward(x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, ho: Int, wo: Int,
+                                 workspace: inout [Float]) {
         if g.isPointwise {
             // The batch-wide path has no unfold for 1x1; per image it is still one GEMM per image.
             let n = x.shape[1], plane = ho * wo

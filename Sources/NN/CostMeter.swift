@@ -2,21 +2,20 @@ import Tensor
 
 /// Counts what a forward pass costs: multiply-add FLOPs (2 per multiply-add) of convolutions and
 /// dense layers, and the activations a training step keeps for backward (every leaf layer's output,
-/// plus the tensors containers make: concatenations and residual sums). Active only inside `measure`;
-/// the engine runs one layer at a time, so a single global meter is enough (not for concurrent models).
-public final class CostMeter {
+/// plus the tensors containers make: concatenations and residual sums). Active only inside `measure`,
+/// for the code that runs in it (a task-local: another network running meanwhile is not counted).
+/// Unchecked Sendable: a meter is written only by the thread running the measured network, one layer
+/// at a time, and read after `measure` returns.
+public final class CostMeter: @unchecked Sendable {
     public private(set) var flops: Double = 0
     public private(set) var activationFloats: Int = 0
 
-    nonisolated(unsafe) static var active: CostMeter?
+    @TaskLocal static var active: CostMeter?
 
     /// Runs `body` with a fresh meter active and returns it.
     public static func measure(_ body: () -> Void) -> CostMeter {
         let meter = CostMeter()
-        let previous = active
-        active = meter
-        defer { active = previous }
-        body()
+        $active.withValue(meter, operation: body)
         return meter
     }
 

@@ -3,11 +3,12 @@ import Tensor
 
 /// Where a training step spends its time, leaf layer by leaf layer (`canopy bench train --profile`).
 /// Containers time each leaf child's forward and backward while a profiler is active (only inside
-/// `record`; the engine runs one layer at a time, so one global profiler is enough, as for
-/// `CostMeter`). Leaves with the same kind and the same input and output shapes share a row: a
+/// `record`, for the code that runs in it: a task-local, as for `CostMeter`). Leaves with the same kind and the same input and output shapes share a row: a
 /// ResNet-18 at 128 px has a few dozen. What no leaf accounts for (residual sums, concatenations,
 /// the loss, zeroing gradients, the optimiser) is the step minus the leaves.
-public final class LayerProfiler {
+/// Unchecked Sendable: a profiler is written only by the thread running the recorded network, one
+/// layer at a time, and read after `record` returns.
+public final class LayerProfiler: @unchecked Sendable {
     public struct Row: Sendable {
         /// Kind and shapes, e.g. "conv 3x3/1 64→64, 32x32 → 32x32".
         public var name: String
@@ -18,7 +19,7 @@ public final class LayerProfiler {
         public var totalSeconds: Double { forwardSeconds + backwardSeconds }
     }
 
-    nonisolated(unsafe) static var active: LayerProfiler?
+    @TaskLocal static var active: LayerProfiler?
 
     private var rows: [String: Row] = [:]
     private var order: [String] = []
@@ -29,10 +30,7 @@ public final class LayerProfiler {
 
     /// Runs `body` with this profiler active.
     public func record(_ body: () throws -> Void) rethrows {
-        let previous = Self.active
-        Self.active = self
-        defer { Self.active = previous }
-        try body()
+        try Self.$active.withValue(self, operation: body)
     }
 
     /// The rows, slowest first.

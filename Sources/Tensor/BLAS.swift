@@ -1,4 +1,5 @@
 internal import CBLAS
+import Synchronization
 
 /// Matrix products through OpenBLAS's `cblas_sgemm`, row-major. No CBLAS type leaves this file.
 public enum BLAS {
@@ -32,13 +33,25 @@ public enum BLAS {
 
     /// `body(worker)` once on each of Canopy's workers at the same time, OpenBLAS on one thread: for
     /// independent GEMMs (and the work around them) that OpenBLAS's own threads would run one after
-    /// another, meeting after each.
+    /// another, meeting after each. OpenBLAS's thread count is the process's: the first of overlapping
+    /// calls (two networks at once) sets it to one and the last puts it back.
     static func onEachWorker(_ body: (Int) -> Void) {
-        let saved = threads
-        threads = 1
-        defer { threads = saved }
-        Parallel.forEachChunk(Parallel.workers, costPerItem: Parallel.minimumWorkPerChunk) { range in
+        singleThreaded.withLock { state in
+            if state.depth == 0 { state.saved = threads; threads = 1 }
+            state.depth += 1
+        }
+        defer {
+            singleThreaded.withLock { state in
+                state.depth -= 1
+                if state.depth == 0 { threads = state.saved }
+            }
+        }
+        let settings = EngineSettings.current
+        Parallel.forEachChunk(settings.workers, costPerItem: settings.minimumWorkPerChunk) { range in
             for worker in range { body(worker) }
         }
     }
+
+    /// Calls of `onEachWorker` under way, and OpenBLAS's thread count before the first.
+    private static let singleThreaded = Mutex((depth: 0, saved: 1))
 }

@@ -32,13 +32,18 @@ struct BenchKernels: ParsableCommand {
     func run() throws {
         if !MemoryPolicy.keepLargeBuffersInHeap() { print("note: allocator tuning unavailable") }
         BLAS.threads = threads
-        Parallel.workers = threads
-        if let groupMb { Convolution.targetGroupFloats = groupMb << 18 }
-        if let minimumColumns { Convolution.minimumGroupColumns = minimumColumns }
-        if let winogradMb { Winograd.targetGroupFloats = winogradMb << 18 }
-        if let winogradChannels { Winograd.minimumChannels = winogradChannels }
-        if let winogradPixels { Winograd.minimumOutputPixels = winogradPixels }
-        try applyWinogradSetting(winograd)
+        var settings = EngineSettings()
+        settings.workers = threads
+        if let groupMb { settings.convolution.targetGroupFloats = groupMb << 18 }
+        if let minimumColumns { settings.convolution.minimumGroupColumns = minimumColumns }
+        if let winogradMb { settings.winograd.targetGroupFloats = winogradMb << 18 }
+        if let winogradChannels { settings.winograd.minimumChannels = winogradChannels }
+        if let winogradPixels { settings.winograd.minimumOutputPixels = winogradPixels }
+        try applyWinogradSetting(winograd, to: &settings)
+        try EngineSettings.with(settings) { try measure() }
+    }
+
+    private func measure() throws {
         let shapes = KernelBenchmark.resNet18Shapes(size: size, batch: batch).filter { only == nil || $0.name.hasPrefix(only!) }
         let benchmark = KernelBenchmark(shapes: shapes, rounds: rounds)
         print("ResNet-18 convolutions at \(size) px, batch \(batch), \(threads) threads, medians of \(rounds) rounds (GFLOP/s)")
@@ -77,8 +82,8 @@ func winogradSetting(_ name: String?) throws -> Winograd.Variant?? {
     return .some(variant)
 }
 
-func applyWinogradSetting(_ name: String?) throws {
+func applyWinogradSetting(_ name: String?, to settings: inout EngineSettings) throws {
     guard let setting = try winogradSetting(name) else { return }
-    Winograd.enabled = setting != nil
-    if let variant = setting { Winograd.variant = variant }
+    settings.winograd.enabled = setting != nil
+    if let variant = setting { settings.winograd.variant = variant }
 }

@@ -25,11 +25,12 @@ struct ModelBenchmarkOptions: ParsableArguments {
 
     func run(_ mode: String, _ body: (ModelBenchmark) throws -> ModelBenchmark.Result) throws {
         BLAS.threads = threads
-        Parallel.workers = threads
-        try applyWinogradSetting(winograd)
+        var settings = EngineSettings()
+        settings.workers = threads
+        try applyWinogradSetting(winograd, to: &settings)
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
-        let result = try body(benchmark)
+        let result = try EngineSettings.with(settings) { try body(benchmark) }
         if !result.profile.isEmpty { printProfile(result, training: mode == "train") }
         print(String(format: "%@ %@ at %d px, batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.0f MB (median of %d steps)",
                      model, mode, size, batch, threads, result.imagesPerSecond, result.gflops, result.peakRSSMegabytes, steps))

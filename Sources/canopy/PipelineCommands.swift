@@ -23,20 +23,20 @@ struct PipelineOptions: ParsableArguments {
     func run(through stage: PipelineRunner.Stage) throws -> PipelineRunner {
         let config = try PipelineConfig.load(pipeline, overrides: overrides)
         let folder = results ?? "results/\(config.name)"
-        // The runner checks everything, then creates the folder: a run refused leaves it as it was.
+        let progress = ProgressPrinter(logPath: folder + "/train_log.csv")
+        progress.quiet = quiet
+        let runner = PipelineRunner(config: config, source: pipeline, results: folder, progress: progress)
+        runner.force = force
         if let count = threads ?? config.threads {
-            BLAS.threads = count
-            Parallel.workers = count
+            BLAS.threads = count  // OpenBLAS's own threads: the process's
+            runner.engine.workers = count
             if !quiet {
                 print("compute threads: \(count)")
                 fflush(nil)
             }
         }
-        let progress = ProgressPrinter(logPath: folder + "/train_log.csv")
-        progress.quiet = quiet
-        let runner = PipelineRunner(config: config, source: pipeline, results: folder, progress: progress)
-        runner.force = force
         let started = Date()
+        // The runner checks everything, then creates the folder: a run refused leaves it as it was.
         try runner.run(through: stage)
         if !quiet { print(String(format: "done in %.0f s: %@", Date().timeIntervalSince(started), folder)) }
         return runner

@@ -38,9 +38,9 @@ final class BackboneNumericsTests: XCTestCase {
     /// On the direct convolution path: Winograd's transforms of VGG's wide layers take 10 s a model in
     /// a debug build (ConvolutionTests checks Winograd against the direct path; this checks structure).
     func testVGGGivesTorchvisionsLogits() throws {
-        Winograd.enabled = false
-        defer { Winograd.enabled = true }
-        try check(["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"])
+        try EngineSettings.adjusting({ $0.winograd.enabled = false }) {
+            try check(["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"])
+        }
     }
 
     func testResNetGivesTorchvisionsLogits() throws {

@@ -44,23 +44,23 @@ final class BackboneTests: XCTestCase {
     func testOutputShapesAtEverySizeAndBandCount() {
         // Shapes follow the layers' geometry whatever the algorithm; the direct path is the cheaper one
         // in a debug build (Winograd against it: ConvolutionTests).
-        Winograd.enabled = false
-        defer { Winograd.enabled = true }
-        for name in ["lenet5", "resnet18", "resnet50", "alexnet", "alexnet_lrn", "googlenet"] {
-            for bands in [3, 4] {
-                // Weights by BackboneNumericsTests' formula: building draws none (seconds in a debug build).
-                var random = SeededRandom.skippingWeightInitialization(seed: 2)
-                let model = BackboneRegistry.make(name, bands: bands, random: &random)!
-                var fill = FormulaFill()
-                fill.fill(model)
-                for size in [64, 97] {  // 97: odd sizes through every stride and ceil-mode pool
-                    let input = Tensor(shape: [bands, 2, size, size], scalars: (0..<(bands * 2 * size * size)).map { _ in random.nextNormal() })
-                    let logits = model.forward(input, mode: .inference)
-                    XCTAssertEqual(logits.shape, [17, 2], "\(name) at \(size) px, \(bands) bands")
-                    XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite), name)
-                    if size == 64 {
-                        let probabilities = model.probabilities(input)
-                        XCTAssertEqual(probabilities.scalars, logits.scalars.map(sigmoid), name)
+        EngineSettings.adjusting({ $0.winograd.enabled = false }) {
+            for name in ["lenet5", "resnet18", "resnet50", "alexnet", "alexnet_lrn", "googlenet"] {
+                for bands in [3, 4] {
+                    // Weights by BackboneNumericsTests' formula: building draws none (seconds in a debug build).
+                    var random = SeededRandom.skippingWeightInitialization(seed: 2)
+                    let model = BackboneRegistry.make(name, bands: bands, random: &random)!
+                    var fill = FormulaFill()
+                    fill.fill(model)
+                    for size in [64, 97] {  // 97: odd sizes through every stride and ceil-mode pool
+                        let input = Tensor(shape: [bands, 2, size, size], scalars: (0..<(bands * 2 * size * size)).map { _ in random.nextNormal() })
+                        let logits = model.forward(input, mode: .inference)
+                        XCTAssertEqual(logits.shape, [17, 2], "\(name) at \(size) px, \(bands) bands")
+                        XCTAssertTrue(logits.scalars.allSatisfy(\.isFinite), name)
+                        if size == 64 {
+                            let probabilities = model.probabilities(input)
+                            XCTAssertEqual(probabilities.scalars, logits.scalars.map(sigmoid), name)
+                        }
                     }
                 }
             }

@@ -50,41 +50,41 @@ final class BackboneTrainingTests: XCTestCase {
     func testATrainingStepGivesTorchvisionsLossAndGradients() throws {
         let trained = Self.fixture.models.filter { $0.value.training_step != nil }.keys.sorted()
         XCTAssertEqual(trained, ["alexnet", "googlenet", "lenet5", "resnet18", "vgg11_bn"])
-        Winograd.enabled = false  // VGG's wide layers: see BackboneNumericsTests
-        defer { Winograd.enabled = true }
-        for name in trained {
-            let started = Date()
-            defer { print("training step \(name): \(Date().timeIntervalSince(started)) s") }
-            let step = try XCTUnwrap(Self.fixture.models[name]?.training_step)
-            var fill = FormulaFill()
-            var random = SeededRandom.skippingWeightInitialization(seed: 1)
-            let model = Self.withoutDropout(name, random: &random)
-            fill.fill(model)
-            let shape = step.input_shape, n = shape[0]
-            let input = fill.tensor(name: "input", shape: shape, kind: .input).swappingLeadingAxes()
-            let r = fill.tensor(name: "targets", shape: [n, 17], kind: .small)  // 0.2 r, [N, 17]
-            let targets = Tensor(shape: [n, 17], scalars: r.scalars.map { $0 > 0.2 * 0.2 ? 1 : 0 }).transposed()
+        try EngineSettings.adjusting({ $0.winograd.enabled = false }) {  // VGG's wide layers: see BackboneNumericsTests
+            for name in trained {
+                let started = Date()
+                defer { print("training step \(name): \(Date().timeIntervalSince(started)) s") }
+                let step = try XCTUnwrap(Self.fixture.models[name]?.training_step)
+                var fill = FormulaFill()
+                var random = SeededRandom.skippingWeightInitialization(seed: 1)
+                let model = Self.withoutDropout(name, random: &random)
+                fill.fill(model)
+                let shape = step.input_shape, n = shape[0]
+                let input = fill.tensor(name: "input", shape: shape, kind: .input).swappingLeadingAxes()
+                let r = fill.tensor(name: "targets", shape: [n, 17], kind: .small)  // 0.2 r, [N, 17]
+                let targets = Tensor(shape: [n, 17], scalars: r.scalars.map { $0 > 0.2 * 0.2 ? 1 : 0 }).transposed()
 
-            let (loss, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: targets)
-            XCTAssertEqual(Double(loss), step.loss, accuracy: 1e-4 * step.loss, "\(name): loss")
-            model.zeroGradients()
-            _ = model.backward(gradient)
+                let (loss, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: targets)
+                XCTAssertEqual(Double(loss), step.loss, accuracy: 1e-4 * step.loss, "\(name): loss")
+                model.zeroGradients()
+                _ = model.backward(gradient)
 
-            let parameters = model.namedParameters
-            // A gradient this far below the largest is zero up to rounding on both sides (a convolution's
-            // bias before batch norm).
-            let floor = 1e-5 * (step.gradients.values.map(\.norm).max() ?? 0)
-            XCTAssertEqual(Set(parameters.map(\.name)), Set(step.gradients.keys), "\(name): parameter names")
-            for (parameterName, parameter) in parameters {
-                guard let expected = step.gradients[parameterName] else { continue }
-                let g = parameter.gradient.scalars.prefix(step.probed)
-                let probe = fill.tensor(name: "probe:" + parameterName, shape: [g.count], kind: .input).scalars
-                let norm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                let dot = zip(g, probe).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                let probeNorm = probe.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                XCTAssertEqual(norm, expected.norm, accuracy: 5e-2 * expected.norm + floor, "\(name): \(parameterName) gradient norm")
-                XCTAssertEqual(dot, expected.probe, accuracy: (5e-2 * expected.norm + floor) * probeNorm,
-                               "\(name): \(parameterName) gradient · probe")
+                let parameters = model.namedParameters
+                // A gradient this far below the largest is zero up to rounding on both sides (a convolution's
+                // bias before batch norm).
+                let floor = 1e-5 * (step.gradients.values.map(\.norm).max() ?? 0)
+                XCTAssertEqual(Set(parameters.map(\.name)), Set(step.gradients.keys), "\(name): parameter names")
+                for (parameterName, parameter) in parameters {
+                    guard let expected = step.gradients[parameterName] else { continue }
+                    let g = parameter.gradient.scalars.prefix(step.probed)
+                    let probe = fill.tensor(name: "probe:" + parameterName, shape: [g.count], kind: .input).scalars
+                    let norm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                    let dot = zip(g, probe).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                    let probeNorm = probe.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                    XCTAssertEqual(norm, expected.norm, accuracy: 5e-2 * expected.norm + floor, "\(name): \(parameterName) gradient norm")
+                    XCTAssertEqual(dot, expected.probe, accuracy: (5e-2 * expected.norm + floor) * probeNorm,
+                                   "\(name): \(parameterName) gradient · probe")
+                }
             }
         }
     }

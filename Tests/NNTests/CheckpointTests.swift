@@ -65,30 +65,28 @@ final class CheckpointTests: XCTestCase {
 
     /// N steps, save, N more  ==  N steps, save, load into fresh objects, N more: bit for bit (one thread).
     func testResumeIsBitExact() throws {
-        let savedWorkers = Parallel.workers, savedThreads = BLAS.threads
-        Parallel.workers = 1
+        let savedThreads = BLAS.threads
         BLAS.threads = 1
-        defer {
-            Parallel.workers = savedWorkers
-            BLAS.threads = savedThreads
-        }
-        for makeOptimizer in [{ SGD(learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4) as Optimizer },
-                              { Adam.adamW(learningRate: 0.01) as Optimizer }] {
-            let uninterrupted = makeModel(seed: 5), optimizer = makeOptimizer()
-            train(uninterrupted, optimizer, steps: 0..<3)
-            try Checkpoint.save(uninterrupted, to: path("resume.safetensors"))
-            let state = optimizer.exportState()
-            try Checkpoint.saveTrainingState(tensors: state.tensors, scalars: ["step": String(state.step)], to: path("resume.state"))
-            train(uninterrupted, optimizer, steps: 3..<6)
+        defer { BLAS.threads = savedThreads }
+        try EngineSettings.adjusting({ $0.workers = 1 }) {
+            for makeOptimizer in [{ SGD(learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4) as Optimizer },
+                                  { Adam.adamW(learningRate: 0.01) as Optimizer }] {
+                let uninterrupted = makeModel(seed: 5), optimizer = makeOptimizer()
+                train(uninterrupted, optimizer, steps: 0..<3)
+                try Checkpoint.save(uninterrupted, to: path("resume.safetensors"))
+                let state = optimizer.exportState()
+                try Checkpoint.saveTrainingState(tensors: state.tensors, scalars: ["step": String(state.step)], to: path("resume.state"))
+                train(uninterrupted, optimizer, steps: 3..<6)
 
-            let resumed = makeModel(seed: 99), resumedOptimizer = makeOptimizer()
-            try Checkpoint.load(into: resumed, from: path("resume.safetensors"))
-            let loaded = try Checkpoint.loadTrainingState(from: path("resume.state"))
-            try resumedOptimizer.importState(tensors: loaded.tensors, step: Int(loaded.scalars["step"]!)!)
-            train(resumed, resumedOptimizer, steps: 3..<6)
+                let resumed = makeModel(seed: 99), resumedOptimizer = makeOptimizer()
+                try Checkpoint.load(into: resumed, from: path("resume.safetensors"))
+                let loaded = try Checkpoint.loadTrainingState(from: path("resume.state"))
+                try resumedOptimizer.importState(tensors: loaded.tensors, step: Int(loaded.scalars["step"]!)!)
+                train(resumed, resumedOptimizer, steps: 3..<6)
 
-            for ((name, a), (_, b)) in zip(uninterrupted.state(prefix: ""), resumed.state(prefix: "")) {
-                XCTAssertEqual(a.value.scalars, b.value.scalars, "\(type(of: optimizer)) \(name)")
+                for ((name, a), (_, b)) in zip(uninterrupted.state(prefix: ""), resumed.state(prefix: "")) {
+                    XCTAssertEqual(a.value.scalars, b.value.scalars, "\(type(of: optimizer)) \(name)")
+                }
             }
         }
     }

@@ -21,7 +21,7 @@ final class PreparedWeightsTests: XCTestCase {
 
     func testInferenceKeepsTheTransformedWeightsUntilTheWeightChanges() {
         let (conv, x) = layer()
-        XCTAssertTrue(Winograd.applies(to: conv.geometry, outputPixels: 64))
+        XCTAssertTrue(EngineSettings.current.winograd.applies(to: conv.geometry, outputPixels: 64))
         let first = conv.forward(x, mode: .inference)
         XCTAssertEqual(first.scalars, fresh(conv, x).scalars)
         XCTAssertEqual(conv.forward(x, mode: .inference).scalars, first.scalars, "the kept weights give the same output")
@@ -39,11 +39,10 @@ final class PreparedWeightsTests: XCTestCase {
 
     func testInferenceFollowsTheWinogradVariant() {
         let (conv, x) = layer()
-        let saved = Winograd.variant
-        defer { Winograd.variant = saved }
         for variant in Winograd.Variant.allCases + Winograd.Variant.allCases {
-            Winograd.variant = variant
-            XCTAssertEqual(conv.forward(x, mode: .inference).scalars, fresh(conv, x).scalars, "\(variant)")
+            EngineSettings.adjusting({ $0.winograd.variant = variant }) {
+                XCTAssertEqual(conv.forward(x, mode: .inference).scalars, fresh(conv, x).scalars, "\(variant)")
+            }
         }
     }
 
@@ -81,24 +80,21 @@ extension PreparedWeightsTests {
     /// held comes back to the budget when Winograd no longer takes its input (maps too small) or the
     /// layer goes away.
     func testTheBudgetCapsWhatLayersKeep() {
-        let saved = PreparedWeightsBudget.limit
-        defer { PreparedWeightsBudget.limit = saved }
-        let before = PreparedWeightsBudget.held
         let bytes = 36 * 64 * 64 * 4
-        PreparedWeightsBudget.limit = before + bytes
-        do {
+        let budget = PreparedWeightsBudget(limit: bytes), before = 0
+        EngineSettings.adjusting({ $0.preparedWeights = budget }) {
             let (a, x) = layer(), (b, _) = layer()
             let expected = fresh(a, x)
             XCTAssertEqual(a.forward(x, mode: .inference).scalars, expected.scalars)
-            XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "the first layer keeps its U")
+            XCTAssertEqual(budget.held, before + bytes, "the first layer keeps its U")
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars, "the second, over budget, transforms afresh")
-            withExtendedLifetime(a) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes) }
+            withExtendedLifetime(a) { XCTAssertEqual(budget.held, before + bytes) }
             let tiny = Tensor(shape: [64, 1, 2, 2], scalars: [Float](repeating: 0.5, count: 256))
             _ = a.forward(tiny, mode: .training)
-            XCTAssertEqual(PreparedWeightsBudget.held, before)
+            XCTAssertEqual(budget.held, before)
             XCTAssertEqual(b.forward(x, mode: .inference).scalars, expected.scalars)
-            withExtendedLifetime(b) { XCTAssertEqual(PreparedWeightsBudget.held, before + bytes, "now the second keeps it") }
+            withExtendedLifetime(b) { XCTAssertEqual(budget.held, before + bytes, "now the second keeps it") }
         }
-        XCTAssertEqual(PreparedWeightsBudget.held, before, "released when the layers go")
+        XCTAssertEqual(budget.held, before, "released when the layers go")
     }
 }

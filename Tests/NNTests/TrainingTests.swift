@@ -59,12 +59,13 @@ final class TrainingTests: XCTestCase {
     /// the Winograd path (256 channels on 8x8 maps), with either algorithm, follow the direct path's loss
     /// curve within float rounding, and learn.
     func testWinogradKeepsTheLossCurveOfTheDirectPath() {
-        let savedVariant = Winograd.variant
-        defer { (Winograd.enabled, Winograd.variant) = (true, savedVariant) }
         func losses(_ variant: Winograd.Variant?) -> [Float] {
-            let winograd = variant != nil
-            Winograd.enabled = winograd
-            if let variant { Winograd.variant = variant }
+            EngineSettings.adjusting({
+                $0.winograd.enabled = variant != nil
+                if let variant { $0.winograd.variant = variant }
+            }) { lossesUnderSettings(winograd: variant != nil) }
+        }
+        func lossesUnderSettings(winograd: Bool) -> [Float] {
             var random = SeededRandom(seed: 21)
             let channels = 256, images = 4
             let input = Tensor(shape: [channels, images, 8, 8], scalars: (0..<(channels * images * 64)).map { _ in random.nextNormal() })
@@ -74,7 +75,7 @@ final class TrainingTests: XCTestCase {
                 Convolution2D(channels, channels, kernel: 3, padding: 1, bias: false, random: &random), BatchNorm(channels: channels), ReLU(),
                 AdaptiveAvgPool2D(1, 1), Flatten(), Linear(channels, 17, random: &random),
             ])
-            XCTAssertEqual(Winograd.applies(to: ConvolutionGeometry(inChannels: channels, outChannels: channels, kernel: 3, stride: 1, padding: 1),
+            XCTAssertEqual(EngineSettings.current.winograd.applies(to: ConvolutionGeometry(inChannels: channels, outChannels: channels, kernel: 3, stride: 1, padding: 1),
                                             outputPixels: 64), winograd)
             let optimizer = SGD(learningRate: 0.05, momentum: 0.9)
             return (0..<20).map { _ in step(model, optimizer, input: input, targets: targets) }

@@ -52,10 +52,14 @@ final class ConvolutionTests: XCTestCase {
         let x = random([g.inChannels, n, h, w], &rng)
         let weight = random([g.outChannels, g.inChannels, g.kernel.height, g.kernel.width], &rng)
         let b: Tensor? = bias ? random([g.outChannels], &rng) : nil
-        let saved = Convolution.workspaceLimit
-        if let workspaceLimit { Convolution.workspaceLimit = workspaceLimit }
-        defer { Convolution.workspaceLimit = saved }
+        EngineSettings.adjusting({ if let workspaceLimit { $0.convolution.workspaceLimit = workspaceLimit } }) {
+            check(g, x: x, weight: weight, bias: b, tolerance: tolerance, rng: &rng, file: file, line: line)
+        }
+    }
 
+    private func check(_ g: ConvolutionGeometry, x: Tensor, weight: Tensor, bias b: Tensor?, tolerance: Float,
+                       rng: inout SeededRandom, file: StaticString, line: UInt) {
+        let bias = b != nil
         var workspace: [Float] = []
         let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
         let expected = naiveForward(x, weight, b, g)
@@ -82,47 +86,48 @@ final class ConvolutionTests: XCTestCase {
     // groups, maps narrower and wider than eight tiles (the SIMD paths and their edges), the
     // input gradient (the adjoint, with and without the weight gradient beside it).
     func testWinogradThreeByThreeAgainstTheLoops() {
-        let saved = (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels,
-                     Winograd.minimumWeightGradientPixels, Winograd.variant)
-        defer {
-            (Winograd.targetGroupFloats, Winograd.minimumChannels, Winograd.minimumOutputPixels,
-             Winograd.minimumWeightGradientPixels, Winograd.variant) = saved
-        }
         let wide = ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 1, padding: 1)
-        XCTAssertTrue(Winograd.applies(to: wide, outputPixels: 64))
-        XCTAssertTrue(Winograd.appliesToWeightGradient(of: wide, outputPixels: 64))
-        XCTAssertTrue(Winograd.applies(to: wide, outputPixels: 16))
-        XCTAssertFalse(Winograd.appliesToWeightGradient(of: wide, outputPixels: 16))
-        XCTAssertFalse(Winograd.applies(to: wide, outputPixels: 4))
-        XCTAssertTrue(Winograd.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
-        XCTAssertFalse(Winograd.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 2, padding: 1), outputPixels: 64))
-        // Small shapes for the loops: lower the thresholds.
-        (Winograd.minimumChannels, Winograd.minimumOutputPixels, Winograd.minimumWeightGradientPixels) = (16, 1, 1)
+        let defaults = EngineSettings.WinogradSettings()
+        XCTAssertTrue(defaults.applies(to: wide, outputPixels: 64))
+        XCTAssertTrue(defaults.appliesToWeightGradient(of: wide, outputPixels: 64))
+        XCTAssertTrue(defaults.applies(to: wide, outputPixels: 16))
+        XCTAssertFalse(defaults.appliesToWeightGradient(of: wide, outputPixels: 16))
+        XCTAssertFalse(defaults.applies(to: wide, outputPixels: 4))
+        XCTAssertTrue(defaults.applies(to: ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
+        XCTAssertFalse(defaults.applies(to: ConvolutionGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 1, padding: 1), outputPixels: 1024))
+        XCTAssertFalse(defaults.applies(to: ConvolutionGeometry(inChannels: 256, outChannels: 256, kernel: 3, stride: 2, padding: 1), outputPixels: 64))
         // F(4x4, 3x3) rounds more (its transforms have sixths and its points reach ±2): sums of a few
         // hundred products near 10 in size come within 3e-4 of the loops, 3e-5 relative.
         for (variant, tolerance) in [(Winograd.Variant.f2x2, Float(1e-4)), (.f4x4, Float(3e-4))] {
-            Winograd.variant = variant
-            Winograd.targetGroupFloats = 36 * 33 * 6  // one 7x5 image's tiles per group
-            check(ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1), n: 3, h: 7, w: 5,
-                  tolerance: tolerance)
-            check(ConvolutionGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, padding: 0), n: 2, h: 6, w: 9,
-                  tolerance: tolerance)
-            check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 2), n: 2, h: 5, w: 4, bias: false,
-                  tolerance: tolerance)
-            // Wide enough for the eight-tile vector paths (and their scalar edges).
-            check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 2, h: 6, w: 41,
-                  tolerance: tolerance)
-            check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 1, h: 9, w: 64,
-                  tolerance: tolerance)
-            Winograd.targetGroupFloats = saved.0
-            check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8,
-                  tolerance: tolerance)
+            // Small shapes for the loops: lower the thresholds.
+            var settings = EngineSettings()
+            (settings.winograd.minimumChannels, settings.winograd.minimumOutputPixels) = (16, 1)
+            (settings.winograd.minimumWeightGradientPixels, settings.winograd.variant) = (1, variant)
+            settings.winograd.targetGroupFloats = 36 * 33 * 6  // one 7x5 image's tiles per group
+            EngineSettings.with(settings) {
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1), n: 3, h: 7, w: 5,
+                      tolerance: tolerance)
+                check(ConvolutionGeometry(inChannels: 17, outChannels: 16, kernel: 3, stride: 1, padding: 0), n: 2, h: 6, w: 9,
+                      tolerance: tolerance)
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 2), n: 2, h: 5, w: 4, bias: false,
+                      tolerance: tolerance)
+                // Wide enough for the eight-tile vector paths (and their scalar edges).
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 2, h: 6, w: 41,
+                      tolerance: tolerance)
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 1, h: 9, w: 64,
+                      tolerance: tolerance)
+            }
+            settings.winograd.targetGroupFloats = defaults.targetGroupFloats
+            EngineSettings.with(settings) {
+                check(ConvolutionGeometry(inChannels: 32, outChannels: 24, kernel: 3, stride: 1, padding: 1), n: 4, h: 8, w: 8,
+                      tolerance: tolerance)
+            }
             // The input gradient by Winograd with the weight gradient left to the unfolded path (small maps).
-            Winograd.minimumWeightGradientPixels = 1000
-            check(ConvolutionGeometry(inChannels: 16, outChannels: 20, kernel: 3, stride: 1, padding: 1), n: 3, h: 5, w: 7,
-                  tolerance: tolerance)
-            Winograd.minimumWeightGradientPixels = 1
+            settings.winograd.minimumWeightGradientPixels = 1000
+            EngineSettings.with(settings) {
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 20, kernel: 3, stride: 1, padding: 1), n: 3, h: 5, w: 7,
+                      tolerance: tolerance)
+            }
         }
     }
 
@@ -146,13 +151,15 @@ final class ConvolutionTests: XCTestCase {
 
     func testWinogradEqualsTheDirectPathWithinRounding() {
         let (g, x, weight, b, dy) = winogradFixture(seed: 9, in: 256, out: 256, n: 2, h: 8, w: 8)
-        XCTAssertTrue(Winograd.applies(to: g, outputPixels: 64))
-        let savedVariant = Winograd.variant
-        defer { (Winograd.enabled, Winograd.variant) = (true, savedVariant) }
+        XCTAssertTrue(EngineSettings.WinogradSettings().applies(to: g, outputPixels: 64))
         var workspace: [Float] = []
         func run(_ variant: Winograd.Variant?) -> (output: Tensor, weightGradient: Tensor, inputGradient: Tensor) {
-            Winograd.enabled = variant != nil
-            if let variant { Winograd.variant = variant }
+            EngineSettings.adjusting({
+                $0.winograd.enabled = variant != nil
+                if let variant { $0.winograd.variant = variant }
+            }) { runUnderSettings() }
+        }
+        func runUnderSettings() -> (output: Tensor, weightGradient: Tensor, inputGradient: Tensor) {
             let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
             var dw = Tensor(shape: weight.shape), db: Tensor? = nil
             let dx = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &dw, biasGradient: &db,
@@ -182,11 +189,17 @@ final class ConvolutionTests: XCTestCase {
     func testKeptWinogradInputGivesTheSameWeightGradient() {
         var rng = SeededRandom(seed: 18)  // for another input, unlike x
         let (g, x, weight, b, dy) = winogradFixture(seed: 17, in: 64, out: 72, n: 3, h: 9, w: 10)
-        XCTAssertTrue(Winograd.appliesToWeightGradient(of: g, outputPixels: 90))
-        let saved = Winograd.variant
-        defer { Winograd.variant = saved }
+        XCTAssertTrue(EngineSettings.WinogradSettings().appliesToWeightGradient(of: g, outputPixels: 90))
         for variant in Winograd.Variant.allCases {
-            Winograd.variant = variant
+            var settings = EngineSettings()
+            settings.winograd.variant = variant
+            EngineSettings.with(settings) { checkKeptInput(g, x, weight, b, dy, variant: variant, rng: &rng) }
+        }
+    }
+
+    private func checkKeptInput(_ g: ConvolutionGeometry, _ x: Tensor, _ weight: Tensor, _ b: Tensor, _ dy: Tensor,
+                                variant: Winograd.Variant, rng: inout SeededRandom) {
+        do {
             var workspace: [Float] = []
             func weightGradient(_ kept: Winograd.KeptInput?) -> Tensor {
                 self.weightGradient(dy, input: x, weight: weight, geometry: g, workspace: &workspace, kept: kept)
@@ -204,8 +217,9 @@ final class ConvolutionTests: XCTestCase {
                 XCTAssertEqual(weightGradient(otherKept).scalars, weightGradient(nil).scalars, "\(variant) kept for another input")
             }
             // Kept under one variant, used under the other: ignored, so still the right gradient.
-            Winograd.variant = variant == .f4x4 ? .f2x2 : .f4x4
-            XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant) kept, other variant")
+            EngineSettings.adjusting({ $0.winograd.variant = variant == .f4x4 ? .f2x2 : .f4x4 }) {
+                XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant) kept, other variant")
+            }
             // A convolution Winograd does not take keeps nothing.
             let strided = ConvolutionGeometry(inChannels: 64, outChannels: 72, kernel: 3, stride: 2, padding: 1)
             _ = Convolution.forward(x, weight: weight, bias: b, geometry: strided, keeping: &kept, workspace: &workspace)
@@ -267,18 +281,17 @@ final class ConvolutionTests: XCTestCase {
     func testForwardGroupsSplitAcrossWorkersGiveTheSameResult() {
         // Groups of one and of two images, worker w taking groups w, w + workers, ... (five images:
         // the last group is short), for a stride-1, a stride-2 and a strided 1x1 convolution.
-        let saved = (Convolution.workerGroupFloats, Convolution.minimumWorkerColumns)
-        defer { (Convolution.workerGroupFloats, Convolution.minimumWorkerColumns) = saved }
-        Convolution.minimumWorkerColumns = 1
         for (g, h) in [(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 1), 6),
                        (ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), 9),
                        (ConvolutionGeometry(inChannels: 4, outChannels: 8, kernel: 1, stride: 2), 7)] {
             let (ho, wo) = g.outputSize(height: h, width: h)
             for images in [1, 2] {
-                Convolution.workerGroupFloats = images * g.patchSize * ho * wo
-                XCTAssertEqual(Convolution.workerGroupImages(n: 5, columnsPerImage: ho * wo, k: g.patchSize),
-                               Parallel.workers > 1 ? images : nil)
-                check(g, n: 5, h: h, w: h)
+                var settings = EngineSettings()
+                settings.convolution.minimumWorkerColumns = 1
+                settings.convolution.workerGroupFloats = images * g.patchSize * ho * wo
+                XCTAssertEqual(Convolution.workerGroupImages(n: 5, columnsPerImage: ho * wo, k: g.patchSize, settings: settings),
+                               settings.workers > 1 ? images : nil)
+                EngineSettings.with(settings) { check(g, n: 5, h: h, w: h) }
             }
         }
     }

@@ -13,13 +13,8 @@ final class ParallelKernelTests: XCTestCase {
 
     /// Runs `body` with one worker and with four forced splits; both results must be identical.
     private func assertSplitInvariant(_ label: String, _ body: () -> [Tensor]) {
-        let saved = (Parallel.workers, Parallel.minimumWorkPerChunk)
-        defer { (Parallel.workers, Parallel.minimumWorkPerChunk) = saved }
-        Parallel.workers = 1
-        let serial = body()
-        Parallel.workers = 4
-        Parallel.minimumWorkPerChunk = 1
-        let split = body()
+        let serial = EngineSettings.adjusting({ $0.workers = 1 }, body)
+        let split = EngineSettings.adjusting({ ($0.workers, $0.minimumWorkPerChunk) = (4, 1) }, body)
         XCTAssertEqual(serial, split, label)
     }
 

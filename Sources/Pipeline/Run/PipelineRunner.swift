@@ -2,6 +2,7 @@ import Evaluation
 import Foundation
 import PlanetData
 import Support
+import Tensor
 import Training
 
 /// Runs a pipeline's stages in order, writing everything to the results folder:
@@ -29,6 +30,8 @@ public final class PipelineRunner {
     public let results: String
     public let progress: ProgressPrinter
     public var force = false
+    /// The engine's settings for every stage (`threads:` sets the workers): the caller's by default.
+    public var engine = EngineSettings.current
 
     // What prepare establishes for the later stages.
     var dataset: PlanetDataset!
@@ -50,8 +53,12 @@ public final class PipelineRunner {
 
     func path(_ parts: String...) -> String { ([results] + parts).joined(separator: "/") }
 
-    /// Runs every stage up to and including `last`.
+    /// Runs every stage up to and including `last`, under `engine`.
     public func run(through last: Stage = .report) throws {
+        try EngineSettings.with(engine) { try runStages(through: last) }
+    }
+
+    private func runStages(through last: Stage) throws {
         // Nothing is written before the checks pass (Preflight.swift), and one run at a time uses a results folder.
         try preflight()
         try Folders.create(results)

@@ -26,6 +26,10 @@ extension PipelineRunner {
     /// stays flat however many chips the folder holds. Columns: `image_name,tags`, then the 17
     /// ensemble probabilities.
     public func predictImages(in folder: String, to output: String) throws -> ImagePredictionSummary {
+        try EngineSettings.with(engine) { try predictAllImages(in: folder, to: output) }
+    }
+
+    private func predictAllImages(in folder: String, to output: String) throws -> ImagePredictionSummary {
         let chips = try PlanetDataset.chips(inFolder: folder, bands: dataset.bands)
         var ensembleRecord = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
         if config.models.count > 1, ensembleRecord.method == EnsembleMethod.ridge.rawValue, ensembleRecord.stacker == nil {

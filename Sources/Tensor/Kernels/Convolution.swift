@@ -47,14 +47,13 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// bias b is [Co]; output y is [Co, N, Ho, Wo].
 /// Forward:  cols[Ci·kh·kw, N·Ho·Wo] = unfold(x);  y = w × cols + b
 /// Backward: dw += dy × colsᵀ;  db += Σ dy;  dx = fold(wᵀ × dy)
-/// 3x3 stride-1 convolutions where `Winograd.applies` take the forward pass and the input gradient
-/// (the forward pass's adjoint) by Winograd, and where `Winograd.appliesToWeightGradient` the weight
+/// 3x3 stride-1 convolutions where `EngineSettings.WinogradSettings.applies` take the forward pass and the input gradient
+/// (the forward pass's adjoint) by Winograd, and where `appliesToWeightGradient` the weight
 /// gradient too.
 /// Images are processed in groups sized so the unfolded buffer stays in cache between unfold and GEMM
-/// while each GEMM keeps thousands of columns (`imagesPerGroup`).
+/// while each GEMM keeps thousands of columns (`imagesPerGroup`). Which path runs, and the group
+/// sizes, are `EngineSettings.current`'s.
 public enum Convolution {
-    /// Largest unfolded buffer, in floats (64 Mi floats = 256 MB).
-    nonisolated(unsafe) public static var workspaceLimit = 64 << 20
 
     /// `prepared`: Winograd's transformed weights for this convolution, made once by a caller that runs
     /// the same weights many times (inference); used where Winograd applies and its variant is current.
@@ -65,7 +64,8 @@ public enum Convolution {
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
-        if Winograd.applies(to: g, outputPixels: ho * wo) {
+        let settings = EngineSettings.current
+        if settings.winograd.applies(to: g, outputPixels: ho * wo) {
             let current = Winograd.current(prepared, weight: weight, for: g)
             return Winograd.forward(x, prepared: current, bias: bias, geometry: g, workspace: &workspace)
         }
@@ -85,11 +85,12 @@ public enum Convolution {
                         BLAS.gemm(m: g.outChannels, n: count * ho * wo, k: k, a: wp.baseAddress!, lda: k,
                                   b: cols, ldb: count * ho * wo, c: yp.baseAddress! + first * ho * wo, ldc: columns)
                     }
-                    if let perWorker = workerGroupImages(n: n, columnsPerImage: ho * wo, k: k) {
+                    if let perWorker = workerGroupImages(n: n, columnsPerImage: ho * wo, k: k, settings: settings) {
                         forEachImageGroupAcrossWorkers(n: n, imagesPerGroup: perWorker, floatsPerImage: ho * wo * k,
                                                        workspace: &workspace) { multiply($0, $1, $2, false) }
                     } else {
-                        forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { multiply($0, $1, $2, true) }
+                        forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, settings: settings.convolution,
+                                          workspace: &workspace) { multiply($0, $1, $2, true) }
                     }
                 }
             }
@@ -105,7 +106,7 @@ public enum Convolution {
                                workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
-        guard ho > 0 && wo > 0 && Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
+        guard ho > 0 && wo > 0 && EngineSettings.current.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
             kept = nil
             return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, workspace: &workspace)
         }
@@ -130,14 +131,15 @@ public enum Convolution {
         // The input gradient by Winograd's adjoint wherever its forward pass applies, and the weight
         // gradient where that pays too (its GEMMs sum over the tiles: too few on small maps); else
         // by the unfolded input in the loop below.
-        let winogradInput = inputGradient && Winograd.applies(to: g, outputPixels: ho * wo)
-        let winogradWeights = Winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
+        let settings = EngineSettings.current
+        let winogradInput = inputGradient && settings.winograd.applies(to: g, outputPixels: ho * wo)
+        let winogradWeights = settings.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
         // Otherwise, at stride 1, dx is the convolution of dy with the weights flipped and transposed,
         // padded by k − 1 − p; an unfold of dy (plain copies) then replaces the fold's scattered adds.
         // Measured faster on maps of 16x16 and more, even at 8x8, slower at 4x4 (`canopy bench kernels`).
         let transposed = ConvolutionGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernel, stride: (1, 1),
                                              padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
-        let transposedForInput = inputGradient && !winogradInput && transposedInputGradient && g.stride == (1, 1)
+        let transposedForInput = inputGradient && !winogradInput && settings.convolution.transposedInputGradient && g.stride == (1, 1)
             && !g.isPointwise && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
         var dx = Tensor(shape: [0])
         if winogradInput || winogradWeights {
@@ -171,7 +173,8 @@ public enum Convolution {
                             }
                             let foldsInput = inputGradient && !winogradInput && !transposedForInput
                             guard foldsInput || !winogradWeights else { return }
-                            forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, workspace: &workspace) { first, count, cols in
+                            forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, settings: settings.convolution,
+                                              workspace: &workspace) { first, count, cols in
                                 let groupColumns = count * ho * wo
                                 let dyGroup = dyp.baseAddress! + first * ho * wo
                                 if !winogradWeights {
@@ -217,48 +220,32 @@ public enum Convolution {
         }
     }
 
-    /// Whether stride-1 convolutions take their input gradient by the transposed convolution (else by
-    /// fold); `canopy bench kernels` times both.
-    nonisolated(unsafe) public static var transposedInputGradient = true
-
-    /// Unfolded buffer a group aims for, in floats: small enough to stay in cache between the unfold
-    /// that writes it and the GEMM that reads it (measured with `canopy bench kernels`).
-    nonisolated(unsafe) public static var targetGroupFloats = 1 << 20
-    /// Fewest GEMM columns per group: below this the GEMM itself loses more than the cache saves.
-    nonisolated(unsafe) public static var minimumGroupColumns = 8192
-
     /// Images per group: aim at `targetGroupFloats`, never under `minimumGroupColumns` columns, never
     /// over `workspaceLimit` floats (at least one image).
-    static func imagesPerGroup(n: Int, columnsPerImage: Int, k: Int) -> Int {
+    static func imagesPerGroup(n: Int, columnsPerImage: Int, k: Int, settings: EngineSettings.ConvolutionSettings) -> Int {
         let perImage = max(columnsPerImage * k, 1)
-        let aimed = max(targetGroupFloats / perImage, (minimumGroupColumns + columnsPerImage - 1) / max(columnsPerImage, 1))
-        return max(1, min(n, aimed, workspaceLimit / perImage))
+        let aimed = max(settings.targetGroupFloats / perImage,
+                        (settings.minimumGroupColumns + columnsPerImage - 1) / max(columnsPerImage, 1))
+        return max(1, min(n, aimed, settings.workspaceLimit / perImage))
     }
 
-    /// The forward pass's image groups split across the workers, each unfolding into its own buffer
-    /// (serially) and multiplying with OpenBLAS on one thread, so a group stays in its core's cache
-    /// between unfold and GEMM: groups of `workerGroupFloats` unfolded floats (1 MB), but at least
-    /// `minimumWorkerColumns` GEMM columns (a one-thread GEMM on fewer runs slower than the pair).
-    nonisolated(unsafe) public static var workerGroupFloats = 1 << 18
-    nonisolated(unsafe) public static var minimumWorkerColumns = 512
-    nonisolated(unsafe) public static var groupsAcrossWorkers = true
-
-    /// Images per worker group when the forward pass splits its groups across the workers: when there
-    /// are at least two workers, the batch makes at least two such groups, and every worker's buffer
-    /// together stays within `workspaceLimit`.
-    public static func workerGroupImages(n: Int, columnsPerImage: Int, k: Int) -> Int? {
-        guard groupsAcrossWorkers && Parallel.workers > 1 else { return nil }
+    /// Images per worker group when the forward pass splits its groups across the workers
+    /// (`groupsAcrossWorkers`): when there are at least two workers, the batch makes at least two such
+    /// groups, and every worker's buffer together stays within `workspaceLimit`.
+    public static func workerGroupImages(n: Int, columnsPerImage: Int, k: Int, settings: EngineSettings = .current) -> Int? {
+        let c = settings.convolution
+        guard c.groupsAcrossWorkers && settings.workers > 1 else { return nil }
         let perImage = max(columnsPerImage * k, 1)
-        let forColumns = (minimumWorkerColumns + columnsPerImage - 1) / max(columnsPerImage, 1)
-        let images = max(1, workerGroupFloats / perImage, forColumns)
-        return n / images >= 2 && Parallel.workers * images * perImage <= workspaceLimit ? images : nil
+        let forColumns = (c.minimumWorkerColumns + columnsPerImage - 1) / max(columnsPerImage, 1)
+        let images = max(1, c.workerGroupFloats / perImage, forColumns)
+        return n / images >= 2 && settings.workers * images * perImage <= c.workspaceLimit ? images : nil
     }
 
     /// Calls `body(firstImage, imageCount, unfoldBuffer)` for every group of `imagesPerGroup`, worker w
     /// taking groups w, w + workers, ... with its own buffer.
     private static func forEachImageGroupAcrossWorkers(n: Int, imagesPerGroup: Int, floatsPerImage: Int, workspace: inout [Float],
                                                        _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let workers = Parallel.workers, groups = (n + imagesPerGroup - 1) / imagesPerGroup
+        let workers = EngineSettings.current.workers, groups = (n + imagesPerGroup - 1) / imagesPerGroup
         let perWorker = imagesPerGroup * floatsPerImage
         if workspace.count < workers * perWorker { workspace = [Float](repeating: 0, count: workers * perWorker) }
         workspace.withUnsafeMutableBufferPointer { buffer in
@@ -272,9 +259,9 @@ public enum Convolution {
     }
 
     /// Calls `body(firstImage, imageCount, unfoldBuffer)` for consecutive groups of images.
-    private static func forEachImageGroup(n: Int, columnsPerImage: Int, k: Int, workspace: inout [Float],
-                                          _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
-        let group = imagesPerGroup(n: n, columnsPerImage: columnsPerImage, k: k)
+    private static func forEachImageGroup(n: Int, columnsPerImage: Int, k: Int, settings: EngineSettings.ConvolutionSettings,
+                                          workspace: inout [Float], _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        let group = imagesPerGroup(n: n, columnsPerImage: columnsPerImage, k: k, settings: settings)
         let perImage = columnsPerImage * k
         if workspace.count < group * perImage { workspace = [Float](repeating: 0, count: group * perImage) }
         workspace.withUnsafeMutableBufferPointer { buffer in

@@ -10,42 +10,14 @@
 ///   y[Co, N, Ho, Wo] ← Aᵀ M A + b  per (co, tile): the α x α block of M to m x m of output
 /// and the weight gradient, the adjoint (y is linear in g):
 ///   dM[α², Co, T] = A dy Aᵀ;  dU[ξ] = Σ over tile groups dM[ξ] × V[ξ]ᵀ;  dg += Gᵀ dU G
-/// Tiles are processed in groups sized so V and M stay near the cache (`targetGroupFloats`).
+/// Tiles are processed in groups sized so V and M stay near the cache (`targetGroupFloats`). Where it
+/// applies, its variant and its sizes are `EngineSettings.current.winograd`.
 /// Transforms run on every core (split by channel); the GEMMs on OpenBLAS's threads. The matrices
 /// and transforms of each algorithm are in `WinogradF2x2` and `WinogradF4x4`.
 public enum Winograd {
     /// The two algorithms: F(2x2, 3x3) and F(4x4, 3x3).
     public enum Variant: String, Sendable, CaseIterable {
         case f2x2, f4x4
-    }
-
-    /// Off: every convolution takes the unfold + GEMM path (`canopy bench kernels` compares both).
-    nonisolated(unsafe) public static var enabled = true
-    /// The algorithm used where Winograd applies.
-    nonisolated(unsafe) public static var variant = Variant.f4x4
-    /// Floats of V + M a group aims at (32 MB: a ResNet-18's layer3 at 128 px, batch 32, in one group).
-    nonisolated(unsafe) public static var targetGroupFloats = 8 << 20
-    /// Fewest channels each way, and fewest output pixels per image, for Winograd to be used; the weight
-    /// gradient needs more pixels (its GEMMs sum over the tiles).
-    nonisolated(unsafe) public static var minimumChannels = 64
-    nonisolated(unsafe) public static var minimumOutputPixels = 16
-    nonisolated(unsafe) public static var minimumWeightGradientPixels = 64
-    /// The α² GEMMs of a group split across Canopy's workers, each running OpenBLAS on one thread,
-    /// rather than one after another on OpenBLAS's threads (which meet after every GEMM).
-    nonisolated(unsafe) public static var gemmsAcrossWorkers = true
-
-    /// 3x3, stride 1, padding at most 2, and where it measured faster than the direct path
-    /// (`canopy bench kernels`, ResNet-18 at 128 px, batch 32, 2 threads, F(4x4)): at least 64 channels
-    /// each way, on maps of 4x4 or more (1.4x on layer4's 4x4 maps, 1.9-2.2x on 8x8 to 32x32).
-    public static func applies(to g: ConvolutionGeometry, outputPixels: Int) -> Bool {
-        enabled && g.kernel == (3, 3) && g.stride == (1, 1) && g.padding.height <= 2 && g.padding.width <= 2
-            && g.inChannels >= minimumChannels && g.outChannels >= minimumChannels && outputPixels >= minimumOutputPixels
-    }
-
-    /// Where the weight gradient goes through Winograd too: maps of 8x8 or more (on 4x4 maps a batch of
-    /// 32 has 32 tiles, and GEMMs summing over 32 run at a fraction of the direct path's speed).
-    public static func appliesToWeightGradient(of g: ConvolutionGeometry, outputPixels: Int) -> Bool {
-        applies(to: g, outputPixels: outputPixels) && outputPixels >= minimumWeightGradientPixels
     }
 
     /// The forward pass with U already made (`prepare`): a layer in inference keeps it across batches.
@@ -77,7 +49,8 @@ public enum Winograd {
         let y = buffer.withUnsafeMutableBufferPointer { v in
             forward(x, prepared: prepared, bias: bias, geometry: g, keepingInto: v.baseAddress, workspace: &workspace)
         }
-        kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, input: address(of: x), groupFloats: targetGroupFloats,
+        kept = KeptInput(variant: prepared.variant, geometry: g, inputShape: x.shape, input: address(of: x),
+                         groupFloats: EngineSettings.current.winograd.targetGroupFloats,
                          v: buffer)
         return y
     }
@@ -95,9 +68,9 @@ public enum Winograd {
 
         /// Whether the weight gradient of `x` under `g` can use it: the same input (shape and storage),
         /// convolution, variant and grouping (the groups are laid out one after another).
-        func matches(_ x: Tensor, geometry g: ConvolutionGeometry) -> Bool {
-            inputShape == x.shape && input == address(of: x) && geometry == g && variant == Winograd.variant
-                && groupFloats == targetGroupFloats
+        func matches(_ x: Tensor, geometry g: ConvolutionGeometry, settings: EngineSettings.WinogradSettings) -> Bool {
+            inputShape == x.shape && input == address(of: x) && geometry == g && variant == settings.variant
+                && groupFloats == settings.targetGroupFloats
         }
     }
 
@@ -128,6 +101,7 @@ public enum Winograd {
         precondition(g.kernel == (3, 3) && weight.count == g.outChannels * g.inChannels * 9, "Winograd weight \(weight.shape)")
         var u = old?.u ?? []
         old = nil
+        let variant = EngineSettings.current.winograd.variant
         switch variant {
         case .f2x2: transformWeights(WinogradF2x2.self, weight, geometry: g, into: &u)
         case .f4x4: transformWeights(WinogradF4x4.self, weight, geometry: g, into: &u)
@@ -137,7 +111,8 @@ public enum Winograd {
 
     /// `prepared` when it was made for `g` by the current variant, else U made from `weight` now.
     public static func current(_ prepared: PreparedWeights?, weight: Tensor, for g: ConvolutionGeometry) -> PreparedWeights {
-        prepared.flatMap { $0.variant == variant && $0.geometry == g ? $0 : nil } ?? prepare(weight, for: g)
+        let variant = EngineSettings.current.winograd.variant
+        return prepared.flatMap { $0.variant == variant && $0.geometry == g ? $0 : nil } ?? prepare(weight, for: g)
     }
 
     /// U for `weight` in a new buffer.
@@ -166,7 +141,8 @@ public enum Winograd {
     public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, prepared: PreparedWeights?, kept: KeptInput?,
                                 geometry g: ConvolutionGeometry, computing gradients: Gradients, weightGradient: inout Tensor,
                                 workspace: inout [Float]) -> Tensor {
-        let usableV = gradients.contains(.weight) ? kept.flatMap { $0.matches(x, geometry: g) ? $0.v : nil } : nil
+        let settings = EngineSettings.current.winograd
+        let usableV = gradients.contains(.weight) ? kept.flatMap { $0.matches(x, geometry: g, settings: settings) ? $0.v : nil } : nil
         let u = gradients.contains(.input)
             ? current(prepared, weight: weight, for: g).u : nil
         func run(_ dx: UnsafeMutablePointer<Float>?) {
@@ -175,7 +151,7 @@ public enum Winograd {
                     weightGradient.scalars.withUnsafeMutableBufferPointer { dw in
                         let keptV = usableV == nil ? nil : v.baseAddress, weights = dx == nil ? nil : up.baseAddress
                         let dw = gradients.contains(.weight) ? dw.baseAddress : nil
-                        switch variant {
+                        switch settings.variant {
                         case .f2x2: backward(WinogradF2x2.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
                                              dx: dx, workspace: &workspace)
                         case .f4x4: backward(WinogradF4x4.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
@@ -203,7 +179,7 @@ public enum Winograd {
             tilesHigh = (ho + S.outputTile - 1) / S.outputTile
             tilesWide = (wo + S.outputTile - 1) / S.outputTile
             let perImage = S.positions * (g.inChannels + g.outChannels) * tilesHigh * tilesWide
-            imagesPerGroup = max(1, min(n, targetGroupFloats / max(1, perImage)))
+            imagesPerGroup = max(1, min(n, EngineSettings.current.winograd.targetGroupFloats / max(1, perImage)))
         }
     }
 
@@ -320,11 +296,12 @@ public enum Winograd {
     /// body(ξ) for every position: split across the workers with OpenBLAS on one thread each
     /// (`gemmsAcrossWorkers`), else in turn.
     private static func forEachPosition(_ positions: Int, _ body: (Int) -> Void) {
-        guard gemmsAcrossWorkers && Parallel.workers > 1 else {
+        let settings = EngineSettings.current
+        let workers = settings.workers
+        guard settings.winograd.gemmsAcrossWorkers && workers > 1 else {
             for xi in 0..<positions { body(xi) }
             return
         }
-        let workers = Parallel.workers
         BLAS.onEachWorker { worker in
             for xi in (positions * worker / workers)..<(positions * (worker + 1) / workers) { body(xi) }
         }

@@ -1,0 +1,140 @@
+import Foundation
+import Synchronization
+
+/// How the engine computes: which convolution algorithm runs where, how work is grouped and split
+/// over the cores, and how much memory kernels may keep. A value, scoped to the code that runs under
+/// it (`EngineSettings.with(settings) { ... }`, a task-local): two networks in one process can run at
+/// the same time under different settings, and a call under no scope gets the defaults (measured best
+/// on 2 cores with `canopy bench kernels`). Settings choose the algorithm, never the result beyond
+/// float rounding.
+public struct EngineSettings: Sendable, Equatable {
+    /// Winograd convolution for 3x3 stride-1 layers (`Winograd`).
+    public struct WinogradSettings: Sendable, Equatable {
+        /// Off: every convolution takes the unfold + GEMM path (`canopy bench kernels` compares both).
+        public var enabled = true
+        /// The algorithm used where Winograd applies.
+        public var variant = Winograd.Variant.f4x4
+        /// Floats of V + M a tile group aims at (32 MB: a ResNet-18's layer3 at 128 px, batch 32, in one group).
+        public var targetGroupFloats = 8 << 20
+        /// Fewest channels each way, and fewest output pixels per image, for Winograd to be used; the
+        /// weight gradient needs more pixels (its GEMMs sum over the tiles).
+        public var minimumChannels = 64
+        public var minimumOutputPixels = 16
+        public var minimumWeightGradientPixels = 64
+        /// The α² GEMMs of a group split across the workers, each running OpenBLAS on one thread,
+        /// rather than one after another on OpenBLAS's threads (which meet after every GEMM).
+        public var gemmsAcrossWorkers = true
+
+        public init() {}
+
+        /// 3x3, stride 1, padding at most 2, and where it measured faster than the direct path
+        /// (`canopy bench kernels`, ResNet-18 at 128 px, batch 32, 2 threads, F(4x4)): at least 64
+        /// channels each way, on maps of 4x4 or more (1.4x on layer4's 4x4 maps, 1.9-2.2x on 8x8 to 32x32).
+        public func applies(to g: ConvolutionGeometry, outputPixels: Int) -> Bool {
+            enabled && g.kernel == (3, 3) && g.stride == (1, 1) && g.padding.height <= 2 && g.padding.width <= 2
+                && g.inChannels >= minimumChannels && g.outChannels >= minimumChannels && outputPixels >= minimumOutputPixels
+        }
+
+        /// Where the weight gradient goes through Winograd too: maps of 8x8 or more (on 4x4 maps a batch
+        /// of 32 has 32 tiles, and GEMMs summing over 32 run at a fraction of the direct path's speed).
+        public func appliesToWeightGradient(of g: ConvolutionGeometry, outputPixels: Int) -> Bool {
+            applies(to: g, outputPixels: outputPixels) && outputPixels >= minimumWeightGradientPixels
+        }
+    }
+
+    /// The unfold + GEMM path of every other convolution (`Convolution`).
+    public struct ConvolutionSettings: Sendable, Equatable {
+        /// Largest unfolded buffer, in floats (64 Mi floats = 256 MB).
+        public var workspaceLimit = 64 << 20
+        /// Whether stride-1 convolutions take their input gradient by the transposed convolution (else
+        /// by fold); `canopy bench kernels` times both.
+        public var transposedInputGradient = true
+        /// Unfolded buffer a group aims for, in floats: small enough to stay in cache between the
+        /// unfold that writes it and the GEMM that reads it.
+        public var targetGroupFloats = 1 << 20
+        /// Fewest GEMM columns per group: below this the GEMM itself loses more than the cache saves.
+        public var minimumGroupColumns = 8192
+        /// The forward pass's image groups split across the workers, each unfolding into its own
+        /// buffer and multiplying with OpenBLAS on one thread, so a group stays in its core's cache:
+        /// groups of `workerGroupFloats` unfolded floats (1 MB), but at least `minimumWorkerColumns`
+        /// GEMM columns (a one-thread GEMM on fewer runs slower than the pair).
+        public var groupsAcrossWorkers = true
+        public var workerGroupFloats = 1 << 18
+        public var minimumWorkerColumns = 512
+
+        public init() {}
+    }
+
+    public var winograd = WinogradSettings()
+    public var convolution = ConvolutionSettings()
+    /// How many chunks parallel work is split into (`Parallel`): the machine's cores unless set.
+    public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Below this much work (`count × costPerItem`) a parallel loop runs inline: waking threads costs more.
+    public var minimumWorkPerChunk = 32_768
+    /// What layers may keep of weights in a derived form between passes (Winograd's U), shared by
+    /// every network that runs under these settings.
+    public var preparedWeights = PreparedWeightsBudget.process
+
+    public init() {}
+
+    /// A copy with `change` applied: `EngineSettings.current.with { $0.winograd.enabled = false }`.
+    public func with(_ change: (inout EngineSettings) -> Void) -> EngineSettings {
+        var copy = self
+        change(&copy)
+        return copy
+    }
+
+    /// The settings of the code running now: those of the innermost `with(_:_:)`, else the defaults.
+    @TaskLocal public static var current = EngineSettings()
+
+    /// Runs `body` under `settings`, on this thread and on every worker `Parallel` gives its chunks to.
+    public static func with<R>(_ settings: EngineSettings, _ body: () throws -> R) rethrows -> R {
+        try $current.withValue(settings, operation: body)
+    }
+
+    /// Runs `body` under the current settings with `change` applied.
+    public static func adjusting<R>(_ change: (inout EngineSettings) -> Void, _ body: () throws -> R) rethrows -> R {
+        try with(current.with(change), body)
+    }
+
+    /// The same for asynchronous work.
+    public static func with<R>(_ settings: EngineSettings, _ body: () async throws -> R) async rethrows -> R {
+        try await $current.withValue(settings, operation: body)
+    }
+}
+
+/// A cap on the bytes layers hold of weights kept in a derived form between passes (Winograd's
+/// transformed weights, four times a 3x3 weight's size with F(4x4)): 150 MB for a ResNet-18. Past it a
+/// layer transforms its weights on every pass, as in training, so a command that holds many networks
+/// at once (`canopy predict --images` over every fold of every model) does not multiply its memory.
+public final class PreparedWeightsBudget: Sendable, Equatable {
+    /// The process's budget unless settings name another: 512 MB, three ResNet-18s.
+    public static let process = PreparedWeightsBudget(limit: 512 << 20)
+
+    /// In bytes.
+    public let limit: Int
+    private let used = Mutex(0)
+
+    public init(limit: Int) {
+        precondition(limit >= 0)
+        self.limit = limit
+    }
+
+    /// The bytes held now.
+    public var held: Int { used.withLock { $0 } }
+
+    /// Takes `bytes` more if they fit (a negative count gives some back); false leaves it unchanged.
+    public func reserve(_ bytes: Int) -> Bool {
+        used.withLock { used in
+            guard used + bytes <= limit else { return false }
+            used += bytes
+            return true
+        }
+    }
+
+    public func release(_ bytes: Int) {
+        used.withLock { $0 -= bytes }
+    }
+
+    public static func == (a: PreparedWeightsBudget, b: PreparedWeightsBudget) -> Bool { a === b }
+}
