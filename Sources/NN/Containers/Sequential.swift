@@ -4,7 +4,7 @@ import Tensor
 /// a child's state appears under `<prefix><name>.`.
 public final class Sequential: Layer {
     public var isContainer: Bool { true }
-    public private(set) var namedChildren: [(name: String, layer: Layer)]
+    public let namedChildren: [(name: String, layer: Layer)]
     public var children: [Layer] { namedChildren.map(\.layer) }
 
     /// Children named by their position, as nn.Sequential does ("0", "1", ...).
@@ -15,8 +15,6 @@ public final class Sequential: Layer {
     public init(named children: [(String, Layer)]) {
         namedChildren = children.map { (name: $0.0, layer: $0.1) }
     }
-
-    public func append(_ name: String, _ layer: Layer) { namedChildren.append((name, layer)) }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         namedChildren.reduce(x) { input, child in
