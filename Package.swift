@@ -3,6 +3,7 @@
 // Layers, each depending only on those below it (see docs/ARCHITECTURE.md):
 //   canopy (CLI) → Pipeline → Training → Backbones → NN → Tensor → CBLAS, CMemory
 //                                      ↘ Evaluation → PlanetData → ImageIO → CShims → CJPEG, CPNG, CTIFF
+//                → Synthetic (`canopy synth`) → PlanetData, ImageIO, Tensor
 //                → Benchmarks (ImageIO, NN, Backbones, PlanetData, CJPEGReference)
 //   Support (atomic files, folders, locks, crash points) under NN, ImageIO, PlanetData and up.
 import PackageDescription
@@ -17,6 +18,7 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Backbones", targets: ["Backbones"]),
         .library(name: "PlanetData", targets: ["PlanetData"]),
+        .library(name: "Synthetic", targets: ["Synthetic"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
     dependencies: [
@@ -42,8 +44,10 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS", "CMemory"]),
         .target(name: "NN", dependencies: ["Tensor", "Support"]),
         .target(name: "Backbones", dependencies: ["NN", "Tensor"]),
-        // Labels, the competition layout, folds, statistics, augmentation, the streaming loader, synthetic chips.
+        // Labels, the competition layout, folds, statistics, augmentation, the streaming loader.
         .target(name: "PlanetData", dependencies: ["ImageIO", "Tensor", "Support"]),
+        // Planet-like chips painted from label sets drawn with the real frequencies (`canopy synth`).
+        .target(name: "Synthetic", dependencies: ["PlanetData", "ImageIO", "Tensor", "Support"]),
         // F2 and friends, thresholds, ensembling, submissions, reports.
         .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
         // Training one model on one fold (resumable), and prediction with test-time augmentation.
@@ -55,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Pipeline", "Benchmarks", "Support",
+                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Synthetic", "Pipeline", "Benchmarks", "Support",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,6 +82,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"]),

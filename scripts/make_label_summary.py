@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes Sources/PlanetData/Synthetic/RealLabelSets.swift: the distinct label sets of the competition's
+"""Writes Sources/Synthetic/RealLabelSets.swift: the distinct label sets of the competition's
 train_v2.csv with their counts, so `canopy synth` draws label sets with the real co-occurrence.
 
 Usage: scripts/make_label_summary.py [path/to/train_v2.csv] [output.swift]
-Defaults: datasets/planet-labels/train_v2.csv and Sources/PlanetData/Synthetic/RealLabelSets.swift,
+Defaults: datasets/planet-labels/train_v2.csv and Sources/Synthetic/RealLabelSets.swift,
 relative to the repository root. Plain python3, no packages.
 """
 import csv
@@ -22,7 +22,7 @@ LABELS = [
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     source = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "datasets", "planet-labels", "train_v2.csv")
-    output = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "Sources", "PlanetData", "Synthetic", "RealLabelSets.swift")
+    output = sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "Sources", "Synthetic", "RealLabelSets.swift")
     index = {name: i for i, name in enumerate(LABELS)}
     with open(source, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()

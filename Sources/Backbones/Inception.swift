@@ -5,8 +5,8 @@
 //
 // GoogLeNet (Inception v1) as torchvision builds it: every convolution batch-normed (BasicConv2d:
 // conv without bias, BN with ε = 0.001, ReLU), ceil-mode max pools, and torchvision's 3x3 (not 5x5)
-// convolution in the third branch, so its weights load unchanged. The two auxiliary classifiers (after
-// inception4a and inception4d) are optional: they add a training-time loss and are ignored in inference.
+// convolution in the third branch, so its weights load unchanged. The two auxiliary classifiers
+// (torchvision's aux_logits, a training-time loss after inception4a and inception4d) are not built.
 import NN
 import Tensor
 
@@ -29,61 +29,31 @@ public enum GoogLeNet {
         ("inception5b", Module(input: 832, ones: 384, threeReduce: 192, three: 384, fiveReduce: 48, five: 128, pool: 128)),
     ]
 
-    /// GoogLeNet without auxiliary classifiers: one `Sequential`, named as torchvision's state_dict.
+    /// GoogLeNet without auxiliary classifiers (torchvision's `aux_logits=False`): one `Sequential`,
+    /// named as torchvision's state_dict.
     public static func make(bands: Int = 3, classes: Int = 17, dropout: Float = 0.2, random: inout SeededRandom) -> Sequential {
-        let parts = trunk(bands: bands, classes: classes, dropout: dropout, random: &random)
-        return finishing(Sequential(named: parts.flatMap(\.children).map { ($0.name, $0.layer) }))
-    }
-
-    /// GoogLeNet with its auxiliary classifiers (torchvision's `aux_logits=True`).
-    public static func makeWithAuxiliaryClassifiers(bands: Int = 3, classes: Int = 17, dropout: Float = 0.2,
-                                                   random: inout SeededRandom) -> AuxiliaryGoogLeNet {
-        let parts = trunk(bands: bands, classes: classes, dropout: dropout, random: &random)
-        let workspace = Workspace()
-        return finishing(AuxiliaryGoogLeNet(
-            stem: parts[0], middle: parts[1], tail: parts[2],
-            auxiliary1: auxiliary(input: 512, classes: classes, workspace: workspace, random: &random),
-            auxiliary2: auxiliary(input: 528, classes: classes, workspace: workspace, random: &random)))
-    }
-
-    /// The main path in three pieces, cut where the auxiliary classifiers tap it: up to inception4a,
-    /// up to inception4d, and the rest.
-    static func trunk(bands: Int, classes: Int, dropout: Float, random: inout SeededRandom) -> [Sequential] {
         let workspace = Workspace()
         func conv(_ input: Int, _ output: Int, _ kernel: Int, stride: Int = 1, padding: Int = 0) -> Layer {
             basicConvolution(input, output, kernel: kernel, stride: stride, padding: padding, workspace: workspace, random: &random)
         }
-        var pieces: [[(String, Layer)]] = [[
+        var layers: [(String, Layer)] = [
             ("conv1", conv(bands, 64, 7, stride: 2, padding: 3)), ("maxpool1", MaxPool2D(kernel: 3, stride: 2, ceilMode: true)),
             ("conv2", conv(64, 64, 1)), ("conv3", conv(64, 192, 3, padding: 1)),
             ("maxpool2", MaxPool2D(kernel: 3, stride: 2, ceilMode: true)),
-        ], [], []]
-        var piece = 0
+        ]
         for (name, m) in modules {
-            pieces[piece].append((name, ConcatenatedBranches(named: [
+            layers.append((name, ConcatenatedBranches(named: [
                 ("branch1", conv(m.input, m.ones, 1)),
                 ("branch2", Sequential([conv(m.input, m.threeReduce, 1), conv(m.threeReduce, m.three, 3, padding: 1)])),
                 ("branch3", Sequential([conv(m.input, m.fiveReduce, 1), conv(m.fiveReduce, m.five, 3, padding: 1)])),
                 ("branch4", Sequential([MaxPool2D(kernel: 3, stride: 1, padding: 1, ceilMode: true), conv(m.input, m.pool, 1)])),
             ])))
-            if name == "inception3b" { pieces[piece].append(("maxpool3", MaxPool2D(kernel: 3, stride: 2, ceilMode: true))) }
-            if name == "inception4e" { pieces[piece].append(("maxpool4", MaxPool2D(kernel: 2, stride: 2, ceilMode: true))) }
-            if name == "inception4a" || name == "inception4d" { piece += 1 }
+            if name == "inception3b" { layers.append(("maxpool3", MaxPool2D(kernel: 3, stride: 2, ceilMode: true))) }
+            if name == "inception4e" { layers.append(("maxpool4", MaxPool2D(kernel: 2, stride: 2, ceilMode: true))) }
         }
-        pieces[2] += [("avgpool", AdaptiveAvgPool2D(1, 1)), ("flatten", Flatten()),
-                      ("dropout", Dropout(probability: dropout, random: &random)), ("fc", Linear(1024, classes, random: &random))]
-        return pieces.map { Sequential(named: $0) }
-    }
-
-    /// torchvision's InceptionAux: 4x4 average pool, 1x1 BasicConv2d to 128, 2048 → 1024 → classes,
-    /// dropout 0.7 before the last layer.
-    static func auxiliary(input: Int, classes: Int, workspace: Workspace, random: inout SeededRandom) -> Sequential {
-        Sequential(named: [
-            ("avgpool", AdaptiveAvgPool2D(4, 4)),
-            ("conv", basicConvolution(input, 128, kernel: 1, stride: 1, padding: 0, workspace: workspace, random: &random)),
-            ("flatten", Flatten()), ("fc1", Linear(2048, 1024, random: &random)), ("relu", ReLU()),
-            ("dropout", Dropout(probability: 0.7, random: &random)), ("fc2", Linear(1024, classes, random: &random)),
-        ])
+        layers += [("avgpool", AdaptiveAvgPool2D(1, 1)), ("flatten", Flatten()),
+                   ("dropout", Dropout(probability: dropout, random: &random)), ("fc", Linear(1024, classes, random: &random))]
+        return finishing(Sequential(named: layers))
     }
 
     /// torchvision's BasicConv2d: `conv` (no bias) → `bn` (ε = 0.001) → ReLU.
@@ -94,52 +64,5 @@ public enum GoogLeNet {
                                    workspace: workspace, random: &random)),
             ("bn", BatchNorm(channels: output, epsilon: 1e-3)), ("relu", ReLU()),
         ])
-    }
-}
-
-/// GoogLeNet with auxiliary classifiers. `forward` returns the main logits; in training it also leaves
-/// the two auxiliary logits in `auxiliaryLogits`. The trainer computes their losses (the paper weighs
-/// them 0.3) and puts the gradients in `auxiliaryGradients` before calling `backward` with the main
-/// gradient. In inference the auxiliary classifiers do not run.
-public final class AuxiliaryGoogLeNet: Layer {
-    public var isContainer: Bool { true }
-    let stem: Sequential, middle: Sequential, tail: Sequential
-    let auxiliary1: Sequential, auxiliary2: Sequential
-    public private(set) var auxiliaryLogits: [Tensor] = []
-    public var auxiliaryGradients: [Tensor] = []
-
-    init(stem: Sequential, middle: Sequential, tail: Sequential, auxiliary1: Sequential, auxiliary2: Sequential) {
-        self.stem = stem
-        self.middle = middle
-        self.tail = tail
-        self.auxiliary1 = auxiliary1
-        self.auxiliary2 = auxiliary2
-    }
-
-    public func forward(_ x: Tensor, mode: Mode) -> Tensor {
-        let early = stem.forward(x, mode: mode)
-        let late = middle.forward(early, mode: mode)
-        auxiliaryLogits = mode == .training ? [auxiliary1.forward(early, mode: mode), auxiliary2.forward(late, mode: mode)] : []
-        auxiliaryGradients = []
-        return tail.forward(late, mode: mode)
-    }
-
-    public func backward(_ dy: Tensor) -> Tensor {
-        precondition(auxiliaryGradients.isEmpty || auxiliaryGradients.count == 2, "two auxiliary gradients, or none")
-        var dLate = tail.backward(dy)
-        if auxiliaryGradients.count == 2 { dLate = TensorPlumbing.add(dLate, auxiliary2.backward(auxiliaryGradients[1])) }
-        var dEarly = middle.backward(dLate)
-        if auxiliaryGradients.count == 2 { dEarly = TensorPlumbing.add(dEarly, auxiliary1.backward(auxiliaryGradients[0])) }
-        return stem.backward(dEarly)
-    }
-
-    public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
-        stem.state(prefix: prefix) + middle.state(prefix: prefix) + tail.state(prefix: prefix)
-            + auxiliary1.state(prefix: prefix + "aux1.") + auxiliary2.state(prefix: prefix + "aux2.")
-    }
-
-    public func forEachLayer(_ body: (Layer) -> Void) {
-        body(self)
-        for part in [stem, middle, tail, auxiliary1, auxiliary2] { part.forEachLayer(body) }
     }
 }

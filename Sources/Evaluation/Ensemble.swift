@@ -68,19 +68,10 @@ public enum Ensemble {
         return weights.map { Float($0 / total) }
     }
 
-    /// Majority vote: model m says "on" for label l when its probability ≥ thresholds[m][l]; a label
-    /// is on when more than half the models say so, and on as well at an exact tie (half of an even
-    /// number), since recall weighs four times precision in F2.
-    public static func majorityVote(_ tables: [ProbabilityTable], thresholds: [[Float]]) throws(DataError) -> [LabelSet] {
-        let votes = try voteCounts(tables, thresholds: thresholds)
-        let models = tables.count
-        return votes.map { row in
-            LabelSet(indices: (0..<PlanetLabels.count).filter { 2 * Int(row[$0]) >= models })
-        }
-    }
-
-    /// The vote as a probability: the fraction of models saying "on". Thresholding it at 0.5 (p ≥ 0.5)
-    /// gives `majorityVote` exactly; other thresholds give other quorums.
+    /// The vote as a probability: model m says "on" for label l when its probability ≥ thresholds[m][l],
+    /// and the fraction of models saying "on" is the label's probability. Thresholding it at 0.5
+    /// (p ≥ 0.5) is a majority vote with an exact tie on (recall weighs four times precision in F2);
+    /// other thresholds give other quorums.
     public static func voteFractions(_ tables: [ProbabilityTable], thresholds: [[Float]]) throws(DataError) -> ProbabilityTable {
         let votes = try voteCounts(tables, thresholds: thresholds)
         let models = Float(tables.count)

@@ -1,6 +1,6 @@
 import Support
 
-/// Whole-file reads and crash-safe writes for images, with errors that name the file.
+/// Whole-file reads for images, with errors that name the file.
 public enum FileBytes {
     /// The bytes of the file at `path`; at most `limit` bytes are accepted.
     public static func read(_ path: String, limit: Int = 1 << 31) throws(ImageIOError) -> [UInt8] {
@@ -8,15 +8,6 @@ public enum FileBytes {
             return try AtomicFile.read(path, limit: limit)
         } catch {
             throw ImageIOError(file: path, reason: .cannotOpen(error.reason))
-        }
-    }
-
-    /// Writes `bytes` to `path` through a temporary file, flushed and renamed (see `AtomicFile`).
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(ImageIOError) {
-        do {
-            try AtomicFile.write(bytes, to: path)
-        } catch {
-            throw ImageIOError(file: path, reason: .cannotWrite(error.reason))
         }
     }
 }

@@ -81,8 +81,6 @@ public struct Image: Sendable, Equatable {
         if case .uint8 = samples { return 8 }
         return 16
     }
-    /// The largest value a sample can hold: 255 or 65535.
-    public var maximumSampleValue: Int { (1 << bitDepth) - 1 }
 
     /// The sample of `band` (an index into `bandOrder`) at column `x`, row `y`.
     public func sample(x: Int, y: Int, band: Int) -> Int {

@@ -61,22 +61,30 @@ public protocol Layer: AnyObject {
     /// Every named parameter and buffer, names prefixed with `prefix` (which ends in "." or is empty).
     func state(prefix: String) -> [(name: String, entry: StateEntry)]
 
-    /// Calls `body` on this layer and, for containers, on every layer inside it (depth first).
-    func forEachLayer(_ body: (Layer) -> Void)
+    /// The layers directly inside this one, in order (none for a leaf): what walking a network
+    /// (`forEachLayer`) follows, so a new container needs no list of container types updated.
+    var children: [Layer] { get }
 
     /// Made of other layers: its cost (`CostMeter`) and its time (`LayerProfiler`) are its children's.
     var isContainer: Bool { get }
 }
 
 extension Layer {
-    /// A leaf layer is no container (containers say so themselves).
-    public var isContainer: Bool { false }
+    /// A leaf layer has no children.
+    public var children: [Layer] { [] }
+
+    /// A layer with children is a container (the containers also say so themselves, as one with no
+    /// children, an empty `Sequential`, is still one).
+    public var isContainer: Bool { !children.isEmpty }
 
     /// Stateless layers have no parameters or buffers.
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] { [] }
 
-    /// A leaf layer visits itself only.
-    public func forEachLayer(_ body: (Layer) -> Void) { body(self) }
+    /// Calls `body` on this layer, then on every layer inside it (depth first, in `children` order).
+    public func forEachLayer(_ body: (Layer) -> Void) {
+        body(self)
+        for child in children { child.forEachLayer(body) }
+    }
 
     /// The trainable parameters, in state order.
     public var parameters: [Parameter] {

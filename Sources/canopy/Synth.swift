@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import PlanetData
-import Tensor
+import Synthetic
 
 /// `canopy synth`: a Planet-like dataset in the competition's layout, from a seed.
 struct Synth: ParsableCommand {

@@ -66,7 +66,7 @@ final class BackboneNumericsTests: XCTestCase {
 
             // Stage by stage, so a wrong shape names its stage.
             var x = input
-            for (stage, layer) in (model as? Sequential)?.children ?? [] {
+            for (stage, layer) in (model as? Sequential)?.namedChildren ?? [] {
                 x = layer.forward(x, mode: .inference)
                 if let torchShape = expected.stage_shapes[stage] {
                     let canopyShape = x.rank == 4 ? [x.shape[1], x.shape[0], x.shape[2], x.shape[3]] : x.shape.reversed()

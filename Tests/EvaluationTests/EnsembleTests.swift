@@ -35,21 +35,21 @@ final class EnsembleTests: XCTestCase {
             ProbabilityTable(names: names, rows: [ThresholdTests.row(["water": value, "primary": 0.9])])
         }
         let thresholds = [[Float]](repeating: [Float](repeating: 0.35, count: 17), count: 4)
-        // 2 of 4 is a tie: on. Primary: 4 of 4: on. Everything else 0 of 4: off.
-        XCTAssertEqual(try Ensemble.majorityVote(tables, thresholds: thresholds), [["primary", "water"]])
-        // 1 of 3 (drop the second model) is no majority: off.
-        XCTAssertEqual(try Ensemble.majorityVote([tables[0], tables[2], tables[3]], thresholds: Array(thresholds.prefix(3))), [["primary"]])
-        // The probability form: fractions 2/4 and 4/4; thresholding it at 0.5 is the vote.
+        // Fractions 2/4 and 4/4; thresholding them at 0.5 is the majority vote. 2 of 4 is a tie: on.
+        // Primary: 4 of 4: on. Everything else 0 of 4: off.
         let fractions = try Ensemble.voteFractions(tables, thresholds: thresholds)
         XCTAssertEqual(fractions.rows[0][Self.water], 0.5)
         XCTAssertEqual(fractions.rows[0][Self.primary], 1)
         XCTAssertEqual(fractions.rows[0][0], 0)
         XCTAssertEqual(DecisionMethod.global(0.5).decide(fractions, weatherRule: false), [["primary", "water"]])
+        // 1 of 3 (drop the second model) is no majority: off.
+        let three = try Ensemble.voteFractions([tables[0], tables[2], tables[3]], thresholds: Array(thresholds.prefix(3)))
+        XCTAssertEqual(DecisionMethod.global(0.5).decide(three, weatherRule: false), [["primary"]])
         // Per-model thresholds: model 4 with water at 0.05 votes on too → 3 of 4.
         var perModel = thresholds
         perModel[3][Self.water] = 0.05
         XCTAssertEqual(try Ensemble.voteFractions(tables, thresholds: perModel).rows[0][Self.water], 0.75)
-        XCTAssertThrowsError(try Ensemble.majorityVote(tables, thresholds: Array(thresholds.prefix(2)))) { error in
+        XCTAssertThrowsError(try Ensemble.voteFractions(tables, thresholds: Array(thresholds.prefix(2)))) { error in
             XCTAssertEqual("\(error)", "vote: 2 threshold rows for 4 models")
         }
     }

@@ -64,7 +64,7 @@ final class FixtureDecodeTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let misnamed = directory.appendingPathComponent("actually-a-jpeg.png").path
-        try FileBytes.writeAtomically(jpeg, to: misnamed)
+        try Data(jpeg).write(to: URL(fileURLWithPath: misnamed))
         let image = try ImageReader().read(misnamed)
         XCTAssertEqual(image.bandOrder, .gray)
         XCTAssertEqual(ImageFormat.sniff(jpeg), .jpeg)

@@ -209,3 +209,12 @@ enum ReferenceStatistics {
     static let rgbnMean = [0.04995651374340167, 0.06858457542460761, 0.08090151477644043, 0.0994388989120906]
     static let rgbnStd = [0.03221568426744681, 0.030620698753690063, 0.03630172157419317, 0.028655583131938805]
 }
+
+private extension ChipPlanes {
+    /// Mean of each band.
+    func bandMeans() -> [Double] {
+        (0..<bands).map { band in
+            values[(band * planeSize)..<((band + 1) * planeSize)].reduce(0.0) { $0 + Double($1) } / Double(planeSize)
+        }
+    }
+}

@@ -5,6 +5,7 @@ import Tensor
 public final class ConcatenatedBranches: Layer {
     public var isContainer: Bool { true }
     public let branches: [(name: String, layer: Layer)]
+    public var children: [Layer] { branches.map(\.layer) }
     private var channels: [Int] = []
 
     public init(named branches: [(String, Layer)]) {
@@ -35,11 +36,6 @@ public final class ConcatenatedBranches: Layer {
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
         branches.flatMap { $0.layer.state(prefix: prefix + $0.name + ".") }
     }
-
-    public func forEachLayer(_ body: (Layer) -> Void) {
-        body(self)
-        for branch in branches { branch.layer.forEachLayer(body) }
-    }
 }
 
 /// y = activation(body(x) + shortcut(x)), the shortcut being the identity or a projection (ResNet),
@@ -52,6 +48,7 @@ public final class Residual: Layer {
     public let shortcut: Layer?
     public let shortcutName: String
     public let activation: Layer?
+    public var children: [Layer] { [body, shortcut, activation].compactMap { $0 } }
 
     public init(body: Layer, shortcut: Layer? = nil, shortcutName: String = "downsample", activation: Layer? = nil) {
         self.body = body
@@ -83,12 +80,5 @@ public final class Residual: Layer {
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {
         body.state(prefix: prefix) + (shortcut?.state(prefix: prefix + shortcutName + ".") ?? [])
-    }
-
-    public func forEachLayer(_ visit: (Layer) -> Void) {
-        visit(self)
-        body.forEachLayer(visit)
-        shortcut?.forEachLayer(visit)
-        activation?.forEachLayer(visit)
     }
 }

@@ -4,9 +4,11 @@
 /// and gradients are the same as unfused (max(y, 0) either way).
 public func fuseBatchNormReLU(in model: Layer) {
     model.forEachLayer { layer in
+        // Only a Sequential's children run one after the other (branches run side by side).
         guard let sequence = layer as? Sequential else { return }
-        for (first, second) in zip(sequence.children, sequence.children.dropFirst()) {
-            guard let batchNorm = first.layer as? BatchNorm, let relu = second.layer as? ReLU else { continue }
+        let children = sequence.children
+        for (first, second) in zip(children, children.dropFirst()) {
+            guard let batchNorm = first as? BatchNorm, let relu = second as? ReLU else { continue }
             batchNorm.appliesReLU = true
             relu.isFused = true
         }

@@ -65,8 +65,6 @@ public struct Augmentation: Codable, Sendable, Equatable {
     public static let planetDefault = Augmentation(symmetries: .d4, crop: RandomResizedCrop(scale: 0.75...1, ratio: 0.9...1.1),
                                                    translate: 4, brightness: 0.1, contrast: 0.1, gamma: 0.1)
 
-    public var isIdentity: Bool { self == .none }
-
     /// The chip resampled to `size` x `size` with this augmentation, drawing from `random`.
     public func apply(_ planes: ChipPlanes, size: Int, random: inout SeededRandom) -> ChipPlanes {
         // Geometry: one source rectangle, one resampling.

@@ -26,11 +26,4 @@ public struct ChipPlanes: Sendable, Equatable {
         precondition(height == other.height && width == other.width, "stacking \(width)x\(height) with \(other.width)x\(other.height)")
         return ChipPlanes(bands: bands + other.bands, height: height, width: width, values: values + other.values)
     }
-
-    /// Mean of each band.
-    public func bandMeans() -> [Double] {
-        (0..<bands).map { band in
-            values[(band * planeSize)..<((band + 1) * planeSize)].reduce(0.0) { $0 + Double($1) } / Double(planeSize)
-        }
-    }
 }

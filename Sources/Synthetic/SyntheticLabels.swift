@@ -1,3 +1,4 @@
+import PlanetData
 import Tensor
 
 /// Draws label sets with the real training labels' frequencies (`RealLabelSets`), so co-occurrence is

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import ImageIO
+import PlanetData
 import Support
 import Tensor
 

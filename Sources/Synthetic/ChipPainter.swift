@@ -1,3 +1,4 @@
+import PlanetData
 import Tensor
 
 /// Paints a Planet-like chip for a label set: each label a recognisable pattern with randomness,

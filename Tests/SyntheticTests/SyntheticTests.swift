@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import PlanetData
+import Synthetic
 import Tensor
 import XCTest
 

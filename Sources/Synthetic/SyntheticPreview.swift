@@ -1,4 +1,5 @@
 import ImageIO
+import PlanetData
 import Support
 import Tensor
 
