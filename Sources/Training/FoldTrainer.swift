@@ -74,7 +74,7 @@ public final class FoldTrainer {
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
             normalization: statistics, onBadImage: onBadImage))
         let stepsPerEpoch = loader.batchesPerEpoch
-        let positiveWeights = spec.loss.positiveWeights.map { _ in Self.balancedPositiveWeights(train) }
+        let trainingLoss = spec.loss.makeLoss(training: train)
 
         var state = ResumeState()
         if let resumed = try loadResumeState(model: model, optimizer: optimizer) {
@@ -99,7 +99,7 @@ public final class FoldTrainer {
                 learningRate = rate(step: state.step, epoch: epoch, stepsPerEpoch: stepsPerEpoch, plateau: plateau)
                 optimizer.learningRate = learningRate
                 let logits = model.forward(batch.input, mode: .training)
-                let (loss, gradient) = lossAndGradient(logits: logits, targets: batch.targets!, positiveWeights: positiveWeights)
+                let (loss, gradient) = trainingLoss.lossAndGradient(logits: logits, targets: batch.targets!)
                 var problem: String?
                 if !loss.isFinite {
                     problem = "the loss became \(loss)" + (firstNonFiniteValue(model).map { " (\($0) is not finite)" } ?? "")
@@ -197,26 +197,6 @@ public final class FoldTrainer {
         }
     }
 
-    func lossAndGradient(logits: Tensor, targets: Tensor, positiveWeights: [Float]?) -> (Float, Tensor) {
-        switch spec.loss.kind {
-        case .bce: return Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeights: positiveWeights)
-        case .softF2: return Loss.softF2(logits: logits, targets: targets)
-        case .bceAndSoftF2:
-            let (a, ga) = Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeights: positiveWeights)
-            let (b, gb) = Loss.softF2(logits: logits, targets: targets)
-            var sum = ga
-            for i in sum.scalars.indices { sum.scalars[i] = (ga.scalars[i] + gb.scalars[i]) / 2 }
-            return ((a + b) / 2, sum)
-        }
-    }
-
-    /// sqrt(negatives / positives) per label over the training chips, between 1 and 10.
-    static func balancedPositiveWeights(_ chips: [DatasetChip]) -> [Float] {
-        var positives = [Int](repeating: 0, count: PlanetLabels.count)
-        for chip in chips { for label in chip.labels?.indices ?? [] { positives[label] += 1 } }
-        return positives.map { p in min(max((Float(chips.count - p) / Float(max(p, 1))).squareRoot(), 1), 10) }
-    }
-
     /// A run that keeps producing non-finite values is diverging: stop after this many skipped batches.
     static let maximumSkippedBatches = 20
 
@@ -259,7 +239,7 @@ public final class FoldTrainer {
         var lossSum = 0.0, count = 0
         let result = try predictor.predictReportingSkips(model, chips: validation, tta: .none, eachBatch: { logits, batch in
             if let targets = batch.targets {
-                lossSum += Double(Loss.binaryCrossEntropy(logits: logits, targets: targets).loss) * Double(batch.count)
+                lossSum += Double(BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets).loss) * Double(batch.count)
                 count += batch.count
             }
         })

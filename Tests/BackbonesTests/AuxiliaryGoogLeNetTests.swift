@@ -21,9 +21,9 @@ final class AuxiliaryGoogLeNetTests: XCTestCase {
         let logits = model.forward(input, mode: .training)
         XCTAssertEqual(logits.shape, [17, 2])
         XCTAssertEqual(model.auxiliaryLogits.map(\.shape), [[17, 2], [17, 2]])
-        let main = Loss.binaryCrossEntropy(logits: logits, targets: targets)
+        let main = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
         model.auxiliaryGradients = model.auxiliaryLogits.map { auxiliary in
-            let gradient = Loss.binaryCrossEntropy(logits: auxiliary, targets: targets).gradient
+            let gradient = BinaryCrossEntropy().lossAndGradient(logits: auxiliary, targets: targets).gradient
             return Activation.map(gradient) { $0 * 0.3 }
         }
         model.zeroGradients()

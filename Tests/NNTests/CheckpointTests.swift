@@ -35,7 +35,7 @@ final class CheckpointTests: XCTestCase {
     private func train(_ model: Layer, _ optimizer: Optimizer, steps: Range<Int>) {
         for step in steps {
             let (input, targets) = batch(seed: UInt64(100 + step))
-            let (_, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: targets)
+            let (_, gradient) = BinaryCrossEntropy().lossAndGradient(logits: model.forward(input, mode: .training), targets: targets)
             model.zeroGradients()
             _ = model.backward(gradient)
             optimizer.step(model.namedParameters)
