@@ -392,7 +392,7 @@ final class TrainerBehaviourTests: XCTestCase {
     // MARK: - 5. Schedules as the trainer drives them
 
     /// The rate each epoch's last step got (EpochRecord.learningRate, what the optimiser was given)
-    /// and FoldTrainer.rate for every step, against torch StepLR (stepped per epoch) and OneCycleLR
+    /// and LearningRatePlan.rate for every step, against torch StepLR (stepped per epoch) and OneCycleLR
     /// (stepped per batch); 8 chips in batches of 4: 2 steps per epoch. The one-cycle run is stopped
     /// after 2 epochs and resumed: the step count comes back. Numbers: make_trainer_reference.py.
     func testStepAndOneCycleRatesMatchTorch() throws {
@@ -403,7 +403,7 @@ final class TrainerBehaviourTests: XCTestCase {
         let stepTrainer = makeTrainer(stepSpec, folder: stepFolder.path, train: chips, validation: chips)
         let stepRun = try stepTrainer.run(observer: nil)
         assertClose(stepRun.history.map(\.learningRate), stepLR, relative: 1e-6, "StepLR per epoch")
-        assertClose((0..<10).map { stepTrainer.rate(step: $0, epoch: $0 / 2, stepsPerEpoch: 2, plateau: nil) },
+        assertClose((0..<10).map { LearningRatePlan(spec: stepSpec, stepsPerEpoch: 2, history: []).rate(step: $0, epoch: $0 / 2) },
                     stepLR.flatMap { [$0, $0] }, relative: 1e-6, "StepLR per step")
 
         let oneCycle: [Double] = [  // OneCycleLR(max_lr=0.1, total_steps=10), steps 0...9
@@ -417,7 +417,7 @@ final class TrainerBehaviourTests: XCTestCase {
         let cycleRun = try makeTrainer(cycleSpec, folder: cycleFolder.path, train: chips, validation: chips).run(observer: nil)
         assertClose(cycleRun.history.map(\.learningRate), [1, 3, 5, 7, 9].map { oneCycle[$0] }, relative: 1e-5,
                     "OneCycleLR at each epoch's last step (steps 1, 3, ..., 9)")
-        assertClose((0..<10).map { cycleTrainer.rate(step: $0, epoch: $0 / 2, stepsPerEpoch: 2, plateau: nil) }, oneCycle,
+        assertClose((0..<10).map { LearningRatePlan(spec: cycleSpec, stepsPerEpoch: 2, history: []).rate(step: $0, epoch: $0 / 2) }, oneCycle,
                     relative: 1e-5, "OneCycleLR per step")
     }
 
@@ -471,12 +471,10 @@ final class TrainerBehaviourTests: XCTestCase {
         XCTAssertEqual(history.map(\.validationLoss), losses)
 
         // Each step of an epoch gets the epoch's rate: the plateau replayed over the first e epochs.
-        let trainer = makeTrainer(spec, folder: whole.path, train: train, validation: validation)
         for epoch in 0..<7 {
-            var plateau = trainer.plateauSchedule()!
-            for record in uninterrupted.history.prefix(epoch) { _ = plateau.record(metric: Float(record.validationLoss)) }
+            let rates = LearningRatePlan(spec: spec, stepsPerEpoch: 2, history: Array(uninterrupted.history.prefix(epoch)))
             for step in [2 * epoch, 2 * epoch + 1] {
-                XCTAssertEqual(Double(trainer.rate(step: step, epoch: epoch, stepsPerEpoch: 2, plateau: plateau)), torchRates[epoch],
+                XCTAssertEqual(Double(rates.rate(step: step, epoch: epoch)), torchRates[epoch],
                                accuracy: 1e-6 * torchRates[epoch])
             }
         }
