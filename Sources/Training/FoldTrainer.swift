@@ -1,5 +1,4 @@
 import Backbones
-import Evaluation
 import Foundation
 import NN
 import PlanetData
