@@ -71,7 +71,7 @@ public struct ModelBenchmark {
         let (input, targets) = randomBatch()
         func step() {
             let logits = network.forward(input, mode: .training)
-            let (_, gradient) = Loss.binaryCrossEntropy(logits: logits, targets: targets)
+            let (_, gradient) = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
             network.zeroGradients()
             _ = network.backward(gradient)
             optimizer.step(network.namedParameters)

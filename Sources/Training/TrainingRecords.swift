@@ -26,6 +26,23 @@ public protocol TrainingObserver: AnyObject {
     func epochEnded(model: String, fold: Int, record: EpochRecord, epochs: Int)
     func predictionProgress(what: String, done: Int, total: Int, imagesPerSecond: Double)
     func note(_ message: String)
+    /// A fold picks up from its saved state after `afterEpoch` of its `epochs` epochs.
+    func resumed(model: String, fold: Int, afterEpoch: Int, epochs: Int)
+    /// A training batch was left out, its loss or a gradient not finite (`on_non_finite: skip_batch`);
+    /// `message` names the model, fold, epoch, batch and what was not finite.
+    func batchSkipped(model: String, fold: Int, epoch: Int, batch: Int, message: String)
+}
+
+extension TrainingObserver {
+    /// Says so in a note.
+    public func resumed(model: String, fold: Int, afterEpoch: Int, epochs: Int) {
+        note("\(model) fold \(fold): resuming after epoch \(afterEpoch) of \(epochs)")
+    }
+
+    /// Passes the message on as a note.
+    public func batchSkipped(model: String, fold: Int, epoch: Int, batch: Int, message: String) {
+        note(message)
+    }
 }
 
 /// Training that must stop: a loss or gradient that is not finite, or a checkpoint that cannot be used.

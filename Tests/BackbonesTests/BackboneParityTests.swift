@@ -29,7 +29,7 @@ final class BackboneParityTests: XCTestCase {
             let canopyModel = model
             var labels = SeededRandom(seed: 7)
             let targets = Tensor(shape: [17, 2], scalars: (0..<34).map { _ in labels.nextUniform() < 0.3 ? 1 : 0 })
-            let (_, gradient) = Loss.binaryCrossEntropy(logits: canopyModel.forward(input, mode: .training), targets: targets)
+            let (_, gradient) = BinaryCrossEntropy().lossAndGradient(logits: canopyModel.forward(input, mode: .training), targets: targets)
             canopyModel.zeroGradients()
             _ = canopyModel.backward(gradient)
             SGD(learningRate: 0.05, momentum: 0.9).step(canopyModel.namedParameters)

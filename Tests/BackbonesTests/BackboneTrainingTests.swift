@@ -64,7 +64,8 @@ final class BackboneTrainingTests: XCTestCase {
                 let r = fill.tensor(name: "targets", shape: [n, 17], kind: .small)  // 0.2 r, [N, 17]
                 let targets = Tensor(shape: [n, 17], scalars: r.scalars.map { $0 > 0.2 * 0.2 ? 1 : 0 }).transposed()
 
-                let (loss, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: targets)
+                let (loss, gradient) = BinaryCrossEntropy().lossAndGradient(logits: model.forward(input, mode: .training),
+                                                                            targets: targets)
                 XCTAssertEqual(Double(loss), step.loss, accuracy: 1e-4 * step.loss, "\(name): loss")
                 model.zeroGradients()
                 _ = model.backward(gradient)

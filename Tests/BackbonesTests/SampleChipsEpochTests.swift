@@ -40,7 +40,7 @@ final class SampleChipsEpochTests: XCTestCase {
                 let batch = Array(start..<min(start + 4, chips.count))
                 let input = Self.featureMajorBatch(batch.map { chips[$0] }, bands: 3, pixels: 64 * 64)
                 let labels = Tensor(shape: [batch.count, 17], scalars: batch.flatMap { targets[$0] }).transposed()
-                let (loss, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: labels)
+                let (loss, gradient) = BinaryCrossEntropy().lossAndGradient(logits: model.forward(input, mode: .training), targets: labels)
                 losses.append(loss)
                 model.zeroGradients()
                 _ = model.backward(gradient)

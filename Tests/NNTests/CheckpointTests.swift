@@ -35,7 +35,7 @@ final class CheckpointTests: XCTestCase {
     private func train(_ model: Layer, _ optimizer: Optimizer, steps: Range<Int>) {
         for step in steps {
             let (input, targets) = batch(seed: UInt64(100 + step))
-            let (_, gradient) = Loss.binaryCrossEntropy(logits: model.forward(input, mode: .training), targets: targets)
+            let (_, gradient) = BinaryCrossEntropy().lossAndGradient(logits: model.forward(input, mode: .training), targets: targets)
             model.zeroGradients()
             _ = model.backward(gradient)
             optimizer.step(model.namedParameters)
@@ -73,15 +73,15 @@ final class CheckpointTests: XCTestCase {
                                   { Adam.adamW(learningRate: 0.01) as Optimizer }] {
                 let uninterrupted = makeModel(seed: 5), optimizer = makeOptimizer()
                 train(uninterrupted, optimizer, steps: 0..<3)
-                try Checkpoint.save(uninterrupted, to: path("resume.safetensors"))
-                let state = optimizer.exportState()
-                try Checkpoint.saveTrainingState(tensors: state.tensors, scalars: ["step": String(state.step)], to: path("resume.state"))
+                try Checkpoint.saveTrainingState(model: uninterrupted, optimizer: optimizer, metadata: ["epoch": "1"],
+                                                 to: path("resume.safetensors"))
                 train(uninterrupted, optimizer, steps: 3..<6)
 
                 let resumed = makeModel(seed: 99), resumedOptimizer = makeOptimizer()
-                try Checkpoint.load(into: resumed, from: path("resume.safetensors"))
-                let loaded = try Checkpoint.loadTrainingState(from: path("resume.state"))
-                try resumedOptimizer.importState(tensors: loaded.tensors, step: Int(loaded.scalars["step"]!)!)
+                let loaded = try Checkpoint.loadTrainingState(from: path("resume.safetensors"))
+                XCTAssertEqual(loaded.metadata["epoch"], "1")
+                XCTAssertEqual(loaded.optimizerStep, 3)
+                try loaded.restore(model: resumed, optimizer: resumedOptimizer)
                 train(resumed, resumedOptimizer, steps: 3..<6)
 
                 for ((name, a), (_, b)) in zip(uninterrupted.state(prefix: ""), resumed.state(prefix: "")) {

@@ -305,10 +305,13 @@ final class LayerGradientTests: XCTestCase {
         extreme.scalars[1] = -40
         let weights: [Float] = [1, 2, 0.5, 3, 1]
         let losses: [(String, Tensor, (Tensor) -> (loss: Float, gradient: Tensor))] = [
-            ("bce", logits, { Loss.binaryCrossEntropy(logits: $0, targets: targets) }),
-            ("bce positive weights", logits, { Loss.binaryCrossEntropy(logits: $0, targets: targets, positiveWeights: weights) }),
-            ("bce extreme logits", extreme, { Loss.binaryCrossEntropy(logits: $0, targets: targets) }),
-            ("soft F2", logits, { Loss.softF2(logits: $0, targets: targets) }),
+            ("bce", logits, { BinaryCrossEntropy().lossAndGradient(logits: $0, targets: targets) }),
+            ("bce positive weights", logits, { BinaryCrossEntropy(positiveWeights: weights).lossAndGradient(logits: $0, targets: targets) }),
+            ("bce extreme logits", extreme, { BinaryCrossEntropy().lossAndGradient(logits: $0, targets: targets) }),
+            ("soft F2", logits, { SoftF2().lossAndGradient(logits: $0, targets: targets) }),
+            ("weighted sum", logits, { WeightedLossSum([(weight: 0.3, loss: BinaryCrossEntropy(positiveWeights: weights)), (weight: 0.7, loss: SoftF2())])
+                .lossAndGradient(logits: $0, targets: targets) }),
+            ("mean", logits, { WeightedLossSum.mean([BinaryCrossEntropy(), SoftF2()]).lossAndGradient(logits: $0, targets: targets) }),
         ]
         for (label, input, loss) in losses {
             let (value, gradient) = loss(input)

@@ -143,7 +143,7 @@ final class ParityTests: XCTestCase {
         for (name, file) in try cases("bce") {
             let logits = tensor(file, "logits").transposed(), targets = tensor(file, "targets").transposed()
             let weights = file.tensors["pos_weight"]?.tensor.scalars
-            let (loss, gradient) = Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeights: weights)
+            let (loss, gradient) = BinaryCrossEntropy(positiveWeights: weights).lossAndGradient(logits: logits, targets: targets)
             XCTAssertTrue(loss.isFinite)
             assertMatches(Tensor(shape: [1], scalars: [loss]), tensor(file, "loss"), "\(name) loss")
             assertMatches(gradient, tensor(file, "logits_grad").transposed(), "\(name) gradient")

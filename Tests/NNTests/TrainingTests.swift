@@ -7,7 +7,7 @@ final class TrainingTests: XCTestCase {
     /// A training step: forward, loss, zero gradients, backward, update. Returns the loss.
     private func step(_ model: Layer, _ optimizer: Optimizer, input: Tensor, targets: Tensor) -> Float {
         let logits = model.forward(input, mode: .training)
-        let (loss, gradient) = Loss.binaryCrossEntropy(logits: logits, targets: targets)
+        let (loss, gradient) = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
         model.zeroGradients()
         _ = model.backward(gradient)
         optimizer.step(model.namedParameters)

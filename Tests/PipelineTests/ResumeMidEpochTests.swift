@@ -39,9 +39,9 @@ final class ResumeMidEpochTests: XCTestCase {
 
     /// The epoch history stored in a fold's resume file, and its optimiser step count.
     func resumeState(_ path: String) throws -> (history: [EpochRecord], step: Int) {
-        let file = try SafeTensorsFile.read(path)
-        let history = try JSONDecoder().decode([EpochRecord].self, from: Data(try XCTUnwrap(file.metadata["canopy.history"]).utf8))
-        return (history, try XCTUnwrap(Int(file.metadata["canopy.step"] ?? "")))
+        let metadata = try Checkpoint.loadTrainingState(from: path).metadata
+        let history = try JSONDecoder().decode([EpochRecord].self, from: Data(try XCTUnwrap(metadata["canopy.history"]).utf8))
+        return (history, try XCTUnwrap(Int(metadata["canopy.step"] ?? "")))
     }
 
     func testAKillInTheMiddleOfAnEpochResumesToTheSameSubmission() throws {

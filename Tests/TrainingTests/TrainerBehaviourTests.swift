@@ -53,7 +53,7 @@ final class TrainerBehaviourTests: XCTestCase {
         return try XCTUnwrap(result)
     }
 
-    // MARK: - Hand formulas (Double), written independently of Sources/Tensor/Kernels/Losses.swift
+    // MARK: - Hand formulas (Double), written independently of Sources/NN/Losses
 
     static func softplus(_ z: Double) -> Double { log1p(exp(-abs(z))) + max(z, 0) }
 
@@ -187,7 +187,7 @@ final class TrainerBehaviourTests: XCTestCase {
         }
         // 8 chips. Positives per label: 0: none, 1: 1, 2: 2, 3: 4, 4: 6, 5: 8 (all), 6...16: none.
         let small = chips([[1, 2, 3, 4, 5], [2, 3, 4, 5], [3, 4, 5], [3, 4, 5], [4, 5], [4, 5], [5], [5]])
-        let weights = FoldTrainer.balancedPositiveWeights(small)
+        let weights = LossSpec.balancedPositiveWeights(small)
         let expected: [Float] = [
             2.8284271,  // no positive: √(8/1) = √8
             2.6457513,  // √(7/1)
@@ -202,18 +202,18 @@ final class TrainerBehaviourTests: XCTestCase {
         // 150 chips: 1 positive (√149 = 12.2) and none (√150) are capped at 10; 2 positives give √74.
         var many = chips([[0], [1], [1]])
         many += chips([[Int]](repeating: [16], count: 147))
-        let capped = FoldTrainer.balancedPositiveWeights(many)
+        let capped = LossSpec.balancedPositiveWeights(many)
         XCTAssertEqual(capped[0], 10)
         XCTAssertEqual(capped[1], 8.6023253, accuracy: 1e-6)  // √(148/2)
         XCTAssertEqual(capped[2], 10)
         XCTAssertEqual(capped[16], 1)  // 147 positives, 3 negatives
     }
 
-    /// Loss.binaryCrossEntropy (with and without pos_weight) against torch.nn.BCEWithLogitsLoss on
+    /// BinaryCrossEntropy (with and without pos_weight) against torch.nn.BCEWithLogitsLoss on
     /// fixed logits, loss and gradient. Numbers: make_trainer_reference.py.
     func testWeightedBCEMatchesTorch() {
         let (logits, targets) = Self.referenceBatch()
-        let plain = Loss.binaryCrossEntropy(logits: logits, targets: targets)
+        let plain = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(plain.loss), 3.8802370282084153, accuracy: 1e-6 * 3.88)
         assertClose(plain.gradient.scalars, [
             -0.004768116880884707, 0.007297020952254254, -0.017512939964568076, 0.04, 0.004768116880884702,
@@ -223,7 +223,7 @@ final class TrainerBehaviourTests: XCTestCase {
             -0.029242343145200196, 0.036965672799150265, 0.02716714796701572, -0.018751625065049748, 0.038102965072897337,
         ], relative: 1e-5, absolute: 1e-9, "BCE gradient")
 
-        let weighted = Loss.binaryCrossEntropy(logits: logits, targets: targets, positiveWeights: Self.referencePositiveWeights)
+        let weighted = BinaryCrossEntropy(positiveWeights: Self.referencePositiveWeights).lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(weighted.loss), 5.12349747201204, accuracy: 1e-6 * 5.12)
         assertClose(weighted.gradient.scalars, Self.torchWeightedBCEGradient, relative: 1e-5, absolute: 1e-9, "weighted BCE gradient")
     }
@@ -260,21 +260,16 @@ final class TrainerBehaviourTests: XCTestCase {
             0.0009830091226113872, 0.0030760793468812505, -0.0036500140988976206, 1.5758710575527398e-05, 0.0,
             -0.01198133965197507, 0.000917622077471852, 0.0029319018217394354, -0.015809994984696204, 0.0,
         ]
-        let soft = Loss.softF2(logits: logits, targets: targets)
+        let soft = SoftF2().lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(soft.loss), 0.5071746197202985, accuracy: 1e-6)
         assertClose(soft.gradient.scalars, softF2Gradient, relative: 1e-4, absolute: 1e-9, "soft F2 gradient")
 
-        // Through the trainer's own dispatch (FoldTrainer.lossAndGradient).
-        let chip = try Self.sampleChips()[0]
-        func trainer(_ kind: LossSpec.Kind) -> FoldTrainer {
-            makeTrainer(makeSpec(epochs: 1, batchSize: 1, learningRate: 0.1, loss: LossSpec(kind: kind)), folder: "/nonexistent",
-                        train: [chip], validation: [chip])
-        }
-        let viaTrainer = trainer(.softF2).lossAndGradient(logits: logits, targets: targets, positiveWeights: nil)
+        // Through the loss the trainer builds from its spec (LossSpec.makeLoss).
+        let viaTrainer = LossSpec(kind: .softF2).makeLoss(positiveWeights: nil).lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(viaTrainer.0), 0.5071746197202985, accuracy: 1e-6)
         assertClose(viaTrainer.1.scalars, softF2Gradient, relative: 1e-4, absolute: 1e-9, "soft F2 gradient (trainer)")
 
-        let mixed = trainer(.bceAndSoftF2).lossAndGradient(logits: logits, targets: targets, positiveWeights: Self.referencePositiveWeights)
+        let mixed = LossSpec(kind: .bceAndSoftF2).makeLoss(positiveWeights: Self.referencePositiveWeights).lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(mixed.0), 2.815336045866169, accuracy: 1e-6 * 2.8)
         assertClose(mixed.1.scalars, [
             -0.005583161839860674, 0.004624636164900507, -0.018699578631336557, 0.02, 0.002384058440442351,
@@ -284,7 +279,7 @@ final class TrainerBehaviourTests: XCTestCase {
             -0.013301255612287583, 0.01894164743831106, 0.015049524894377577, -0.012592903758610538, 0.019051482536448668,
         ], relative: 1e-4, absolute: 1e-9, "bce+soft_f2 gradient")
 
-        let bce = trainer(.bce).lossAndGradient(logits: logits, targets: targets, positiveWeights: Self.referencePositiveWeights)
+        let bce = LossSpec(kind: .bce).makeLoss(positiveWeights: Self.referencePositiveWeights).lossAndGradient(logits: logits, targets: targets)
         XCTAssertEqual(Double(bce.0), 5.12349747201204, accuracy: 1e-6 * 5.12)
         assertClose(bce.1.scalars, Self.torchWeightedBCEGradient, relative: 1e-5, absolute: 1e-9, "weighted BCE gradient (trainer)")
     }
@@ -365,7 +360,7 @@ final class TrainerBehaviourTests: XCTestCase {
         let batches = predictor.loader(for: chips).epoch(0)
         let batch = try XCTUnwrap(try batches.next())
         model.zeroGradients()
-        let (_, gradient) = Loss.binaryCrossEntropy(logits: model.forward(batch.input, mode: .training), targets: batch.targets!)
+        let (_, gradient) = BinaryCrossEntropy().lossAndGradient(logits: model.forward(batch.input, mode: .training), targets: batch.targets!)
         _ = model.backward(gradient)
         var gradientSquares = 0.0, stepSquares = 0.0, dot = 0.0
         for (name, entry) in initial {
@@ -397,7 +392,7 @@ final class TrainerBehaviourTests: XCTestCase {
     // MARK: - 5. Schedules as the trainer drives them
 
     /// The rate each epoch's last step got (EpochRecord.learningRate, what the optimiser was given)
-    /// and FoldTrainer.rate for every step, against torch StepLR (stepped per epoch) and OneCycleLR
+    /// and LearningRatePlan.rate for every step, against torch StepLR (stepped per epoch) and OneCycleLR
     /// (stepped per batch); 8 chips in batches of 4: 2 steps per epoch. The one-cycle run is stopped
     /// after 2 epochs and resumed: the step count comes back. Numbers: make_trainer_reference.py.
     func testStepAndOneCycleRatesMatchTorch() throws {
@@ -408,7 +403,7 @@ final class TrainerBehaviourTests: XCTestCase {
         let stepTrainer = makeTrainer(stepSpec, folder: stepFolder.path, train: chips, validation: chips)
         let stepRun = try stepTrainer.run(observer: nil)
         assertClose(stepRun.history.map(\.learningRate), stepLR, relative: 1e-6, "StepLR per epoch")
-        assertClose((0..<10).map { stepTrainer.rate(step: $0, epoch: $0 / 2, stepsPerEpoch: 2, plateau: nil) },
+        assertClose((0..<10).map { LearningRatePlan(spec: stepSpec, stepsPerEpoch: 2, history: []).rate(step: $0, epoch: $0 / 2) },
                     stepLR.flatMap { [$0, $0] }, relative: 1e-6, "StepLR per step")
 
         let oneCycle: [Double] = [  // OneCycleLR(max_lr=0.1, total_steps=10), steps 0...9
@@ -422,7 +417,7 @@ final class TrainerBehaviourTests: XCTestCase {
         let cycleRun = try makeTrainer(cycleSpec, folder: cycleFolder.path, train: chips, validation: chips).run(observer: nil)
         assertClose(cycleRun.history.map(\.learningRate), [1, 3, 5, 7, 9].map { oneCycle[$0] }, relative: 1e-5,
                     "OneCycleLR at each epoch's last step (steps 1, 3, ..., 9)")
-        assertClose((0..<10).map { cycleTrainer.rate(step: $0, epoch: $0 / 2, stepsPerEpoch: 2, plateau: nil) }, oneCycle,
+        assertClose((0..<10).map { LearningRatePlan(spec: cycleSpec, stepsPerEpoch: 2, history: []).rate(step: $0, epoch: $0 / 2) }, oneCycle,
                     relative: 1e-5, "OneCycleLR per step")
     }
 
@@ -476,12 +471,10 @@ final class TrainerBehaviourTests: XCTestCase {
         XCTAssertEqual(history.map(\.validationLoss), losses)
 
         // Each step of an epoch gets the epoch's rate: the plateau replayed over the first e epochs.
-        let trainer = makeTrainer(spec, folder: whole.path, train: train, validation: validation)
         for epoch in 0..<7 {
-            var plateau = trainer.plateauSchedule()!
-            for record in uninterrupted.history.prefix(epoch) { _ = plateau.record(metric: Float(record.validationLoss)) }
+            let rates = LearningRatePlan(spec: spec, stepsPerEpoch: 2, history: Array(uninterrupted.history.prefix(epoch)))
             for step in [2 * epoch, 2 * epoch + 1] {
-                XCTAssertEqual(Double(trainer.rate(step: step, epoch: epoch, stepsPerEpoch: 2, plateau: plateau)), torchRates[epoch],
+                XCTAssertEqual(Double(rates.rate(step: step, epoch: epoch)), torchRates[epoch],
                                accuracy: 1e-6 * torchRates[epoch])
             }
         }

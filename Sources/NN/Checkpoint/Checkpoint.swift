@@ -79,17 +79,6 @@ public enum Checkpoint {
         }
         return report
     }
-
-    /// Writes what resuming training needs besides the weights: the optimiser's tensors and scalars
-    /// (epoch, step, learning rate, random state) as `__metadata__` strings.
-    public static func saveTrainingState(tensors: [String: Tensor], scalars: [String: String], to path: String) throws(CheckpointError) {
-        try SafeTensorsFile(tensors: tensors.mapValues { StoredTensor($0) }, metadata: scalars).write(to: path)
-    }
-
-    public static func loadTrainingState(from path: String) throws(CheckpointError) -> (tensors: [String: Tensor], scalars: [String: String]) {
-        let file = try SafeTensorsFile.read(path)
-        return (file.tensors.mapValues(\.tensor), file.metadata)
-    }
 }
 
 extension StateEntry {

@@ -1,0 +1,132 @@
+import Foundation
+import NN
+import PlanetData
+import Tensor
+
+/// One call of `FoldTrainer.run` from its resume point: epochs of batches (forward, loss, backward,
+/// clipping, optimiser step), a validation pass and checkpoints after each epoch. Progress goes to
+/// the observer: each batch, each epoch, each skipped batch.
+struct TrainingLoop {
+    let trainer: FoldTrainer
+    let model: Layer
+    let optimizer: Optimizer
+    let loader: ChipLoader
+    let loss: any Loss
+    var rates: LearningRatePlan
+    var nonFinite: NonFiniteGuard
+    let observer: TrainingObserver?
+    var state: ResumeState
+
+    var spec: ModelSpec { trainer.spec }
+    var fold: Int { trainer.fold }
+
+    /// What an epoch's training pass measured.
+    struct EpochTraining {
+        var lossSum = 0.0
+        var seen = 0
+        /// The rate of the epoch's last step.
+        var learningRate: Float
+        var seconds = 0.0
+        var loaderWaitSeconds = 0.0
+    }
+
+    /// Trains until every epoch is done, early stopping ends the run, or `budget` epochs have run.
+    mutating func run(epochs budget: Int) throws {
+        var epochsRun = 0
+        while state.history.count < spec.epochs && !state.stopped && epochsRun < budget {
+            epochsRun += 1
+            let epoch = state.history.count
+            let started = Date()
+            let trained = try trainEpoch(epoch, started: started)
+            try endEpoch(epoch, trained: trained, started: started)
+        }
+    }
+
+    mutating func trainEpoch(_ epoch: Int, started: Date) throws -> EpochTraining {
+        reseedDropout(epoch: epoch)
+        let batches = loader.epoch(epoch)
+        var trained = EpochTraining(learningRate: optimizer.learningRate)
+        var index = 0
+        while let batch = try batches.next() {
+            guard batch.count > 0 else { continue }  // every chip of it skipped under on_bad_image: skip
+            trained.learningRate = rates.rate(step: state.step, epoch: epoch)
+            optimizer.learningRate = trained.learningRate
+            defer { index += 1 }
+            guard let batchLoss = try step(batch, epoch: epoch, index: index) else { continue }
+            state.step += 1
+            trained.lossSum += Double(batchLoss) * Double(batch.count)
+            trained.seen += batch.count
+            observer?.batchEnded(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, batches: loader.batchesPerEpoch,
+                                 loss: Float(trained.lossSum / Double(max(trained.seen, 1))),
+                                 imagesPerSecond: Double(trained.seen) / Date().timeIntervalSince(started))
+        }
+        trained.seconds = Date().timeIntervalSince(started)
+        trained.loaderWaitSeconds = batches.waitSeconds
+        return trained
+    }
+
+    /// One optimiser step on `batch` (batch `index` of `epoch`, from 0): its loss, or nil when the
+    /// batch was skipped for a loss or gradient that is not finite.
+    mutating func step(_ batch: Batch, epoch: Int, index: Int) throws -> Float? {
+        let logits = model.forward(batch.input, mode: .training)
+        let (value, gradient) = loss.lossAndGradient(logits: logits, targets: batch.targets!)
+        var problem = NonFiniteGuard.lossProblem(value, model: model)
+        if problem == nil { problem = backward(gradient) }
+        if let problem {
+            let message = try nonFinite.skip(problem, epoch: epoch, batch: index)
+            model.zeroGradients()
+            observer?.batchSkipped(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, message: message)
+            return nil
+        }
+        optimizer.step(model.namedParameters)
+        return value
+    }
+
+    /// The parameters' gradients for `gradient` (clipped if the spec says so); a gradient that is
+    /// not finite, as a problem, or nil.
+    func backward(_ gradient: Tensor) -> String? {
+        model.zeroGradients()
+        _ = model.backward(gradient)
+        // A finite clipping norm means every gradient is finite.
+        if let clip = spec.clipGradientNorm, clipGradients(model.parameters, maxNorm: clip).isFinite { return nil }
+        return NonFiniteGuard.gradientProblem(model)
+    }
+
+    /// Validation, the epoch's record, checkpoints. Nothing that is not finite is written: weights,
+    /// or a validation loss (logits overflowing while the weights stay finite), which ends the run
+    /// under either policy (skip_batch skips training batches only).
+    mutating func endEpoch(_ epoch: Int, trained: EpochTraining, started: Date) throws {
+        let place = "\(spec.name) fold \(fold)", skipped = nonFinite.skipped
+        if let bad = NonFiniteGuard.firstNonFiniteValue(model) {
+            throw TrainingError("\(place): \(bad) is not finite after epoch \(epoch + 1) (\(skipped) batches skipped); not writing a checkpoint")
+        }
+        let validation: (loss: Double, meanF2: Double, threshold: Float)
+        do { validation = try trainer.validate(model) } catch let error as PredictionError {
+            throw TrainingError("\(place), epoch \(epoch + 1) (\(skipped) batches skipped): \(error); not writing a checkpoint")
+        }
+        guard validation.loss.isFinite, validation.meanF2.isFinite else {
+            throw TrainingError("\(place): the validation loss became \(validation.loss.isNaN ? "nan" : "\(validation.loss)") at epoch \(epoch + 1) "
+                                + "(\(skipped) batches skipped); lower the learning rate or clip gradients; not writing a checkpoint")
+        }
+        rates.epochEnded(validationLoss: validation.loss)
+        let record = EpochRecord(epoch: epoch + 1, trainLoss: trained.lossSum / Double(max(trained.seen, 1)), validationLoss: validation.loss,
+                                 validationMeanF2: validation.meanF2, validationThreshold: validation.threshold,
+                                 learningRate: trained.learningRate, seconds: Date().timeIntervalSince(started),
+                                 loaderWaitSeconds: trained.loaderWaitSeconds, imagesPerSecond: Double(trained.seen) / trained.seconds)
+        state.history.append(record)
+        try trainer.checkpoint(after: record, state: &state, model: model, optimizer: optimizer)
+        observer?.epochEnded(model: spec.name, fold: fold, record: record, epochs: spec.epochs)
+    }
+
+    /// Dropout masks seeded by (seed, fold, epoch, layer), so a resumed run draws what an
+    /// uninterrupted one would.
+    func reseedDropout(epoch: Int) {
+        var index: UInt64 = 0
+        model.forEachLayer { layer in
+            if let dropout = layer as? Dropout {
+                dropout.reseed(ChipLoader.mix(spec.seed, UInt64(fold), UInt64(epoch), index))
+                index += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import NN
+import Tensor
+import XCTest
+
+/// The losses (`Sources/NN/Losses`) on a batch small enough to work by hand: 2 labels × 3 images,
+/// label-major. Values computed in Double from the textbook forms (−p·log σ(x) for a positive,
+/// −log(1 − σ(x)) for a negative; F2 by the quotient rule), not the engine's stable ones.
+/// Central differences of every loss: `LayerGradientTests.testLosses`.
+final class LossTests: XCTestCase {
+    let logits = Tensor(shape: [2, 3], scalars: [0, 2, -1, 1.5, -0.5, 3])
+    let targets = Tensor(shape: [2, 3], scalars: [1, 0, 1, 0, 1, 0])
+
+    func assertClose(_ actual: [Float], _ expected: [Double], _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(actual.count, expected.count, message, file: file, line: line)
+        for (i, (a, e)) in zip(actual, expected).enumerated() {
+            XCTAssertEqual(Double(a), e, accuracy: 1e-6 * max(abs(e), 1e-2), "\(message) [\(i)]", file: file, line: line)
+        }
+    }
+
+    /// Mean of log 2, softplus(2), softplus(1), softplus(1.5), softplus(0.5), softplus(3).
+    func testBinaryCrossEntropyByHand() {
+        let (loss, gradient) = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(loss), 1.6429024154762908, accuracy: 1e-6)
+        // (σ(x) − y) / 6
+        assertClose(gradient.scalars, [-0.08333333333333333, 0.14679951299631372, -0.12184309643833414,
+                                       0.1362624126989406, -0.10374322186697577, 0.15876235447040557], "BCE gradient")
+    }
+
+    /// Positive weights 2 (label 0) and 0.5 (label 1) scale the positives' terms only.
+    func testWeightedBinaryCrossEntropyByHand() {
+        let (loss, gradient) = BinaryCrossEntropy(positiveWeights: [2, 0.5]).lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(loss), 1.89613081147431, accuracy: 1e-6)
+        assertClose(gradient.scalars, [-0.16666666666666666, 0.14679951299631372, -0.2436861928766683,
+                                       0.1362624126989406, -0.05187161093348788, 0.15876235447040557], "weighted BCE gradient")
+    }
+
+    func testSoftF2ByHand() {
+        let (loss, gradient) = SoftF2().lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(loss), 0.6377788314968034, accuracy: 1e-6)
+        assertClose(gradient.scalars, [-0.0709888312089726, 0.0023893418233142494, -0.05952459493050726,
+                                       0.004395461717918368, -0.06913807146075833, 0.0007427238921295219], "soft F2 gradient")
+    }
+
+    /// 0.3·BCE + 0.7·soft F2, value and gradient, from the hand values above.
+    func testWeightedSumByHand() {
+        let sum = WeightedLossSum([(weight: 0.3, loss: BinaryCrossEntropy()), (weight: 0.7, loss: SoftF2())])
+        let (loss, gradient) = sum.lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(loss), 0.3 * 1.6429024154762908 + 0.7 * 0.6377788314968034, accuracy: 1e-6)
+        let bce = [-0.08333333333333333, 0.14679951299631372, -0.12184309643833414, 0.1362624126989406, -0.10374322186697577, 0.15876235447040557]
+        let f2 = [-0.0709888312089726, 0.0023893418233142494, -0.05952459493050726, 0.004395461717918368, -0.06913807146075833,
+                  0.0007427238921295219]
+        assertClose(gradient.scalars, zip(bce, f2).map { 0.3 * $0 + 0.7 * $1 }, "weighted sum gradient")
+    }
+
+    /// The mean of two losses is (a + b) / 2 in Float, value and every gradient element, to the bit:
+    /// what the trainer computed for `bce+soft_f2` before the losses were types.
+    func testMeanIsTheOldMixToTheBit() {
+        let weights: [Float] = [2, 0.5]
+        let a = BinaryCrossEntropy(positiveWeights: weights).lossAndGradient(logits: logits, targets: targets)
+        let b = SoftF2().lossAndGradient(logits: logits, targets: targets)
+        let mean = WeightedLossSum.mean([BinaryCrossEntropy(positiveWeights: weights), SoftF2()])
+            .lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(mean.loss.bitPattern, ((a.loss + b.loss) / 2).bitPattern)
+        XCTAssertEqual(mean.gradient.scalars.map(\.bitPattern),
+                       zip(a.gradient.scalars, b.gradient.scalars).map { (($0 + $1) / 2).bitPattern })
+    }
+
+    /// √(negatives / positives), kept within [1, 10]: 10 examples with 0, 1, 2, 5 and 9 positives.
+    func testBalancedPositiveWeights() {
+        let weights = BinaryCrossEntropy.balancedPositiveWeights(positives: [0, 1, 2, 5, 9], total: 10)
+        XCTAssertEqual(weights, [Float(10).squareRoot(), 3, 2, 1, 1])
+    }
+}
