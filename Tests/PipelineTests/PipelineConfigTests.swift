@@ -75,7 +75,7 @@ final class PipelineConfigTests: XCTestCase {
         XCTAssertEqual(config.data.root, "/other")
         XCTAssertEqual(config.folds.k, 3)
         XCTAssertEqual(config.models[0].optimizer.kind, .adamw)
-        XCTAssertEqual(config.ensemble.method, "ridge")
+        XCTAssertEqual(config.ensemble.method, .ridge)
         XCTAssertEqual(error(minimal, overrides: ["models.3.epochs=1"]), "--set: models.3: no list item 3 (the list has 1)")
         XCTAssertEqual(error(minimal, overrides: ["models.0.epochs=x"]), "p.yaml: models.0.epochs: expected a whole number, got \"x\"")
         XCTAssertTrue(error(minimal, overrides: ["data.rooot=x"]).hasPrefix("p.yaml: data.rooot: unknown key (did you mean \"root\"?); known here: root, bands"))

@@ -99,13 +99,13 @@ extension PipelineRunner {
     func ensemble() throws {
         let oof = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-oof.csv")) }
         let test = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-test.csv")) }
-        let method = config.models.count == 1 ? "single model" : config.ensemble.method
+        let method = config.models.count == 1 ? "single model" : config.ensemble.method.rawValue
         var record = EnsembleRecord(method: method, models: config.models.map(\.name))
         let combinedOOF: ProbabilityTable, combinedTest: ProbabilityTable
         if config.models.count == 1 {
             (combinedOOF, combinedTest) = (oof[0], test[0])
         } else {
-            let output = try EnsembleMethod(rawValue: config.ensemble.method)!.combine(
+            let output = try config.ensemble.method.combine(
                 oof: oof, truth: truth, folds: foldOfChip, test: test, lambda: Double(config.ensemble.ridgeLambda))
             (combinedOOF, combinedTest) = (output.oof, output.test)
             record.weights = output.weights

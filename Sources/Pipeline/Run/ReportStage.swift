@@ -105,7 +105,7 @@ extension PipelineRunner {
                            "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.method); decision: \(chosen.name)"
                            + (decisions.why.map { " (\($0))" } ?? "")]
         if testTruth != nil { description.append("test F2 is against \(PlanetDataset.testLabelsFile) (synthetic data)") }
-        let report = RunReport(title: "Canopy: \(config.name)", createdBy: "canopy run \(source)", dataset: description,
+        let report = RunReport(title: "Canopy: \(config.name)", createdBy: "canopy run \(reportSource)", dataset: description,
                                sections: sections, methods: methods, training: training, samples: samples, notes: notes)
         let written = try ReportWriter.write(report, to: results)
         progress.note("wrote " + written.joined(separator: ", "))
