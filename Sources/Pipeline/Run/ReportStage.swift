@@ -73,7 +73,7 @@ extension PipelineRunner {
                                        outOfFoldMeanF2: best.meanF2,
                                        testMeanF2: testTruth.map { score(ensembleTest, .global(best.threshold), weather: false, against: $0) }))
         }
-        for candidate in decisions.candidates where !candidate.name.hasPrefix("p >=") {
+        for candidate in decisions.candidates where candidate.rule != .untuned {
             methods.append(MethodScore(method: "final decision: \(candidate.name)\(candidate == decisions.chosen ? " (chosen)" : "")",
                                        outOfFoldMeanF2: candidate.outOfFoldMeanF2, testMeanF2: candidate.testMeanF2))
         }
