@@ -157,10 +157,6 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try c.require(.backbone, "missing backbone (e.g. resnet18)")
         let backbone = try c.decode(String.self, forKey: .backbone)
-        guard BackboneRegistry.names.contains(backbone) else {
-            throw DecodingError.dataCorruptedError(forKey: .backbone, in: c, debugDescription:
-                "unknown backbone \"\(backbone)\"; known: \(BackboneRegistry.names.joined(separator: ", "))")
-        }
         let defaults = decoder.userInfo[.settingDefaults] as? SettingDefaults
         self.init(name: try c.setting(.name), backbone: backbone, inputSize: defaults?.inputSize ?? 128)
         initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
@@ -169,7 +165,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         inputSize = givenSize ?? inputSize
         // The one rule checked while decoding: only here is it known whether the size came from data.input_size.
         let minimum = BackboneRegistry.minimumInputSize(backbone)
-        if inputSize < minimum, inputSize >= 32 {
+        if BackboneRegistry.names.contains(backbone), inputSize < minimum, inputSize >= 32 {
             let problem = "\(backbone) needs an input of at least \(minimum) px, got \(inputSize)"
             throw givenSize == nil ? DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: problem + " (from data.input_size)"))
                 : DecodingError.dataCorruptedError(forKey: .inputSize, in: c, debugDescription: problem)
@@ -187,6 +183,9 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     }
 
     public func validate() throws(SettingError) {
+        guard BackboneRegistry.names.contains(backbone) else {
+            throw SettingError(["backbone"], "unknown backbone \"\(backbone)\"; known: \(BackboneRegistry.names.joined(separator: ", "))")
+        }
         try SettingError.check(inputSize, in: 32...1024, "input_size")
         try SettingError.check(epochs, in: 1...10_000, "epochs")
         try SettingError.check(batchSize, in: 1...4096, "batch_size")
