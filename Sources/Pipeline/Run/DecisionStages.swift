@@ -110,12 +110,50 @@ func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConf
 
 /// `ensemble.json`: how the models were combined.
 struct EnsembleRecord: Codable {
-    var method: String
+    /// Nil with one model: nothing combined (the file says `"single model"`).
+    var method: EnsembleMethod?
     var models: [String]
     var weights: [Float]?
     var voteThresholds: [Float]?
     /// `ridge`: the stacker fitted on all out-of-fold chips, applied to new chips by `canopy predict --images`.
     var stacker: RidgeStacker?
+
+    static let singleModel = "single model"
+
+    /// The method's name, as the file, the run and the report give it.
+    var methodName: String { method?.rawValue ?? Self.singleModel }
+
+    init(method: EnsembleMethod?, models: [String]) {
+        self.method = method
+        self.models = models
+    }
+
+    enum CodingKeys: String, CodingKey { case method, models, weights, voteThresholds, stacker }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decode(String.self, forKey: .method)
+        if name == Self.singleModel {
+            method = nil
+        } else if let method = EnsembleMethod(rawValue: name) {
+            self.method = method
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "unknown ensemble method \"\(name)\"")
+        }
+        models = try c.decode([String].self, forKey: .models)
+        weights = try c.decodeIfPresent([Float].self, forKey: .weights)
+        voteThresholds = try c.decodeIfPresent([Float].self, forKey: .voteThresholds)
+        stacker = try c.decodeIfPresent(RidgeStacker.self, forKey: .stacker)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(methodName, forKey: .method)
+        try c.encode(models, forKey: .models)
+        try c.encodeIfPresent(weights, forKey: .weights)
+        try c.encodeIfPresent(voteThresholds, forKey: .voteThresholds)
+        try c.encodeIfPresent(stacker, forKey: .stacker)
+    }
 }
 
 extension PipelineRunner {
@@ -153,8 +191,7 @@ extension PipelineRunner {
     func ensemble() throws {
         let oof = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-oof.csv")) }
         let test = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-test.csv")) }
-        let method = config.models.count == 1 ? "single model" : config.ensemble.method.rawValue
-        var record = EnsembleRecord(method: method, models: config.models.map(\.name))
+        var record = EnsembleRecord(method: config.models.count == 1 ? nil : config.ensemble.method, models: config.models.map(\.name))
         let combinedOOF: ProbabilityTable, combinedTest: ProbabilityTable
         if config.models.count == 1 {
             (combinedOOF, combinedTest) = (oof[0], test[0])
@@ -170,7 +207,7 @@ extension PipelineRunner {
         try combinedTest.write(to: path("predictions", "ensemble-test.csv"))
         try writeJSON(record, to: path("ensemble.json"))
         let best = ThresholdSearch.global(probabilities: combinedOOF.rows, truth: truth)
-        progress.note(String(format: "ensemble (%@): out-of-fold mean F2 %.4f at threshold %.2f", method, best.meanF2, best.threshold))
+        progress.note(String(format: "ensemble (%@): out-of-fold mean F2 %.4f at threshold %.2f", record.methodName, best.meanF2, best.threshold))
     }
 
     // MARK: - tune
