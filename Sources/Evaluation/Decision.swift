@@ -48,35 +48,48 @@ public enum DecisionMethod: Codable, Equatable, Sendable {
 
     private enum CodingKeys: String, CodingKey { case method, threshold, thresholds }
 
+    /// The `method` field.
+    private enum Method: String, Codable, CaseIterable {
+        case global
+        case perLabel = "per_label"
+        case expectedF2 = "expected_f2"
+    }
+
+    private var method: Method {
+        switch self {
+        case .global: .global
+        case .perLabel: .perLabel
+        case .expectedF2: .expectedF2
+        }
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        switch try container.decode(String.self, forKey: .method) {
-        case "global": self = .global(try container.decode(Float.self, forKey: .threshold))
-        case "per_label":
+        let name = try container.decode(String.self, forKey: .method)
+        guard let method = Method(rawValue: name) else {
+            throw DecodingError.dataCorruptedError(forKey: .method, in: container, debugDescription:
+                "unknown decision method \"\(name)\" (\(Method.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        switch method {
+        case .global: self = .global(try container.decode(Float.self, forKey: .threshold))
+        case .perLabel:
             let thresholds = try container.decode([Float].self, forKey: .thresholds)
             guard thresholds.count == PlanetLabels.count else {
                 throw DecodingError.dataCorruptedError(forKey: .thresholds, in: container,
                                                        debugDescription: "\(thresholds.count) thresholds, expected \(PlanetLabels.count)")
             }
             self = .perLabel(thresholds)
-        case "expected_f2": self = .expectedF2
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .method, in: container,
-                                                   debugDescription: "unknown decision method \"\(other)\" (global, per_label, expected_f2)")
+        case .expectedF2: self = .expectedF2
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(method, forKey: .method)
         switch self {
-        case .global(let threshold):
-            try container.encode("global", forKey: .method)
-            try container.encode(threshold, forKey: .threshold)
-        case .perLabel(let thresholds):
-            try container.encode("per_label", forKey: .method)
-            try container.encode(thresholds, forKey: .thresholds)
-        case .expectedF2:
-            try container.encode("expected_f2", forKey: .method)
+        case .global(let threshold): try container.encode(threshold, forKey: .threshold)
+        case .perLabel(let thresholds): try container.encode(thresholds, forKey: .thresholds)
+        case .expectedF2: break
         }
     }
 }

@@ -1,14 +1,106 @@
+import Backbones
+import Evaluation
+import Foundation
 import PlanetData
 
+// MARK: - the settings schema
+
+// A pipeline file's settings are `Codable` types whose coding keys are the file's own keys
+// (`learning_rate`, `warmup_epochs`): the YAML is decoded into them (Pipeline's ConfigDecoder), and
+// `config.json` in a results folder is them encoded, so it reads as the file did and runs again. A
+// value missing from the file takes the type's default; ranges and rules between fields are each
+// type's `validate()`, which the decoder calls on every value it decodes, naming the key and line.
+
+/// The coding keys of a settings type: all of them, so the decoder can refuse any other key
+/// ("did you mean ...") and list the ones it knows, in this order.
+public protocol SettingKeys: CodingKey, CaseIterable {}
+
+extension SettingKeys {
+    public static var names: [String] { allCases.map(\.stringValue) }
+}
+
+/// An enum a pipeline file names by raw value; the decoder lists `choiceNames` when a file names none of them.
+public protocol SettingChoice: RawRepresentable, CaseIterable, Codable, Sendable where RawValue == String {}
+
+extension SettingChoice {
+    public static var choiceNames: [String] { allCases.map(\.rawValue) }
+}
+
+/// A setting that cannot be used: the keys from the checked value down to it (`["crop", "scale", "0"]`;
+/// empty for the value itself) and the problem. The decoder adds the file, the line and the path above.
+public struct SettingError: Error, Equatable {
+    public var keys: [String]
+    public var problem: String
+
+    public init(_ keys: [String], _ problem: String) {
+        self.keys = keys
+        self.problem = problem
+    }
+
+    /// `value` must lie in `range`.
+    public static func check(_ value: Int, in range: ClosedRange<Int>, _ keys: String...) throws(SettingError) {
+        guard !range.contains(value) else { return }
+        let bounds = range.upperBound == Int.max ? ">= \(range.lowerBound)" : "\(range.lowerBound)...\(range.upperBound)"
+        throw SettingError(keys, "\(value) is out of range \(bounds)")
+    }
+
+    public static func check(_ value: Float, in range: ClosedRange<Float>, _ keys: String...) throws(SettingError) {
+        guard !range.contains(value) else { return }
+        throw SettingError(keys, "\(value) is out of range \(range.lowerBound)...\(range.upperBound)")
+    }
+}
+
+/// Settings with ranges or rules between their fields.
+public protocol ValidatedSettings {
+    func validate() throws(SettingError)
+}
+
+/// Defaults one part of a file gives another (a model's `input_size` is `data.input_size` unless it
+/// sets its own), in the decoder's `userInfo[.settingDefaults]`.
+public final class SettingDefaults: @unchecked Sendable {
+    public var inputSize = 128
+    public init() {}
+}
+
+extension CodingUserInfoKey {
+    public static let settingDefaults = CodingUserInfoKey(rawValue: "canopy.settingDefaults")!
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key` when the file gives the key (a null included: for a setting that is not
+    /// optional, `~` is a wrong value, not "the default"); nil when it does not.
+    public func setting<T: Decodable>(_ key: Key, as type: T.Type = T.self) throws -> T? {
+        contains(key) ? try decode(type, forKey: key) : nil
+    }
+
+    /// The key is required: its absence is a `keyNotFound` error that says `problem`.
+    public func require(_ key: Key, _ problem: String) throws {
+        guard contains(key) else { throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: problem)) }
+    }
+}
+
+// The choices pipeline files name whose enums live in lower modules.
+extension Augmentation.Symmetries: SettingChoice {}
+extension BandSource: SettingChoice {}
+extension MissingFilesPolicy: SettingChoice {}
+extension BadImagePolicy: SettingChoice {}
+extension EnsembleMethod: SettingChoice {}
+
+// MARK: - a model
+
 /// Everything that decides how one model is trained: what a pipeline file's `models:` entry says.
-/// Plain values with defaults; the pipeline layer parses YAML into it and hashes it for its cache.
-public struct ModelSpec: Codable, Sendable, Equatable {
+/// Plain values with defaults; the pipeline layer decodes YAML into it and hashes it for its cache.
+public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     /// Names the model's results folder and its rows in reports (defaults to the backbone).
     public var name: String
     /// A name from `BackboneRegistry` (resnet18, vgg11_bn, googlenet, ...).
     public var backbone: String
     /// Safetensors weights to start from (torchvision names); nil starts from the initialisers.
     public var initWeights: String?
+    /// `init_strict: false` lets `init` weights leave tensors other than the 17-label head at their
+    /// fresh initialisation (by default that is an error before training starts). Changes no result
+    /// of a run that starts, so it is in no stage's key.
+    public var initStrict = true
     public var inputSize: Int
     public var epochs: Int
     public var batchSize: Int
@@ -22,7 +114,7 @@ public struct ModelSpec: Codable, Sendable, Equatable {
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
     public var onNonFinite: NonFinitePolicy = .stop
 
-    public enum NonFinitePolicy: String, Codable, Sendable, CaseIterable {
+    public enum NonFinitePolicy: String, SettingChoice {
         case stop
         case skipBatch = "skip_batch"
     }
@@ -46,10 +138,63 @@ public struct ModelSpec: Codable, Sendable, Equatable {
         self.clipGradientNorm = clipGradientNorm
         self.seed = seed
     }
+
+    enum CodingKeys: String, SettingKeys {
+        case name, backbone
+        case initWeights = "init"
+        case initStrict = "init_strict"
+        case inputSize = "input_size"
+        case epochs
+        case batchSize = "batch_size"
+        case optimizer, schedule, augmentation, loss
+        case earlyStopping = "early_stopping"
+        case clipGradientNorm = "clip_gradient_norm"
+        case onNonFinite = "on_non_finite"
+        case seed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.require(.backbone, "missing backbone (e.g. resnet18)")
+        let backbone = try c.decode(String.self, forKey: .backbone)
+        let defaults = decoder.userInfo[.settingDefaults] as? SettingDefaults
+        self.init(name: try c.setting(.name), backbone: backbone, inputSize: defaults?.inputSize ?? 128)
+        initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
+        initStrict = try c.setting(.initStrict) ?? initStrict
+        let givenSize = try c.setting(.inputSize, as: Int.self)
+        inputSize = givenSize ?? inputSize
+        // The one rule checked while decoding: only here is it known whether the size came from data.input_size.
+        let minimum = BackboneRegistry.minimumInputSize(backbone)
+        if BackboneRegistry.names.contains(backbone), inputSize < minimum, inputSize >= 32 {
+            let problem = "\(backbone) needs an input of at least \(minimum) px, got \(inputSize)"
+            throw givenSize == nil ? DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: problem + " (from data.input_size)"))
+                : DecodingError.dataCorruptedError(forKey: .inputSize, in: c, debugDescription: problem)
+        }
+        epochs = try c.setting(.epochs) ?? epochs
+        batchSize = try c.setting(.batchSize) ?? batchSize
+        seed = try c.setting(.seed) ?? seed
+        clipGradientNorm = try c.decodeIfPresent(Float.self, forKey: .clipGradientNorm)
+        onNonFinite = try c.setting(.onNonFinite) ?? onNonFinite
+        optimizer = try c.setting(.optimizer) ?? optimizer
+        schedule = try c.setting(.schedule) ?? schedule
+        augmentation = try c.setting(.augmentation, as: AugmentationSetting.self)?.value ?? augmentation
+        loss = try c.setting(.loss) ?? loss
+        earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
+    }
+
+    public func validate() throws(SettingError) {
+        guard BackboneRegistry.names.contains(backbone) else {
+            throw SettingError(["backbone"], "unknown backbone \"\(backbone)\"; known: \(BackboneRegistry.names.joined(separator: ", "))")
+        }
+        try SettingError.check(inputSize, in: 32...1024, "input_size")
+        try SettingError.check(epochs, in: 1...10_000, "epochs")
+        try SettingError.check(batchSize, in: 1...4096, "batch_size")
+        if let clipGradientNorm { try SettingError.check(clipGradientNorm, in: 1e-6...1e6, "clip_gradient_norm") }
+    }
 }
 
-public struct OptimizerSpec: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable { case sgd, adam, adamw }
+public struct OptimizerSpec: Codable, Sendable, Equatable, ValidatedSettings {
+    public enum Kind: String, SettingChoice { case sgd, adam, adamw }
     public var kind: Kind
     public var learningRate: Float
     /// SGD only.
@@ -64,10 +209,33 @@ public struct OptimizerSpec: Codable, Sendable, Equatable {
         self.nesterov = nesterov
         self.weightDecay = weightDecay
     }
+
+    enum CodingKeys: String, SettingKeys {
+        case kind
+        case learningRate = "learning_rate"
+        case momentum, nesterov
+        case weightDecay = "weight_decay"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        kind = try c.setting(.kind) ?? kind
+        learningRate = try c.setting(.learningRate) ?? learningRate
+        momentum = try c.setting(.momentum) ?? momentum
+        nesterov = try c.setting(.nesterov) ?? nesterov
+        weightDecay = try c.setting(.weightDecay) ?? weightDecay
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(learningRate, in: 1e-9...10, "learning_rate")
+        try SettingError.check(momentum, in: 0...0.999, "momentum")
+        try SettingError.check(weightDecay, in: 0...1, "weight_decay")
+    }
 }
 
-/// How the learning rate moves over training.
-public enum ScheduleSpec: Codable, Sendable, Equatable {
+/// How the learning rate moves over training. In a pipeline file: `{kind: step, every_epochs: 10, gamma: 0.1}`.
+public enum ScheduleSpec: Codable, Sendable, Equatable, ValidatedSettings {
     case constant
     /// Multiply by `gamma` every `everyEpochs`.
     case step(everyEpochs: Int, gamma: Float)
@@ -77,11 +245,89 @@ public enum ScheduleSpec: Codable, Sendable, Equatable {
     case oneCycle
     /// Divide by 1/`factor` after `patience` epochs without a better validation loss.
     case plateau(factor: Float, patience: Int)
+
+    public enum Kind: String, SettingChoice {
+        case constant, step, cosine
+        case oneCycle = "one_cycle"
+        case plateau
+
+        /// The settings this kind takes besides `kind`.
+        var settings: [CodingKeys] {
+            switch self {
+            case .constant, .oneCycle: []
+            case .step: [.everyEpochs, .gamma]
+            case .cosine: [.warmupEpochs]
+            case .plateau: [.factor, .patience]
+            }
+        }
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .constant: .constant
+        case .step: .step
+        case .cosine: .cosine
+        case .oneCycle: .oneCycle
+        case .plateau: .plateau
+        }
+    }
+
+    enum CodingKeys: String, SettingKeys {
+        case kind
+        case warmupEpochs = "warmup_epochs"
+        case everyEpochs = "every_epochs"
+        case gamma, factor, patience
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.require(.kind, "missing kind (\(Kind.choiceNames.joined(separator: ", ")))")
+        let kind = try c.decode(Kind.self, forKey: .kind)
+        if let extra = c.allKeys.filter({ $0 != .kind && !kind.settings.contains($0) }).min(by: { $0.stringValue < $1.stringValue }) {
+            let takes = kind.settings.isEmpty ? "nothing" : kind.settings.map(\.stringValue).joined(separator: ", ")
+            throw DecodingError.dataCorruptedError(forKey: extra, in: c, debugDescription: "not a setting of the \(kind.rawValue) schedule (it takes: \(takes))")
+        }
+        switch kind {
+        case .constant: self = .constant
+        case .step: self = .step(everyEpochs: try c.setting(.everyEpochs) ?? 10, gamma: try c.setting(.gamma) ?? 0.1)
+        case .cosine: self = .cosine(warmupEpochs: try c.setting(.warmupEpochs) ?? 1)
+        case .oneCycle: self = .oneCycle
+        case .plateau: self = .plateau(factor: try c.setting(.factor) ?? 0.1, patience: try c.setting(.patience) ?? 2)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        switch self {
+        case .constant, .oneCycle: break
+        case .step(let everyEpochs, let gamma):
+            try c.encode(everyEpochs, forKey: .everyEpochs)
+            try c.encode(gamma, forKey: .gamma)
+        case .cosine(let warmupEpochs): try c.encode(warmupEpochs, forKey: .warmupEpochs)
+        case .plateau(let factor, let patience):
+            try c.encode(factor, forKey: .factor)
+            try c.encode(patience, forKey: .patience)
+        }
+    }
+
+    public func validate() throws(SettingError) {
+        switch self {
+        case .constant, .oneCycle: break
+        case .step(let everyEpochs, let gamma):
+            try SettingError.check(everyEpochs, in: 1...10_000, "every_epochs")
+            try SettingError.check(gamma, in: 0...1, "gamma")
+        case .cosine(let warmupEpochs): try SettingError.check(warmupEpochs, in: 0...10_000, "warmup_epochs")
+        case .plateau(let factor, let patience):
+            try SettingError.check(factor, in: 0...1, "factor")
+            try SettingError.check(patience, in: 0...1000, "patience")
+        }
+    }
 }
 
 /// The training loss.
 public struct LossSpec: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable {
+    public enum Kind: String, SettingChoice {
         /// Binary cross-entropy from logits.
         case bce
         /// A differentiable F2 on sigmoid probabilities (batch-level).
@@ -94,18 +340,28 @@ public struct LossSpec: Codable, Sendable, Equatable {
     /// sqrt(negatives / positives) in the training fold, kept between 1 and 10; nil weighs all alike.
     public var positiveWeights: PositiveWeights?
 
-    public enum PositiveWeights: String, Codable, Sendable { case balanced }
+    public enum PositiveWeights: String, SettingChoice { case balanced }
 
     public init(kind: Kind = .bce, positiveWeights: PositiveWeights? = nil) {
         self.kind = kind
         self.positiveWeights = positiveWeights
     }
+
+    enum CodingKeys: String, SettingKeys {
+        case kind
+        case positiveWeights = "positive_weights"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(kind: try c.setting(.kind) ?? .bce, positiveWeights: try c.decodeIfPresent(PositiveWeights.self, forKey: .positiveWeights))
+    }
 }
 
 /// Stop when the validation metric has not improved for `patience` epochs; the best epoch's weights
 /// are the model's.
-public struct EarlyStopping: Codable, Sendable, Equatable {
-    public enum Metric: String, Codable, Sendable { case f2, loss }
+public struct EarlyStopping: Codable, Sendable, Equatable, ValidatedSettings {
+    public enum Metric: String, SettingChoice { case f2, loss }
     public var metric: Metric
     public var patience: Int
 
@@ -113,10 +369,23 @@ public struct EarlyStopping: Codable, Sendable, Equatable {
         self.metric = metric
         self.patience = patience
     }
+
+    enum CodingKeys: String, SettingKeys { case metric, patience }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        metric = try c.setting(.metric) ?? metric
+        patience = try c.setting(.patience) ?? patience
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(patience, in: 1...1000, "patience")
+    }
 }
 
 /// Test-time augmentation: the symmetries each chip is predicted under, probabilities averaged.
-public enum TestTimeAugmentation: String, Codable, Sendable, CaseIterable {
+public enum TestTimeAugmentation: String, SettingChoice {
     case none, flips, d4
 
     public var symmetries: [Symmetry] {
@@ -124,6 +393,75 @@ public enum TestTimeAugmentation: String, Codable, Sendable, CaseIterable {
         case .none: [.identity]
         case .flips: Symmetry.flips
         case .d4: Symmetry.allCases
+        }
+    }
+}
+
+// MARK: - augmentation in a pipeline file
+
+/// A model's `augmentation:`: `none`, `default` (`Augmentation.planetDefault`), or a mapping of
+/// symmetries, crop, translate, brightness, contrast and gamma, each defaulting to nothing random.
+/// (Encoded as `Augmentation` itself: the mapping with every key.)
+struct AugmentationSetting: Decodable, ValidatedSettings {
+    var value: Augmentation
+
+    enum CodingKeys: String, SettingKeys { case symmetries, crop, translate, brightness, contrast, gamma }
+
+    init(from decoder: any Decoder) throws {
+        if let word = try? decoder.singleValueContainer().decode(String.self) {
+            switch word {
+            case "none": value = .none
+            case "default": value = .planetDefault
+            default:
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
+                    "expected none, default, or a mapping of \(CodingKeys.names.joined(separator: ", "))"))
+            }
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        value = .none
+        value.symmetries = try c.setting(.symmetries) ?? value.symmetries
+        value.crop = try c.decodeIfPresent(CropSetting.self, forKey: .crop)?.value
+        value.translate = try c.setting(.translate) ?? value.translate
+        value.brightness = try c.setting(.brightness) ?? value.brightness
+        value.contrast = try c.setting(.contrast) ?? value.contrast
+        value.gamma = try c.setting(.gamma) ?? value.gamma
+    }
+
+    func validate() throws(SettingError) {
+        try SettingError.check(value.translate, in: 0...256, "translate")
+        try SettingError.check(value.brightness, in: 0...1, "brightness")
+        try SettingError.check(value.contrast, in: 0...1, "contrast")
+        try SettingError.check(value.gamma, in: 0...1, "gamma")
+    }
+
+    /// `crop: {scale: [low, high], ratio: [low, high]}`.
+    struct CropSetting: Decodable, ValidatedSettings {
+        var scale: [Float]
+        var ratio: [Float]
+
+        enum CodingKeys: String, SettingKeys { case scale, ratio }
+
+        var value: Augmentation.RandomResizedCrop {
+            Augmentation.RandomResizedCrop(scale: scale[0]...scale[1], ratio: ratio[0]...ratio[1])
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let defaults = Augmentation.RandomResizedCrop()
+            scale = try c.setting(.scale) ?? [defaults.scale.lowerBound, defaults.scale.upperBound]
+            ratio = try c.setting(.ratio) ?? [defaults.ratio.lowerBound, defaults.ratio.upperBound]
+            for (key, pair) in [(CodingKeys.scale, scale), (.ratio, ratio)] where pair.count != 2 {
+                throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "expected [low, high]")
+            }
+        }
+
+        func validate() throws(SettingError) {
+            for (key, pair, bounds) in [("scale", scale, Float(0.01)...1), ("ratio", ratio, 0.1...10)] {
+                try SettingError.check(pair[0], in: bounds, key, "0")
+                try SettingError.check(pair[1], in: bounds, key, "1")
+                guard pair[0] <= pair[1] else { throw SettingError([key], "low \(pair[0]) is above high \(pair[1])") }
+            }
         }
     }
 }

@@ -41,7 +41,7 @@ struct BenchDecode: ParsableCommand {
         }
         if json {
             for row in rows {
-                print("{\"scale\":\(row.scale.rawValue),\"canopy_chips_per_second\":\(row.canopyChipsPerSecond),\"libjpeg_turbo_chips_per_second\":\(row.referenceChipsPerSecond),\"ratio\":\(row.ratio)}")
+                print(jsonLine(DecodeJSON(row)))
             }
         }
     }

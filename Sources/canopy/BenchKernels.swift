@@ -20,13 +20,12 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Winograd's transformed input and output per group, in MB (default: the engine's).") var winogradMb: Int?
     @Option(help: "Fewest channels each way for Winograd (default: the engine's).") var winogradChannels: Int?
     @Option(help: "Fewest output pixels per image for Winograd (default: the engine's).") var winogradPixels: Int?
-    @Option(help: "Winograd algorithm: \(winogradChoices) (default: the engine's; 'fwd direct' and 'bwd direct' never use it).") var winograd: String?
+    @Option(help: "Winograd algorithm (default: the engine's; 'fwd direct' and 'bwd direct' never use it).") var winograd: WinogradChoice?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 
     func validate() throws {
         guard size >= 32, batch > 0, threads > 0, rounds > 0 else { throw ValidationError("size >= 32, batch, threads and rounds > 0") }
-        _ = try winogradSetting(winograd)
     }
 
     func run() throws {
@@ -39,7 +38,7 @@ struct BenchKernels: ParsableCommand {
         if let winogradMb { settings.winograd.targetGroupFloats = winogradMb << 18 }
         if let winogradChannels { settings.winograd.minimumChannels = winogradChannels }
         if let winogradPixels { settings.winograd.minimumOutputPixels = winogradPixels }
-        try applyWinogradSetting(winograd, to: &settings)
+        winograd?.apply(to: &settings)
         try EngineSettings.with(settings) { try measure() }
     }
 
@@ -60,7 +59,7 @@ struct BenchKernels: ParsableCommand {
         }
         if json {
             for row in rows {
-                print("{\"shape\":\"\(row.shape.name)\",\"forward_gflops\":\(row.forwardGflops),\"forward_sgemm_gflops\":\(row.forwardGemmGflops),\"backward_gflops\":\(row.backwardGflops),\"backward_sgemm_gflops\":\(row.backwardGemmGflops),\"per_image_forward_gflops\":\(row.perImageForwardGflops),\"fold_backward_gflops\":\(row.foldBackwardGflops),\"direct_forward_gflops\":\(row.directForwardGflops),\"direct_backward_gflops\":\(row.directBackwardGflops)}")
+                print(jsonLine(KernelJSON(row)))
             }
         }
     }
@@ -69,21 +68,16 @@ struct BenchKernels: ParsableCommand {
     private func percent(_ value: Double) -> String { String(format: "%.0f%%", value * 100) }
 }
 
-/// `--winograd` of the bench commands: an algorithm's name, or `off`.
-let winogradChoices = (Winograd.Variant.allCases.map(\.rawValue) + ["off"]).joined(separator: ", ")
+/// `--winograd` of the bench commands: an algorithm, or off.
+enum WinogradChoice: String, CaseIterable, ExpressibleByArgument {
+    case off, f2x2, f4x4
 
-/// The setting `--winograd` names: nil for the engine's default, .some(nil) for off.
-func winogradSetting(_ name: String?) throws -> Winograd.Variant?? {
-    guard let name else { return nil }
-    if name == "off" { return .some(nil) }
-    guard let variant = Winograd.Variant(rawValue: name) else {
-        throw ValidationError("--winograd \(name): expected one of \(winogradChoices)")
+    /// Makes it `settings`' choice.
+    func apply(to settings: inout EngineSettings) {
+        switch self {
+        case .off: settings.winograd.enabled = false
+        case .f2x2: (settings.winograd.enabled, settings.winograd.variant) = (true, .f2x2)
+        case .f4x4: (settings.winograd.enabled, settings.winograd.variant) = (true, .f4x4)
+        }
     }
-    return .some(variant)
-}
-
-func applyWinogradSetting(_ name: String?, to settings: inout EngineSettings) throws {
-    guard let setting = try winogradSetting(name) else { return }
-    settings.winograd.enabled = setting != nil
-    if let variant = setting { settings.winograd.variant = variant }
 }

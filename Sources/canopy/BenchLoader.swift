@@ -45,7 +45,8 @@ struct BenchLoader: ParsableCommand {
             print(String(format: "streamed %d chips from a %d-chip dataset at %d px, %d workers: %.0f chips/s, peak RSS %.1f MB",
                          stream, dataset.train.count, size, workerCount, rate, peak))
             if json {
-                print("{\"chips\":\(stream),\"dataset_chips\":\(dataset.train.count),\"size\":\(size),\"workers\":\(workerCount),\"chips_per_second\":\(rate),\"peak_rss_mb\":\(peak)}")
+                print(jsonLine(LoaderStreamJSON(chips: stream, datasetChips: dataset.train.count, size: size, workers: workerCount,
+                                                chipsPerSecond: rate, peakRssMb: peak)))
             }
             return
         }
@@ -58,7 +59,7 @@ struct BenchLoader: ParsableCommand {
         }
         if json {
             for row in rows {
-                print("{\"size\":\(row.size),\"variant\":\"\(row.variant)\",\"workers\":\(row.workers),\"chips_per_second\":\(row.chipsPerSecond)}")
+                print(jsonLine(LoaderJSON(size: row.size, variant: row.variant, workers: row.workers, chipsPerSecond: row.chipsPerSecond)))
             }
         }
     }

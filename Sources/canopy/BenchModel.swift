@@ -14,20 +14,19 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
     @Flag(help: "After the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
-    @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions: \(winogradChoices) (default: the engine's).") var winograd: String?
+    @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
 
     func validate() throws {
         guard size >= 32, batch > 0, threads > 0, steps > 0, warmup >= 0, [3, 4].contains(bands) else {
             throw ValidationError("size >= 32; batch, threads, steps > 0; warm-up >= 0; bands 3 or 4")
         }
-        _ = try winogradSetting(winograd)
     }
 
     func run(_ mode: String, _ body: (ModelBenchmark) throws -> ModelBenchmark.Result) throws {
         BLAS.threads = threads
         var settings = EngineSettings()
         settings.workers = threads
-        try applyWinogradSetting(winograd, to: &settings)
+        winograd?.apply(to: &settings)
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
         let result = try EngineSettings.with(settings) { try body(benchmark) }
@@ -35,7 +34,8 @@ struct ModelBenchmarkOptions: ParsableArguments {
         print(String(format: "%@ %@ at %d px, batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.0f MB (median of %d steps)",
                      model, mode, size, batch, threads, result.imagesPerSecond, result.gflops, result.peakRSSMegabytes, steps))
         if json {
-            print("{\"framework\":\"canopy\",\"mode\":\"\(mode)\",\"model\":\"\(model)\",\"size\":\(size),\"batch\":\(batch),\"threads\":\(threads),\"images_per_second\":\(result.imagesPerSecond),\"gflops\":\(result.gflops),\"peak_rss_mb\":\(result.peakRSSMegabytes)}")
+            print(jsonLine(ModelBenchmarkJSON(mode: mode, model: model, size: size, batch: batch, threads: threads,
+                                              imagesPerSecond: result.imagesPerSecond, gflops: result.gflops, peakRssMb: result.peakRSSMegabytes)))
         }
     }
 }

@@ -32,44 +32,15 @@ enum InspectRow {
         switch self {
         case .decoded(let path, let format, let image):
             let stats = image.bandStatistics()
-            let fields = [
-                "\"path\":\(jsonString(path))",
-                "\"format\":\"\(format.rawValue)\"",
-                "\"width\":\(image.width)",
-                "\"height\":\(image.height)",
-                "\"bands\":\(image.bands)",
-                "\"band_order\":\"\(image.bandOrder)\"",
-                "\"bit_depth\":\(image.bitDepth)",
-                "\"min\":[\(stats.map { String($0.minimum) }.joined(separator: ","))]",
-                "\"mean\":[\(stats.map { String($0.mean) }.joined(separator: ","))]",
-                "\"max\":[\(stats.map { String($0.maximum) }.joined(separator: ","))]",
-            ]
-            return "{" + fields.joined(separator: ",") + "}"
+            return jsonLine(InspectJSON(path: path, format: format.rawValue, width: image.width, height: image.height, bands: image.bands,
+                                        bandOrder: "\(image.bandOrder)", bitDepth: image.bitDepth, min: stats.map(\.minimum),
+                                        mean: stats.map(\.mean), max: stats.map(\.maximum)))
         case .failed(let path, let error):
-            return "{\"path\":\(jsonString(path)),\"error\":\(jsonString(error.description))}"
+            return jsonLine(InspectJSON(path: path, error: error.description))
         }
     }
 }
 
 private func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-}
-
-/// A JSON string literal, escaping quotes, backslashes and control characters.
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

@@ -30,8 +30,9 @@ struct Models: ParsableCommand {
             rows.append((entry.name, model.parameterCount, meter.flops / 1e9, Double(meter.activationFloats * 4) / 1e6))
         }
         if json {
-            let objects = rows.map { "{\"name\":\"\($0.name)\",\"parameters\":\($0.parameters),\"gflops\":\(($0.gflops * 1000).rounded() / 1000),\"activation_mb\":\(($0.activationMB * 10).rounded() / 10)}" }
-            print("[" + objects.joined(separator: ",") + "]")
+            print(jsonLine(rows.map {
+                BackboneJSON(name: $0.name, parameters: $0.parameters, gflops: ($0.gflops * 1000).rounded() / 1000, activationMb: ($0.activationMB * 10).rounded() / 10)
+            }))
             return
         }
         print("backbones at \(size) px, \(bands) bands, 17 labels")

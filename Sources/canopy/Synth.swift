@@ -25,7 +25,6 @@ struct Synth: ParsableCommand {
     }
 
     func run() throws {
-        // Chip planes are 256 KB each: without this every one is an mmap, page faults and munmap.
         let spec = SyntheticDatasetSpec(train: train, test: test, seed: seed, size: size, writeTIFF: tif)
         if train + test > 0 {
             let summary = try SyntheticDataset.write(spec, to: out)

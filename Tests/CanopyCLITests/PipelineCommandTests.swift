@@ -42,6 +42,18 @@ final class PipelineCommandTests: XCTestCase {
         XCTAssertEqual(rows.count, 61)
     }
 
+    func testTheResultsConfigJSONRunsAgainAndReusesEveryStage() throws {
+        let results = folder + "/results"
+        let first = try CLI.run(["run", pipeline, "--results", results, "--quiet", "--set", "models.0.epochs=1"])
+        XCTAssertEqual(first.status, 0, first.output)
+        let again = try CLI.run(["run", results + "/config.json", "--results", results])
+        XCTAssertEqual(again.status, 0, again.output)
+        for stage in ["train", "predict", "ensemble", "tune", "submit", "report"] {
+            XCTAssertTrue(again.output.contains("\(stage): up to date"), again.output)
+        }
+        XCTAssertFalse(again.output.contains("redone"), again.output)
+    }
+
     func testPredictImagesTagsALooseFolderAndOutGoesOnlyWithIt() throws {
         let results = folder + "/results", output = folder + "/new-chips.csv"
         let predicted = try CLI.run(["predict", pipeline, "--results", results, "--quiet",

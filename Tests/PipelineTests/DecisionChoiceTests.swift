@@ -7,13 +7,13 @@ import XCTest
 final class DecisionChoiceTests: XCTestCase {
     /// The quickstart's shape: without the weather rule, per_label scores 0.90; with it, 0.76.
     let candidates = [
-        DecisionCandidate(name: "p >= 0.5 (untuned)", decision: .global(0.5), weatherRule: false, outOfFoldMeanF2: 0.95, testMeanF2: nil),
-        DecisionCandidate(name: "fixed", decision: .global(0.2), weatherRule: false, outOfFoldMeanF2: 0.80, testMeanF2: nil),
-        DecisionCandidate(name: "fixed + weather rule", decision: .global(0.2), weatherRule: true, outOfFoldMeanF2: 0.84, testMeanF2: nil),
-        DecisionCandidate(name: "global", decision: .global(0.3), weatherRule: false, outOfFoldMeanF2: 0.85, testMeanF2: nil),
-        DecisionCandidate(name: "global + weather rule", decision: .global(0.3), weatherRule: true, outOfFoldMeanF2: 0.85, testMeanF2: nil),
-        DecisionCandidate(name: "per_label", decision: .global(0.25), weatherRule: false, outOfFoldMeanF2: 0.90, testMeanF2: nil),
-        DecisionCandidate(name: "per_label + weather rule", decision: .global(0.25), weatherRule: true, outOfFoldMeanF2: 0.76, testMeanF2: nil),
+        DecisionCandidate(rule: .untuned, decision: .global(0.5), weatherRule: false, outOfFoldMeanF2: 0.95, testMeanF2: nil),
+        DecisionCandidate(rule: .fixed, decision: .global(0.2), weatherRule: false, outOfFoldMeanF2: 0.80, testMeanF2: nil),
+        DecisionCandidate(rule: .fixed, decision: .global(0.2), weatherRule: true, outOfFoldMeanF2: 0.84, testMeanF2: nil),
+        DecisionCandidate(rule: .global, decision: .global(0.3), weatherRule: false, outOfFoldMeanF2: 0.85, testMeanF2: nil),
+        DecisionCandidate(rule: .global, decision: .global(0.3), weatherRule: true, outOfFoldMeanF2: 0.85, testMeanF2: nil),
+        DecisionCandidate(rule: .perLabel, decision: .global(0.25), weatherRule: false, outOfFoldMeanF2: 0.90, testMeanF2: nil),
+        DecisionCandidate(rule: .perLabel, decision: .global(0.25), weatherRule: true, outOfFoldMeanF2: 0.76, testMeanF2: nil),
     ]
 
     func choose(_ method: ThresholdConfig.Method, _ rule: ThresholdConfig.WeatherRule) -> (String, String) {
@@ -65,5 +65,16 @@ final class DecisionChoiceTests: XCTestCase {
         let config = try PipelineConfig.parse("data: {root: x, input_size: 48}\nmodels: [{backbone: alexnet, input_size: 63}]\n",
                                               file: "t.yaml", defaultName: "t")
         XCTAssertEqual(config.models[0].inputSize, 63)
+    }
+
+    /// thresholds.json keeps naming each candidate as before (`per_label + weather rule`), and reads back as its rule.
+    func testCandidatesAreNamedInThresholdsJSONAndReadBackAsTheirRule() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(candidates[6])
+        XCTAssertEqual(String(decoding: data, as: UTF8.self), "{\"decision\":{\"method\":\"global\",\"threshold\":0.25},"
+                       + "\"name\":\"per_label + weather rule\",\"outOfFoldMeanF2\":0.76,\"weatherRule\":true}")
+        XCTAssertEqual(try JSONDecoder().decode(DecisionCandidate.self, from: data), candidates[6])
+        XCTAssertEqual(try JSONDecoder().decode([DecisionCandidate].self, from: try encoder.encode(candidates)), candidates)
     }
 }

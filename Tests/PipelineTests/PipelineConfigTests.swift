@@ -75,10 +75,41 @@ final class PipelineConfigTests: XCTestCase {
         XCTAssertEqual(config.data.root, "/other")
         XCTAssertEqual(config.folds.k, 3)
         XCTAssertEqual(config.models[0].optimizer.kind, .adamw)
-        XCTAssertEqual(config.ensemble.method, "ridge")
+        XCTAssertEqual(config.ensemble.method, .ridge)
         XCTAssertEqual(error(minimal, overrides: ["models.3.epochs=1"]), "--set: models.3: no list item 3 (the list has 1)")
         XCTAssertEqual(error(minimal, overrides: ["models.0.epochs=x"]), "p.yaml: models.0.epochs: expected a whole number, got \"x\"")
         XCTAssertTrue(error(minimal, overrides: ["data.rooot=x"]).hasPrefix("p.yaml: data.rooot: unknown key (did you mean \"root\"?); known here: root, bands"))
         XCTAssertEqual(error(minimal, overrides: ["nothing"]), "--set: nothing: expected KEY.PATH=VALUE")
+    }
+
+    func testEveryNestedSettingNamesItsKeyAndLine() {
+        func model(_ settings: String) -> String { minimal + ", " + settings }
+        let minimal = "data: {root: x}\nmodels:\n  - {backbone: lenet5"
+        func check(_ text: String, _ expected: String, line: UInt = #line) {
+            XCTAssertEqual(error(text + (text.hasPrefix(minimal) ? "}" : "")), expected, line: line)
+        }
+        check(model("loss: {positive_weight: balanced}"),
+              "p.yaml:3: models.0.loss.positive_weight: unknown key (did you mean \"positive_weights\"?); known here: kind, positive_weights")
+        check(model("loss: {positive_weights: always}"), "p.yaml:3: models.0.loss.positive_weights: \"always\" is not one of balanced")
+        check(model("early_stopping: {metric: f3}"), "p.yaml:3: models.0.early_stopping.metric: \"f3\" is not one of f2, loss")
+        check(model("augmentation: {crop: {scale: [0.9, 0.5]}}"), "p.yaml:3: models.0.augmentation.crop.scale: low 0.9 is above high 0.5")
+        check(model("augmentation: {crop: {ratio: [0.9]}}"), "p.yaml:3: models.0.augmentation.crop.ratio: expected [low, high]")
+        check(model("augmentation: {crop: {scale: [0, 1]}}"), "p.yaml:3: models.0.augmentation.crop.scale.0: 0.0 is out of range 0.01...1.0")
+        check(model("augmentation: sometimes"),
+              "p.yaml:3: models.0.augmentation: expected none, default, or a mapping of symmetries, crop, translate, brightness, contrast, gamma")
+        check(model("optimizer: {learning_rate: 20}"), "p.yaml:3: models.0.optimizer.learning_rate: 20.0 is out of range 1e-09...10.0")
+        check(model("schedule: {warmup_epochs: 2}"), "p.yaml:3: models.0.schedule: missing kind (constant, step, cosine, one_cycle, plateau)")
+        check(model("schedule: {kind: step, every_epochs: 0}"), "p.yaml:3: models.0.schedule.every_epochs: 0 is out of range 1...10000")
+        check(model("epochs: ~"), "p.yaml:3: models.0.epochs: expected a whole number, got \"~\"")
+        check(model("seed: -1"), "p.yaml:3: models.0.seed: -1 is out of range >= 0")
+        check("data: {root: x}\nmodels: []\n", "p.yaml:2: models: at least one model")
+        check("data: {root: x, workers: 0}\nmodels: [{backbone: lenet5}]\n", "p.yaml:1: data.workers: 0 is out of range 1...64")
+        check("data: {}\nmodels: [{backbone: lenet5}]\n", "p.yaml:1: data: missing root (the dataset folder)")
+        check("data: {root: x}\nmodels: [{backbone: lenet5}]\noutputs: {report: maybe}\n", "p.yaml:3: outputs.report: expected true or false, got \"maybe\"")
+        check("data: {root: x}\nmodels: [{backbone: lenet5}]\nthreads: 0\n", "p.yaml:3: threads: 0 is out of range 1...1024")
+        check("data: {root: x}\nmodels: [{backbone: lenet5}]\nname: a/b\n", "p.yaml:3: name: name \"a/b\" must be a plain folder name")
+        // JSON is YAML: a config.json names its line too.
+        check("{\"data\": {\"root\": \"x\"},\n \"models\": [{\"backbone\": \"lenet5\", \"epochs\": \"ten\"}]}",
+              "p.yaml:2: models.0.epochs: expected a whole number, got \"ten\"")
     }
 }

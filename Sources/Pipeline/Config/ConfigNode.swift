@@ -1,7 +1,8 @@
 import Yams
 
 /// A YAML node with the path that leads to it (`models.0.optimizer`), read through typed accessors
-/// that refuse unknown keys and wrong types with the key's path and line.
+/// that refuse unknown keys and wrong types with the key's path and line (`ConfigDecoder` reads the
+/// settings types through them).
 struct ConfigNode {
     let node: Node
     let path: String
@@ -20,25 +21,43 @@ struct ConfigNode {
         return false
     }
 
-    /// The mapping's entries by key, after checking every key is one of `allowed`.
-    func mapping(allowed: [String]) throws(ConfigError) -> [String: ConfigNode] {
-        guard case .mapping(let mapping) = node else { throw error("expected a mapping of \(allowed.joined(separator: ", "))") }
-        var entries: [String: ConfigNode] = [:]
+    /// The mapping's entries in file order, after checking every key is one of `allowed` (any key
+    /// when nil) and none is given twice.
+    func mapping(allowed: [String]?) throws(ConfigError) -> [(key: String, node: ConfigNode)] {
+        guard case .mapping(let mapping) = node else {
+            throw error(allowed.map { "expected a mapping of \($0.joined(separator: ", "))" } ?? "expected a mapping")
+        }
+        var entries: [(key: String, node: ConfigNode)] = []
         for (key, value) in mapping {
             guard case .scalar(let scalar) = key else { throw error("keys must be plain words", at: key) }
             let name = scalar.string
-            guard allowed.contains(name) else {
+            if let allowed, !allowed.contains(name) {
                 let suggestion = allowed.min { editDistance($0, name) < editDistance($1, name) }
                 let hint = suggestion.flatMap { editDistance($0, name) <= 3 ? " (did you mean \"\($0)\"?)" : nil } ?? ""
                 throw ConfigError(file: file, line: key.mark?.line, path: path.isEmpty ? name : "\(path).\(name)",
                                   problem: "unknown key\(hint); known here: \(allowed.joined(separator: ", "))")
             }
-            guard entries[name] == nil else {
+            guard !entries.contains(where: { $0.key == name }) else {
                 throw ConfigError(file: file, line: key.mark?.line, path: path.isEmpty ? name : "\(path).\(name)", problem: "key given twice")
             }
-            entries[name] = child(name, value)
+            entries.append((name, child(name, value)))
         }
         return entries
+    }
+
+    /// The node `keys` lead to (mapping keys, list indices), or the deepest one on the way that exists.
+    func descendant(_ keys: [String]) -> ConfigNode {
+        guard let key = keys.first else { return self }
+        switch node {
+        case .mapping(let mapping):
+            guard let value = mapping[key] else { return self }
+            return child(key, value).descendant(Array(keys.dropFirst()))
+        case .sequence(let sequence):
+            guard let index = Int(key), sequence.indices.contains(index) else { return self }
+            return child(key, sequence[index]).descendant(Array(keys.dropFirst()))
+        case .scalar:
+            return self
+        }
     }
 
     func sequence() throws(ConfigError) -> [ConfigNode] {
@@ -58,10 +77,9 @@ struct ConfigNode {
         return value
     }
 
-    func float(in range: ClosedRange<Float> = -Float.greatestFiniteMagnitude...Float.greatestFiniteMagnitude) throws(ConfigError) -> Float {
+    func float() throws(ConfigError) -> Float {
         let text = try string()
         guard let value = Float(text), value.isFinite else { throw error("expected a number, got \"\(text)\"") }
-        guard range.contains(value) else { throw error("\(text) is out of range \(range.lowerBound)...\(range.upperBound)") }
         return value
     }
 
@@ -72,23 +90,6 @@ struct ConfigNode {
         case "false", "no", "off": return false
         default: throw error("expected true or false, got \"\(text)\"")
         }
-    }
-
-    func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws(ConfigError) -> T where T.RawValue == String {
-        let text = try string()
-        guard let value = T(rawValue: text) else {
-            throw error("\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return value
-    }
-
-    /// A two-number list `[low, high]` with low <= high.
-    func range(in bounds: ClosedRange<Float>) throws(ConfigError) -> ClosedRange<Float> {
-        let items = try sequence()
-        guard items.count == 2 else { throw error("expected [low, high]") }
-        let low = try items[0].float(in: bounds), high = try items[1].float(in: bounds)
-        guard low <= high else { throw error("low \(low) is above high \(high)") }
-        return low...high
     }
 
     private func describe(_ range: ClosedRange<Int>) -> String {

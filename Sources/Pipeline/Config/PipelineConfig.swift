@@ -3,8 +3,13 @@ import PlanetData
 import Training
 
 /// One pipeline file: a whole run from chips to submission and report. See README.md "Pipeline files"
-/// for the annotated format; `PipelineConfig.parse` reads it.
-public struct PipelineConfig: Codable, Sendable, Equatable {
+/// for the annotated format; `PipelineConfig.parse` reads it (ConfigDecoder.swift).
+///
+/// These types are the file's schema: their coding keys are its keys, each `init(from:)` gives the
+/// defaults of what a file leaves out, each `validate()` the ranges and the rules between fields (the
+/// decoder names the key and line of what it refuses). Encoded, they are `config.json` in the results
+/// folder: the same keys and structure, a pipeline file that runs again (`canopy run results/X/config.json`).
+public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var name: String
     public var data: DataConfig
     public var folds: FoldsConfig
@@ -16,12 +21,80 @@ public struct PipelineConfig: Codable, Sendable, Equatable {
     /// Compute threads (OpenBLAS and Canopy's kernels); nil uses every core. `--threads` overrides it.
     /// Changes no result, so it is in no stage's key.
     public var threads: Int? = nil
+
     /// Models whose `init_strict: false` lets `init` weights leave tensors other than the 17-label head
     /// at their fresh initialisation (by default that is an error before training starts).
-    public var lenientInit: [String] = []
+    public var lenientInit: [String] { models.filter { !$0.initStrict }.map(\.name) }
+
+    public init(name: String, data: DataConfig, folds: FoldsConfig = FoldsConfig(), models: [ModelSpec],
+                tta: TestTimeAugmentation = .none, ensemble: EnsembleConfig = EnsembleConfig(), thresholds: ThresholdConfig = ThresholdConfig(),
+                outputs: OutputsConfig = OutputsConfig(), threads: Int? = nil) {
+        self.name = name
+        self.data = data
+        self.folds = folds
+        self.models = models
+        self.tta = tta
+        self.ensemble = ensemble
+        self.thresholds = thresholds
+        self.outputs = outputs
+        self.threads = threads
+    }
+
+    enum CodingKeys: String, SettingKeys { case name, data, folds, models, tta, ensemble, thresholds, outputs, threads }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.require(.data, "missing the data section (data: root: ...)")
+        let data = try c.decode(DataConfig.self, forKey: .data)
+        (decoder.userInfo[.settingDefaults] as? SettingDefaults)?.inputSize = data.inputSize
+        let folds = try c.setting(.folds) ?? FoldsConfig()
+        try c.require(.models, "missing the models list")
+        self.init(name: try c.setting(.name) ?? (decoder.userInfo[.defaultPipelineName] as? String ?? ""), data: data, folds: folds,
+                  models: try c.decode([ModelSpec].self, forKey: .models))
+        tta = try c.setting(.tta) ?? tta
+        ensemble = try c.setting(.ensemble) ?? ensemble
+        thresholds = try c.setting(.thresholds) ?? thresholds
+        outputs = try c.setting(.outputs) ?? outputs
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+    }
+
+    public func validate() throws(SettingError) {
+        guard !models.isEmpty else { throw SettingError(["models"], "at least one model") }
+        // Names become folder and file names (models/NAME/, predictions/NAME-oof.csv): checked here,
+        // before any work, not when the first file is written.
+        for (index, model) in models.enumerated() {
+            let keys = ["models", String(index), "name"]
+            if let problem = Self.modelNameProblem(model.name) { throw SettingError(keys, problem) }
+            if let other = models[..<index].first(where: { $0.name.lowercased() == model.name.lowercased() }) {
+                throw SettingError(keys, other.name == model.name
+                    ? "two models named \"\(model.name)\": give one a name: key"
+                    : "\"\(model.name)\" and \"\(other.name)\" differ only in case (their folders would clash on some file systems)")
+            }
+        }
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw SettingError(["name"], "name \"\(name)\" must be a plain folder name") }
+        if let threads { try SettingError.check(threads, in: 1...1024, "threads") }
+    }
+
+    /// Why `name` cannot name a model (nil when it can): it must be a plain file name of letters,
+    /// digits, `_`, `.` and `-`, not `.` or `..`, and not `ensemble` (the ensemble's own files).
+    public static func modelNameProblem(_ name: String) -> String? {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+        if name.isEmpty { return "a model name cannot be empty" }
+        if let bad = name.first(where: { !allowed.contains($0) }) {
+            return "model name \"\(name)\" has \"\(bad)\": use only letters, digits, _, . and - (it names files and folders)"
+        }
+        if name == "." || name == ".." { return "model name \"\(name)\" is not a usable folder name" }
+        if name == "ensemble" { return "model name \"ensemble\" is taken by the ensemble's own predictions" }
+        return nil
+    }
 }
 
-public struct DataConfig: Codable, Sendable, Equatable {
+extension CodingUserInfoKey {
+    /// The pipeline's name when the file has no `name:` (the file's name without extension).
+    static let defaultPipelineName = CodingUserInfoKey(rawValue: "canopy.defaultPipelineName")!
+}
+
+public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var root: String
     public var bands: BandSource = .rgb
     /// Default input side for models that do not set their own.
@@ -37,21 +110,86 @@ public struct DataConfig: Codable, Sendable, Equatable {
     /// Use only the first N test chips; the submission then cannot be written.
     public var limitTest: Int?
 
-    public enum Normalization: String, Codable, Sendable, CaseIterable { case dataset, none }
+    public enum Normalization: String, SettingChoice { case dataset, none }
+
+    public init(root: String) { self.root = root }
+
+    enum CodingKeys: String, SettingKeys {
+        case root, bands
+        case inputSize = "input_size"
+        case normalization
+        case missingFiles = "missing_files"
+        case onBadImage = "on_bad_image"
+        case workers
+        case limitTrain = "limit_train"
+        case limitTest = "limit_test"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try c.require(.root, "missing root (the dataset folder)")
+        self.init(root: try c.decode(String.self, forKey: .root))
+        bands = try c.setting(.bands) ?? bands
+        inputSize = try c.setting(.inputSize) ?? inputSize
+        normalization = try c.setting(.normalization) ?? normalization
+        missingFiles = try c.setting(.missingFiles) ?? missingFiles
+        onBadImage = try c.setting(.onBadImage) ?? onBadImage
+        workers = try c.setting(.workers) ?? workers
+        limitTrain = try c.decodeIfPresent(Int.self, forKey: .limitTrain)
+        limitTest = try c.decodeIfPresent(Int.self, forKey: .limitTest)
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(inputSize, in: 32...1024, "input_size")
+        try SettingError.check(workers, in: 1...64, "workers")
+        if let limitTrain { try SettingError.check(limitTrain, in: 1...Int.max, "limit_train") }
+        if let limitTest { try SettingError.check(limitTest, in: 1...Int.max, "limit_test") }
+    }
 }
 
-public struct FoldsConfig: Codable, Sendable, Equatable {
+public struct FoldsConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var k: Int = 5
     public var seed: UInt64 = 1
+
+    public init() {}
+
+    enum CodingKeys: String, SettingKeys { case k, seed }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.setting(.k) ?? k
+        seed = try c.setting(.seed) ?? seed
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(k, in: 2...100, "k")
+    }
 }
 
-public struct EnsembleConfig: Codable, Sendable, Equatable {
-    /// How the models' probabilities combine (ignored with one model): an `EnsembleMethod` raw value.
-    public var method: String = "mean"
+public struct EnsembleConfig: Codable, Sendable, Equatable, ValidatedSettings {
+    /// How the models' probabilities combine (ignored with one model).
+    public var method: EnsembleMethod = .mean
     public var ridgeLambda: Float = 1
+
+    public init() {}
+
+    enum CodingKeys: String, SettingKeys {
+        case method
+        case ridgeLambda = "ridge_lambda"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.setting(.method) ?? method
+        ridgeLambda = try c.setting(.ridgeLambda) ?? ridgeLambda
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(ridgeLambda, in: 0...1e6, "ridge_lambda")
+    }
 }
 
-public struct ThresholdConfig: Codable, Sendable, Equatable {
+public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// `best` picks whichever decision scores highest out of fold; or one of `fixed`, `global`,
     /// `per_label`, `expected_f2`.
     public var method: Method = .best
@@ -63,24 +201,77 @@ public struct ThresholdConfig: Codable, Sendable, Equatable {
     /// Labels with fewer positives than this keep the global threshold in per-label tuning.
     public var minimumSupport: Int = 20
 
+    public init() {}
+
+    /// `auto`, or true/false (yes/no, on/off). Encoded as its raw value (`"true"`), which reads back.
     public enum WeatherRule: String, Codable, Sendable, CaseIterable {
         case auto
         case on = "true"
         case off = "false"
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            switch try container.decode(String.self).lowercased() {
+            case "auto": self = .auto
+            case "true", "yes", "on": self = .on
+            case "false", "no", "off": self = .off
+            case let text: throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected auto, true or false, got \"\(text)\"")
+            }
+        }
     }
 
-    public enum Method: String, Codable, Sendable, CaseIterable {
+    /// A decision rule by the name the file gives it (`best`: the highest-scoring of the others).
+    public enum Method: String, SettingChoice {
         case best, fixed, global
         case perLabel = "per_label"
         case expectedF2 = "expected_f2"
     }
+
+    enum CodingKeys: String, SettingKeys {
+        case method, fixed
+        case weatherRule = "weather_rule"
+        case minimumSupport = "minimum_support"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        method = try c.setting(.method) ?? method
+        fixed = try c.setting(.fixed) ?? fixed
+        weatherRule = try c.setting(.weatherRule) ?? weatherRule
+        minimumSupport = try c.setting(.minimumSupport) ?? minimumSupport
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(fixed, in: 0...1, "fixed")
+        try SettingError.check(minimumSupport, in: 0...Int.max, "minimum_support")
+    }
 }
 
-public struct OutputsConfig: Codable, Sendable, Equatable {
+public struct OutputsConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var submission: Bool = true
     public var report: Bool = true
     /// Chips shown with their tags in the HTML report.
     public var sampleChips: Int = 24
     /// Keep every fold's best and last weights (false keeps only what resuming and predicting need).
     public var checkpoints: Bool = true
+
+    public init() {}
+
+    enum CodingKeys: String, SettingKeys {
+        case submission, report
+        case sampleChips = "sample_chips"
+        case checkpoints
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        submission = try c.setting(.submission) ?? submission
+        report = try c.setting(.report) ?? report
+        sampleChips = try c.setting(.sampleChips) ?? sampleChips
+        checkpoints = try c.setting(.checkpoints) ?? checkpoints
+    }
+
+    public func validate() throws(SettingError) {
+        try SettingError.check(sampleChips, in: 0...1000, "sample_chips")
+    }
 }

@@ -3,14 +3,71 @@ import Foundation
 import PlanetData
 import Training
 
+/// The rules `tune` scores, each by the name thresholds.json and the report give it.
+enum DecisionRule: String, CaseIterable, Sendable {
+    case untuned = "p >= 0.5 (untuned)"
+    case fixed, global
+    case perLabel = "per_label"
+    case expectedF2 = "expected_f2"
+
+    /// The `thresholds.method` that names this rule (nil: the untuned rule, shown but never chosen).
+    var method: ThresholdConfig.Method? {
+        switch self {
+        case .untuned: nil
+        case .fixed: .fixed
+        case .global: .global
+        case .perLabel: .perLabel
+        case .expectedF2: .expectedF2
+        }
+    }
+}
+
 /// One way of turning probabilities into tags, scored out of fold (and on the test chips when their
-/// labels are known).
+/// labels are known). In thresholds.json by its name (`per_label + weather rule`).
 struct DecisionCandidate: Codable, Equatable {
-    var name: String
+    var rule: DecisionRule
     var decision: DecisionMethod
     var weatherRule: Bool
     var outOfFoldMeanF2: Double
     var testMeanF2: Double?
+
+    static let weatherSuffix = " + weather rule"
+
+    /// The rule's name, with the weather rule when it is applied.
+    var name: String { rule.rawValue + (weatherRule ? Self.weatherSuffix : "") }
+
+    init(rule: DecisionRule, decision: DecisionMethod, weatherRule: Bool, outOfFoldMeanF2: Double, testMeanF2: Double?) {
+        self.rule = rule
+        self.decision = decision
+        self.weatherRule = weatherRule
+        self.outOfFoldMeanF2 = outOfFoldMeanF2
+        self.testMeanF2 = testMeanF2
+    }
+
+    enum CodingKeys: String, CodingKey { case name, decision, weatherRule, outOfFoldMeanF2, testMeanF2 }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        weatherRule = try c.decode(Bool.self, forKey: .weatherRule)
+        let name = try c.decode(String.self, forKey: .name)
+        let ruleName = weatherRule && name.hasSuffix(Self.weatherSuffix) ? String(name.dropLast(Self.weatherSuffix.count)) : name
+        guard let rule = DecisionRule(rawValue: ruleName) else {
+            throw DecodingError.dataCorruptedError(forKey: .name, in: c, debugDescription: "unknown decision rule \"\(name)\"")
+        }
+        self.rule = rule
+        decision = try c.decode(DecisionMethod.self, forKey: .decision)
+        outOfFoldMeanF2 = try c.decode(Double.self, forKey: .outOfFoldMeanF2)
+        testMeanF2 = try c.decodeIfPresent(Double.self, forKey: .testMeanF2)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(decision, forKey: .decision)
+        try c.encode(weatherRule, forKey: .weatherRule)
+        try c.encode(outOfFoldMeanF2, forKey: .outOfFoldMeanF2)
+        try c.encodeIfPresent(testMeanF2, forKey: .testMeanF2)
+    }
 }
 
 /// `thresholds.json`: every candidate decision and the one the submission uses.
@@ -27,17 +84,14 @@ struct DecisionRecord: Codable {
 /// weather rule before it with, and a later one must score strictly higher to win: so under `auto`
 /// the rule is kept only when it raises out-of-fold F2. The untuned `p >= 0.5` is never chosen.
 func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConfig) -> (chosen: DecisionCandidate, why: String) {
-    func rule(_ candidate: DecisionCandidate) -> String {
-        candidate.weatherRule ? String(candidate.name.dropLast(" + weather rule".count)) : candidate.name
-    }
     let eligible = candidates.filter { candidate in
-        guard !candidate.name.hasPrefix("p >=") else { return false }
+        guard candidate.rule != .untuned else { return false }
         switch thresholds.weatherRule {
         case .on: return candidate.weatherRule
         case .off: return !candidate.weatherRule
         case .auto: return true
         }
-    }.filter { thresholds.method == .best || rule($0) == thresholds.method.rawValue }
+    }.filter { thresholds.method == .best || $0.rule.method == thresholds.method }
     var chosen = eligible[0]
     for candidate in eligible.dropFirst() where candidate.outOfFoldMeanF2 > chosen.outOfFoldMeanF2 { chosen = candidate }
     let score = String(format: "%.4f", chosen.outOfFoldMeanF2)
@@ -47,21 +101,59 @@ func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConf
     if let runnerUp = eligible.filter({ $0 != chosen }).max(by: { $0.outOfFoldMeanF2 < $1.outOfFoldMeanF2 }), thresholds.method == .best {
         why += String(format: "; next: %@ %.4f", runnerUp.name, runnerUp.outOfFoldMeanF2)
     }
-    if thresholds.weatherRule == .auto, let other = eligible.first(where: { rule($0) == rule(chosen) && $0.weatherRule != chosen.weatherRule }) {
+    if thresholds.weatherRule == .auto, let other = eligible.first(where: { $0.rule == chosen.rule && $0.weatherRule != chosen.weatherRule }) {
         why += String(format: chosen.weatherRule ? "; weather rule kept: it raises %@ from %.4f" : "; weather rule left out: with it %@ scores %.4f, no higher",
-                      rule(chosen), other.outOfFoldMeanF2)
+                      chosen.rule.rawValue, other.outOfFoldMeanF2)
     }
     return (chosen, why)
 }
 
 /// `ensemble.json`: how the models were combined.
 struct EnsembleRecord: Codable {
-    var method: String
+    /// Nil with one model: nothing combined (the file says `"single model"`).
+    var method: EnsembleMethod?
     var models: [String]
     var weights: [Float]?
     var voteThresholds: [Float]?
     /// `ridge`: the stacker fitted on all out-of-fold chips, applied to new chips by `canopy predict --images`.
     var stacker: RidgeStacker?
+
+    static let singleModel = "single model"
+
+    /// The method's name, as the file, the run and the report give it.
+    var methodName: String { method?.rawValue ?? Self.singleModel }
+
+    init(method: EnsembleMethod?, models: [String]) {
+        self.method = method
+        self.models = models
+    }
+
+    enum CodingKeys: String, CodingKey { case method, models, weights, voteThresholds, stacker }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try c.decode(String.self, forKey: .method)
+        if name == Self.singleModel {
+            method = nil
+        } else if let method = EnsembleMethod(rawValue: name) {
+            self.method = method
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "unknown ensemble method \"\(name)\"")
+        }
+        models = try c.decode([String].self, forKey: .models)
+        weights = try c.decodeIfPresent([Float].self, forKey: .weights)
+        voteThresholds = try c.decodeIfPresent([Float].self, forKey: .voteThresholds)
+        stacker = try c.decodeIfPresent(RidgeStacker.self, forKey: .stacker)
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(methodName, forKey: .method)
+        try c.encode(models, forKey: .models)
+        try c.encodeIfPresent(weights, forKey: .weights)
+        try c.encodeIfPresent(voteThresholds, forKey: .voteThresholds)
+        try c.encodeIfPresent(stacker, forKey: .stacker)
+    }
 }
 
 extension PipelineRunner {
@@ -99,13 +191,12 @@ extension PipelineRunner {
     func ensemble() throws {
         let oof = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-oof.csv")) }
         let test = try config.models.map { try ProbabilityTable.read(path("predictions", "\($0.name)-test.csv")) }
-        let method = config.models.count == 1 ? "single model" : config.ensemble.method
-        var record = EnsembleRecord(method: method, models: config.models.map(\.name))
+        var record = EnsembleRecord(method: config.models.count == 1 ? nil : config.ensemble.method, models: config.models.map(\.name))
         let combinedOOF: ProbabilityTable, combinedTest: ProbabilityTable
         if config.models.count == 1 {
             (combinedOOF, combinedTest) = (oof[0], test[0])
         } else {
-            let output = try EnsembleMethod(rawValue: config.ensemble.method)!.combine(
+            let output = try config.ensemble.method.combine(
                 oof: oof, truth: truth, folds: foldOfChip, test: test, lambda: Double(config.ensemble.ridgeLambda))
             (combinedOOF, combinedTest) = (output.oof, output.test)
             record.weights = output.weights
@@ -116,7 +207,7 @@ extension PipelineRunner {
         try combinedTest.write(to: path("predictions", "ensemble-test.csv"))
         try writeJSON(record, to: path("ensemble.json"))
         let best = ThresholdSearch.global(probabilities: combinedOOF.rows, truth: truth)
-        progress.note(String(format: "ensemble (%@): out-of-fold mean F2 %.4f at threshold %.2f", method, best.meanF2, best.threshold))
+        progress.note(String(format: "ensemble (%@): out-of-fold mean F2 %.4f at threshold %.2f", record.methodName, best.meanF2, best.threshold))
     }
 
     // MARK: - tune
@@ -129,17 +220,17 @@ extension PipelineRunner {
         let perLabel = ThresholdSearch.perLabel(probabilities: oof.rows, truth: truth,
                                                 start: [Float](repeating: global.threshold, count: PlanetLabels.count),
                                                 minimumSupport: config.thresholds.minimumSupport)
-        let rules: [(String, DecisionMethod)] = [
-            ("p >= 0.5 (untuned)", .global(0.5)), ("fixed", .global(config.thresholds.fixed)), ("global", .global(global.threshold)),
-            ("per_label", .perLabel(perLabel)), ("expected_f2", .expectedF2),
+        let rules: [(DecisionRule, DecisionMethod)] = [
+            (.untuned, .global(0.5)), (.fixed, .global(config.thresholds.fixed)), (.global, .global(global.threshold)),
+            (.perLabel, .perLabel(perLabel)), (.expectedF2, .expectedF2),
         ]
         var candidates: [DecisionCandidate] = []
         let testTruth = self.testTruth
-        for (name, decision) in rules {
-            for weather in [false, true] where !(name.hasPrefix("p >=") && weather) {
+        for (rule, decision) in rules {
+            for weather in [false, true] where !(rule == .untuned && weather) {
                 let oofF2 = Metrics.meanF2(truth: truth, predicted: decision.decide(oof, weatherRule: weather))
                 let testF2 = testTruth.map { Metrics.meanF2(truth: $0, predicted: decision.decide(test, weatherRule: weather)) }
-                candidates.append(DecisionCandidate(name: name + (weather ? " + weather rule" : ""), decision: decision,
+                candidates.append(DecisionCandidate(rule: rule, decision: decision,
                                                     weatherRule: weather, outOfFoldMeanF2: oofF2, testMeanF2: testF2))
             }
         }

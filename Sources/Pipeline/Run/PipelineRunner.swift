@@ -43,6 +43,8 @@ public final class PipelineRunner {
     /// Chip identities, skipped chips and what the stage cache decided (TrainStage.swift).
     let cache = StageCache()
     var stamps: [String: String] = [:]
+    /// The pipeline file the report names (`sourceForReport()`).
+    var reportSource = ""
 
     public init(config: PipelineConfig, source: String, results: String? = nil, progress: ProgressPrinter? = nil) {
         self.config = config
@@ -69,7 +71,8 @@ public final class PipelineRunner {
         removeStaleTemporaryFiles()
         CrashPoints.enter(stage: Stage.prepare.rawValue)
         stamps = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: path("stages.json"))))) ?? [:]
-        try writeJSON(config, to: path("config.json"))
+        reportSource = sourceForReport()
+        try writeConfig()
         try prepare()
         try computeChipIdentities()
         // Each stage's key is made of exactly what it reads (see `inputs(of:upstream:)`); its inputs
@@ -141,6 +144,23 @@ public final class PipelineRunner {
         while let relative = walker.nextObject() as? String {
             if relative.contains(".tmp-") { try? FileManager.default.removeItem(atPath: path(relative)) }
         }
+    }
+
+    /// `config.json`: the settings in the pipeline file's own keys and structure, defaults and `--set`
+    /// overrides written out (keys sorted): a pipeline file that runs again (`canopy run
+    /// results/NAME/config.json` redoes nothing).
+    func writeConfig() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(Array(try encoder.encode(config)) + [10], to: path("config.json"))
+    }
+
+    /// The pipeline file the report names, which is in its key: `source`, except that a results
+    /// folder's own `config.json` run again stands for the file it was written from.
+    func sourceForReport() -> String {
+        let own = URL(fileURLWithPath: path("config.json")).standardizedFileURL.path
+        guard URL(fileURLWithPath: source).standardizedFileURL.path == own else { return source }
+        return stamps["report/source"] ?? source
     }
 
     func saveStamps() throws { try writeJSON(stamps, to: path("stages.json")) }

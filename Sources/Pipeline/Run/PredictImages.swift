@@ -32,15 +32,15 @@ extension PipelineRunner {
     private func predictAllImages(in folder: String, to output: String) throws -> ImagePredictionSummary {
         let chips = try PlanetDataset.chips(inFolder: folder, bands: dataset.bands)
         var ensembleRecord = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
-        if config.models.count > 1, ensembleRecord.method == EnsembleMethod.ridge.rawValue, ensembleRecord.stacker == nil {
+        if config.models.count > 1, ensembleRecord.method == .ridge, ensembleRecord.stacker == nil {
             // Results from before the stacker was recorded: refit it (deterministic, milliseconds).
             try ensemble()
             ensembleRecord = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
         }
         // One model needs no combining (ensemble.json then says "single model").
-        let method = config.models.count > 1 ? EnsembleMethod(rawValue: ensembleRecord.method) : nil
+        let method = config.models.count > 1 ? ensembleRecord.method : nil
         if config.models.count > 1 && method == nil {
-            throw TrainingError("\(path("ensemble.json")): unknown ensemble method \(ensembleRecord.method)")
+            throw TrainingError("\(path("ensemble.json")): a single model's record, for \(config.models.count) models")
         }
         let decision = try readJSON(DecisionRecord.self, from: path("thresholds.json")).chosen
 

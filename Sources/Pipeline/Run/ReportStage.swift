@@ -69,11 +69,11 @@ extension PipelineRunner {
         let ensembleRecord = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
         if config.models.count > 1 {
             let best = ThresholdSearch.global(probabilities: ensembleOOF.rows, truth: truth)
-            methods.append(MethodScore(method: "ensemble (\(ensembleRecord.method)): tuned threshold \(String(format: "%.2f", best.threshold))",
+            methods.append(MethodScore(method: "ensemble (\(ensembleRecord.methodName)): tuned threshold \(String(format: "%.2f", best.threshold))",
                                        outOfFoldMeanF2: best.meanF2,
                                        testMeanF2: testTruth.map { score(ensembleTest, .global(best.threshold), weather: false, against: $0) }))
         }
-        for candidate in decisions.candidates where !candidate.name.hasPrefix("p >=") {
+        for candidate in decisions.candidates where candidate.rule != .untuned {
             methods.append(MethodScore(method: "final decision: \(candidate.name)\(candidate == decisions.chosen ? " (chosen)" : "")",
                                        outOfFoldMeanF2: candidate.outOfFoldMeanF2, testMeanF2: candidate.testMeanF2))
         }
@@ -102,10 +102,10 @@ extension PipelineRunner {
                            + (skipped.isEmpty ? "" : " (\(skippedTrain.count) training and \(skippedTest.count) test chips did not decode: left out)"),
                            "\(config.folds.k) folds (seed \(config.folds.seed)), models: " + config.models.map {
                                "\($0.name) (\($0.backbone), \($0.inputSize) px, \($0.epochs) epochs)" }.joined(separator: ", "),
-                           "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.method); decision: \(chosen.name)"
+                           "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensembleRecord.methodName); decision: \(chosen.name)"
                            + (decisions.why.map { " (\($0))" } ?? "")]
         if testTruth != nil { description.append("test F2 is against \(PlanetDataset.testLabelsFile) (synthetic data)") }
-        let report = RunReport(title: "Canopy: \(config.name)", createdBy: "canopy run \(source)", dataset: description,
+        let report = RunReport(title: "Canopy: \(config.name)", createdBy: "canopy run \(reportSource)", dataset: description,
                                sections: sections, methods: methods, training: training, samples: samples, notes: notes)
         let written = try ReportWriter.write(report, to: results)
         progress.note("wrote " + written.joined(separator: ", "))

@@ -59,19 +59,57 @@ struct StageInputs {
     }
 
     /// Each top-level field of `value` as its own input (`PREFIX.field_name`: its JSON), so a
-    /// rerun can name the field that changed.
+    /// rerun can name the field that changed; not the fields named in `except` (as the file names them).
+    ///
+    /// The JSON is spelled as the v2 keys were first made, when the settings had Swift's synthesized
+    /// coding: camelCase keys (`{"learningRate":0.05}`), in that order. The settings are coded in the
+    /// pipeline file's own keys since, and results made before still count as up to date.
     mutating func addFields<T: Encodable>(_ prefix: String, _ value: T, except: Set<String> = []) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .custom { path in V2Key(stringValue: Self.camelCase(path.last!.stringValue)) }
         guard let data = try? encoder.encode(value), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             add(prefix, fingerprint(value))
             return
         }
-        for key in object.keys.sorted() where !except.contains(key) {
+        for key in object.keys.sorted() where !except.contains(PipelineRunner.yamlName(key)) {
             let text = (try? JSONSerialization.data(withJSONObject: object[key]!, options: [.sortedKeys, .fragmentsAllowed]))
                 .map { String(decoding: $0, as: UTF8.self) } ?? "?"
             add(prefix + "." + PipelineRunner.yamlName(key), text)
         }
+    }
+
+    /// A model's training settings, each its own input (`models.epochs`): not its name (the folder is
+    /// its name), its `init` (the file's content is an input of its own) nor `init_strict` (it changes
+    /// no result of a run that starts).
+    mutating func addModelSettings(_ model: ModelSpec) {
+        var spec = model
+        spec.name = ""
+        spec.initWeights = nil
+        addFields("models", spec, except: ["name", "init", "init_strict"])
+        if let index = parts.lastIndex(where: { $0.name == "models.schedule" }) { parts[index].value = Self.v2CaseSpelling(parts[index].value) }
+    }
+
+    /// `learning_rate` -> `learningRate`.
+    static func camelCase(_ key: String) -> String {
+        let words = key.split(separator: "_")
+        return (words.first.map(String.init) ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+    }
+
+    /// A schedule's JSON, `{"kind":"one_cycle",...}`, as the v2 keys spelled it (Swift's synthesized
+    /// coding of an enum case: `{"oneCycle":{...}}`).
+    static func v2CaseSpelling(_ json: String) -> String {
+        guard var object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let kind = object.removeValue(forKey: "kind") as? String,
+              let data = try? JSONSerialization.data(withJSONObject: [camelCase(kind): object], options: [.sortedKeys]) else { return json }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private struct V2Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     var dictionary: [String: String] { Dictionary(parts.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) }
@@ -160,10 +198,7 @@ extension PipelineRunner {
         inputs.add("split", fingerprint(["training"] + split + ["validation"] + held))
         inputs.add("chips", fingerprint(["training"] + training + ["validation"] + validation))
         inputs.add("statistics", fingerprint(statistics) + dataset.bands.rawValue)
-        var spec = model
-        spec.name = ""
-        spec.initWeights = nil
-        inputs.addFields("models", spec, except: ["name", "initWeights"])
+        inputs.addModelSettings(model)
         inputs.add("init", model.initWeights.map(initHash) ?? "none")
         cache.trainingInputs[unit] = inputs
         return inputs
@@ -230,7 +265,7 @@ extension PipelineRunner {
             inputs.add("outputs.sample_chips", String(config.outputs.sampleChips))
             inputs.add("name", config.name)
             inputs.add("data.root", config.data.root)
-            inputs.add("source", source)
+            inputs.add("source", reportSource)
             inputs.add("data problems", fingerprint(dataset.problems.summary))
         }
         return inputs
