@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "NN", "Tensor", "ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "PlanetData", "ImageIO", "Tensor"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),

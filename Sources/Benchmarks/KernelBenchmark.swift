@@ -20,12 +20,13 @@ public struct KernelBenchmark {
         }
     }
 
-    public struct Row: Sendable {
+    /// One per shape; `canopy bench kernels --json` writes it as it is (the shape by its name).
+    public struct Row: Sendable, Encodable {
         public var shape: Shape
         public var forwardGflops: Double
-        public var forwardGemmGflops: Double
+        public var forwardSgemmGflops: Double
         public var backwardGflops: Double
-        public var backwardGemmGflops: Double
+        public var backwardSgemmGflops: Double
         public var perImageForwardGflops: Double
         /// The backward pass without Winograd, with the input gradient by fold rather than the transposed
         /// convolution (equal to `directBackwardGflops` for strided shapes).
@@ -108,8 +109,8 @@ public struct KernelBenchmark {
             let times = alternate([forward, forwardGemm, backward, backwardGemm, perImage, foldBackward, direct(forward), direct(backward)],
                                   rounds: rounds)
             let flops = shape.forwardFlops
-            return Row(shape: shape, forwardGflops: flops / times[0] / 1e9, forwardGemmGflops: flops / times[1] / 1e9,
-                       backwardGflops: 2 * flops / times[2] / 1e9, backwardGemmGflops: 2 * flops / times[3] / 1e9,
+            return Row(shape: shape, forwardGflops: flops / times[0] / 1e9, forwardSgemmGflops: flops / times[1] / 1e9,
+                       backwardGflops: 2 * flops / times[2] / 1e9, backwardSgemmGflops: 2 * flops / times[3] / 1e9,
                        perImageForwardGflops: flops / times[4] / 1e9, foldBackwardGflops: 2 * flops / times[5] / 1e9,
                        directForwardGflops: flops / times[6] / 1e9, directBackwardGflops: 2 * flops / times[7] / 1e9)
         }
@@ -171,5 +172,13 @@ public struct KernelBenchmark {
             return
         }
         _ = Convolution.forward(x, weight: weight, bias: nil, geometry: g, workspace: &workspace)
+    }
+}
+
+extension KernelBenchmark.Shape: Encodable {
+    /// A shape in JSON: its name.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
     }
 }

@@ -9,7 +9,8 @@ import Tensor
 /// random resized crop, D4 symmetry, jitter, normalisation, batching) with each worker count,
 /// alternating the order every round.
 public struct LoaderBenchmark {
-    public struct Row: Sendable {
+    /// One per (size, variant, workers); `canopy bench loader --json` writes it as it is.
+    public struct Row: Sendable, Encodable {
         public var size: Int
         /// "decode" or "loader".
         public var variant: String

@@ -52,14 +52,14 @@ struct BenchKernels: ParsableCommand {
         for row in rows {
             let g = row.shape.geometry, (ho, wo) = row.shape.output
             let gemmShape = "\(g.outChannels)x\(row.shape.batch * ho * wo)x\(g.patchSize)"
-            print([row.shape.name, gemmShape, fmt(row.forwardGflops), fmt(row.forwardGemmGflops),
-                   percent(row.forwardGflops / row.forwardGemmGflops), fmt(row.backwardGflops), fmt(row.backwardGemmGflops),
-                   percent(row.backwardGflops / row.backwardGemmGflops), fmt(row.perImageForwardGflops),
+            print([row.shape.name, gemmShape, fmt(row.forwardGflops), fmt(row.forwardSgemmGflops),
+                   percent(row.forwardGflops / row.forwardSgemmGflops), fmt(row.backwardGflops), fmt(row.backwardSgemmGflops),
+                   percent(row.backwardGflops / row.backwardSgemmGflops), fmt(row.perImageForwardGflops),
                    fmt(row.foldBackwardGflops), fmt(row.directForwardGflops), fmt(row.directBackwardGflops)].joined(separator: "\t"))
         }
         if json {
             for row in rows {
-                print(jsonLine(KernelJSON(row)))
+                print(jsonLine(row))
             }
         }
     }

@@ -59,7 +59,7 @@ struct BenchLoader: ParsableCommand {
         }
         if json {
             for row in rows {
-                print(jsonLine(LoaderJSON(size: row.size, variant: row.variant, workers: row.workers, chipsPerSecond: row.chipsPerSecond)))
+                print(jsonLine(row))
             }
         }
     }

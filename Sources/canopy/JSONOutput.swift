@@ -27,54 +27,18 @@ struct DecodeJSON: Encodable {
     }
 }
 
-/// `canopy bench kernels --json`: one per convolution shape.
-struct KernelJSON: Encodable {
-    var shape: String
-    var forwardGflops, forwardSgemmGflops, backwardGflops, backwardSgemmGflops: Double
-    var perImageForwardGflops, foldBackwardGflops, directForwardGflops, directBackwardGflops: Double
-
-    init(_ row: KernelBenchmark.Row) {
-        shape = row.shape.name
-        forwardGflops = row.forwardGflops
-        forwardSgemmGflops = row.forwardGemmGflops
-        backwardGflops = row.backwardGflops
-        backwardSgemmGflops = row.backwardGemmGflops
-        perImageForwardGflops = row.perImageForwardGflops
-        foldBackwardGflops = row.foldBackwardGflops
-        directForwardGflops = row.directForwardGflops
-        directBackwardGflops = row.directBackwardGflops
-    }
-}
-
-/// `canopy bench loader --json`: one per (size, variant, workers).
-struct LoaderJSON: Encodable {
-    var size: Int
-    var variant: String
-    var workers: Int
-    var chipsPerSecond: Double
-}
-
 /// `canopy bench loader --stream N --json`.
 struct LoaderStreamJSON: Encodable {
-    var chips: Int
-    var datasetChips: Int
-    var size: Int
-    var workers: Int
-    var chipsPerSecond: Double
-    var peakRssMb: Double
+    var chips, datasetChips, size, workers: Int
+    var chipsPerSecond, peakRssMb: Double
 }
 
 /// `canopy bench train|infer --json`: the line the peer comparison reads.
 struct ModelBenchmarkJSON: Encodable {
     var framework = "canopy"
-    var mode: String
-    var model: String
-    var size: Int
-    var batch: Int
-    var threads: Int
-    var imagesPerSecond: Double
-    var gflops: Double
-    var peakRssMb: Double
+    var mode, model: String
+    var size, batch, threads: Int
+    var imagesPerSecond, gflops, peakRssMb: Double
 }
 
 /// `canopy models --json`: one per backbone, in one array.
@@ -89,9 +53,7 @@ struct BackboneJSON: Encodable {
 struct InspectJSON: Encodable {
     var path: String
     var format: String?
-    var width: Int?
-    var height: Int?
-    var bands: Int?
+    var width, height, bands: Int?
     var bandOrder: String?
     var bitDepth: Int?
     var min: [Int]?

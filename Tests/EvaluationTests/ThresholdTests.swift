@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import PlanetData
+import Tensor
 import XCTest
 
 /// Thresholds, the expected-F2 decision, the weather rule. Expected values worked out by hand below.
@@ -239,17 +240,11 @@ final class ThresholdTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator for test data (SplitMix64).
+/// Test data from Tensor's SplitMix64, with uniform draws in Double.
 struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var random: SeededRandom
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    mutating func next() -> UInt64 { random.next() }
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -17,39 +17,39 @@ final class LossTests: XCTestCase {
         }
     }
 
-    /// Mean of log 2, softplus(2), softplus(1), softplus(1.5), softplus(0.5), softplus(3).
+    static let bce = (value: 1.6429024154762908, gradient: [-0.08333333333333333, 0.14679951299631372, -0.12184309643833414,
+                                                            0.1362624126989406, -0.10374322186697577, 0.15876235447040557])
+    static let softF2 = (value: 0.6377788314968034, gradient: [-0.0709888312089726, 0.0023893418233142494, -0.05952459493050726,
+                                                               0.004395461717918368, -0.06913807146075833, 0.0007427238921295219])
+
+    /// `loss` on the batch above against its hand values.
+    func check(_ loss: any Loss, value: Double, gradient: [Double], _ name: String, line: UInt = #line) {
+        let (actual, actualGradient) = loss.lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(actual), value, accuracy: 1e-6, name, line: line)
+        assertClose(actualGradient.scalars, gradient, name + " gradient", line: line)
+    }
+
+    /// Mean of log 2, softplus(2), softplus(1), softplus(1.5), softplus(0.5), softplus(3); gradient (σ(x) − y) / 6.
     func testBinaryCrossEntropyByHand() {
-        let (loss, gradient) = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
-        XCTAssertEqual(Double(loss), 1.6429024154762908, accuracy: 1e-6)
-        // (σ(x) − y) / 6
-        assertClose(gradient.scalars, [-0.08333333333333333, 0.14679951299631372, -0.12184309643833414,
-                                       0.1362624126989406, -0.10374322186697577, 0.15876235447040557], "BCE gradient")
+        check(BinaryCrossEntropy(), value: Self.bce.value, gradient: Self.bce.gradient, "BCE")
     }
 
     /// Positive weights 2 (label 0) and 0.5 (label 1) scale the positives' terms only.
     func testWeightedBinaryCrossEntropyByHand() {
-        let (loss, gradient) = BinaryCrossEntropy(positiveWeights: [2, 0.5]).lossAndGradient(logits: logits, targets: targets)
-        XCTAssertEqual(Double(loss), 1.89613081147431, accuracy: 1e-6)
-        assertClose(gradient.scalars, [-0.16666666666666666, 0.14679951299631372, -0.2436861928766683,
-                                       0.1362624126989406, -0.05187161093348788, 0.15876235447040557], "weighted BCE gradient")
+        check(BinaryCrossEntropy(positiveWeights: [2, 0.5]), value: 1.89613081147431,
+              gradient: [-0.16666666666666666, 0.14679951299631372, -0.2436861928766683, 0.1362624126989406, -0.05187161093348788,
+                         0.15876235447040557], "weighted BCE")
     }
 
     func testSoftF2ByHand() {
-        let (loss, gradient) = SoftF2().lossAndGradient(logits: logits, targets: targets)
-        XCTAssertEqual(Double(loss), 0.6377788314968034, accuracy: 1e-6)
-        assertClose(gradient.scalars, [-0.0709888312089726, 0.0023893418233142494, -0.05952459493050726,
-                                       0.004395461717918368, -0.06913807146075833, 0.0007427238921295219], "soft F2 gradient")
+        check(SoftF2(), value: Self.softF2.value, gradient: Self.softF2.gradient, "soft F2")
     }
 
     /// 0.3·BCE + 0.7·soft F2, value and gradient, from the hand values above.
     func testWeightedSumByHand() {
-        let sum = WeightedLossSum([(weight: 0.3, loss: BinaryCrossEntropy()), (weight: 0.7, loss: SoftF2())])
-        let (loss, gradient) = sum.lossAndGradient(logits: logits, targets: targets)
-        XCTAssertEqual(Double(loss), 0.3 * 1.6429024154762908 + 0.7 * 0.6377788314968034, accuracy: 1e-6)
-        let bce = [-0.08333333333333333, 0.14679951299631372, -0.12184309643833414, 0.1362624126989406, -0.10374322186697577, 0.15876235447040557]
-        let f2 = [-0.0709888312089726, 0.0023893418233142494, -0.05952459493050726, 0.004395461717918368, -0.06913807146075833,
-                  0.0007427238921295219]
-        assertClose(gradient.scalars, zip(bce, f2).map { 0.3 * $0 + 0.7 * $1 }, "weighted sum gradient")
+        check(WeightedLossSum([(weight: 0.3, loss: BinaryCrossEntropy()), (weight: 0.7, loss: SoftF2())]),
+              value: 0.3 * Self.bce.value + 0.7 * Self.softF2.value,
+              gradient: zip(Self.bce.gradient, Self.softF2.gradient).map { 0.3 * $0 + 0.7 * $1 }, "weighted sum")
     }
 
     /// The mean of two losses is (a + b) / 2 in Float, value and every gradient element, to the bit:

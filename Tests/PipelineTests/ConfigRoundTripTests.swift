@@ -10,11 +10,7 @@ final class ConfigRoundTripTests: XCTestCase {
     func testConfigJSONRunsAgainAsAPipelineAndRedoesNothing() throws {
         let folder = StageCacheTests.scratch + "canopy-roundtrip-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let root = folder + "/data"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        for item in ["train_v2.csv", "sample_submission_v2.csv", "train-jpg", "test-jpg", "test-jpg-additional"] {
-            try FileManager.default.copyItem(atPath: PipelineRunTests.sample + "/" + item, toPath: root + "/" + item)
-        }
+        let root = try StageCacheTests.copySample(into: folder)
         let results = folder + "/results"
         let config = try PipelineConfig.parse("""
             data: {root: \(root), input_size: 32, limit_test: 6}

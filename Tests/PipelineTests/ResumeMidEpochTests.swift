@@ -47,11 +47,7 @@ final class ResumeMidEpochTests: XCTestCase {
     func testAKillInTheMiddleOfAnEpochResumesToTheSameSubmission() throws {
         let folder = Self.scratch + "canopy-resume-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let root = folder + "/data"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        for item in ["train_v2.csv", "sample_submission_v2.csv", "train-jpg", "test-jpg", "test-jpg-additional"] {
-            try FileManager.default.copyItem(atPath: PipelineRunTests.sample + "/" + item, toPath: root + "/" + item)
-        }
+        let root = try StageCacheTests.copySample(into: folder)
 
         // Fold 0's training chips (dataset order), from the split the pipeline writes. This first
         // prepare also stores the statistics with the data: later runs read them, no image.

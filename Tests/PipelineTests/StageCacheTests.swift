@@ -13,8 +13,8 @@ final class StageCacheTests: XCTestCase {
     static let scratch = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
 
     /// A copy of the real sample (20 training and 60 test chips) in `folder/data`, without its stored
-    /// statistics (so this test's runs compute their own).
-    func copySample(into folder: String) throws -> String {
+    /// statistics (so a test's runs compute their own).
+    static func copySample(into folder: String) throws -> String {
         let root = folder + "/data"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         for item in ["train_v2.csv", "sample_submission_v2.csv", "train-jpg", "test-jpg", "test-jpg-additional"] {
@@ -22,6 +22,8 @@ final class StageCacheTests: XCTestCase {
         }
         return root
     }
+
+    func copySample(into folder: String) throws -> String { try Self.copySample(into: folder) }
 
     struct Settings {
         var tta = "none"

@@ -111,7 +111,11 @@ func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConf
 /// `ensemble.json`: how the models were combined.
 struct EnsembleRecord: Codable {
     /// Nil with one model: nothing combined (the file says `"single model"`).
-    var method: EnsembleMethod?
+    var method: EnsembleMethod? {
+        get { combination.method }
+        set { combination.method = newValue }
+    }
+    private var combination: Combination
     var models: [String]
     var weights: [Float]?
     var voteThresholds: [Float]?
@@ -124,35 +128,31 @@ struct EnsembleRecord: Codable {
     var methodName: String { method?.rawValue ?? Self.singleModel }
 
     init(method: EnsembleMethod?, models: [String]) {
-        self.method = method
+        combination = Combination(method: method)
         self.models = models
     }
 
-    enum CodingKeys: String, CodingKey { case method, models, weights, voteThresholds, stacker }
+    enum CodingKeys: String, CodingKey { case combination = "method", models, weights, voteThresholds, stacker }
 
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let name = try c.decode(String.self, forKey: .method)
-        if name == Self.singleModel {
-            method = nil
-        } else if let method = EnsembleMethod(rawValue: name) {
-            self.method = method
-        } else {
-            throw DecodingError.dataCorruptedError(forKey: .method, in: c, debugDescription: "unknown ensemble method \"\(name)\"")
+    /// `method` in the file: the method's name, or "single model".
+    private struct Combination: Codable {
+        var method: EnsembleMethod?
+
+        init(method: EnsembleMethod?) { self.method = method }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            let name = try c.decode(String.self)
+            method = EnsembleMethod(rawValue: name)
+            if method == nil && name != EnsembleRecord.singleModel {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown ensemble method \"\(name)\"")
+            }
         }
-        models = try c.decode([String].self, forKey: .models)
-        weights = try c.decodeIfPresent([Float].self, forKey: .weights)
-        voteThresholds = try c.decodeIfPresent([Float].self, forKey: .voteThresholds)
-        stacker = try c.decodeIfPresent(RidgeStacker.self, forKey: .stacker)
-    }
 
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(methodName, forKey: .method)
-        try c.encode(models, forKey: .models)
-        try c.encodeIfPresent(weights, forKey: .weights)
-        try c.encodeIfPresent(voteThresholds, forKey: .voteThresholds)
-        try c.encodeIfPresent(stacker, forKey: .stacker)
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(method?.rawValue ?? EnsembleRecord.singleModel)
+        }
     }
 }
 
