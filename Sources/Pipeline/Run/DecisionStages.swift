@@ -261,7 +261,7 @@ extension PipelineRunner {
         }
         let missing = sampleNames.filter { byName[$0] == nil }
         if !missing.isEmpty { progress.note("\(missing.count) submission rows have no prediction and stay empty (first: \(missing[0]))") }
-        let skippedTest = skippedChips().filter { $0.set == "test" }
+        let skippedTest = skippedChips().filter { $0.set == .test }
         if !skippedTest.isEmpty {
             progress.note("\(skippedTest.count) test chips did not decode: their submission rows are empty (see skipped-chips.csv)")
         }

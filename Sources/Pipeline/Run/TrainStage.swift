@@ -8,8 +8,9 @@ import Training
 /// A chip that did not decode under `data.on_bad_image: skip`: left out of every table, metric and
 /// threshold, listed in the report and in `skipped-chips.csv`.
 struct SkippedChipRecord: Codable, Equatable {
-    /// `train` (an out-of-fold chip) or `test`.
-    var set: String
+    /// Where a chip comes from: out of fold (`train`) or the test chips.
+    enum ChipSet: String, Codable { case train, test }
+    var set: ChipSet
     var name: String
     var error: String
 }
@@ -157,7 +158,7 @@ extension PipelineRunner {
         }
         let plain = try predict(predictor, network, validation, tta: .none, what: "\(model.name) fold \(fold) validation")
         try table(validation, plain).write(to: folder + "/oof-notta.csv")
-        var skipped = plain.skipped.map { SkippedChipRecord(set: "train", name: $0.name, error: $0.error) }
+        var skipped = plain.skipped.map { SkippedChipRecord(set: .train, name: $0.name, error: $0.error) }
         if config.tta != .none {
             let augmented = try predict(predictor, network, validation, tta: config.tta, what: "\(model.name) fold \(fold) validation, TTA \(config.tta.rawValue)")
             try table(validation, augmented).write(to: folder + "/oof.csv")
@@ -167,8 +168,8 @@ extension PipelineRunner {
         let test = try predict(predictor, network, dataset.test, tta: config.tta,
                                what: "\(model.name) fold \(fold) test\(config.tta == .none ? "" : ", TTA \(config.tta.rawValue)")")
         try table(dataset.test, test).write(to: folder + "/test.csv")
-        skipped += test.skipped.map { SkippedChipRecord(set: "test", name: $0.name, error: $0.error) }
-        for chip in skipped { progress.note("skipped \(chip.set) chip \(chip.name): \(chip.error)") }
+        skipped += test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
+        for chip in skipped { progress.note("skipped \(chip.set.rawValue) chip \(chip.name): \(chip.error)") }
         return skipped
     }
 
@@ -182,7 +183,7 @@ extension PipelineRunner {
         for model in config.models {
             for fold in 0..<config.folds.k {
                 guard let record = try? readJSON(FoldRecord.self, from: foldFolder(model, fold) + "/fold.json") else { continue }
-                for chip in record.skipped where byName[chip.set + "/" + chip.name] == nil { byName[chip.set + "/" + chip.name] = chip }
+                for chip in record.skipped where byName[chip.set.rawValue + "/" + chip.name] == nil { byName[chip.set.rawValue + "/" + chip.name] = chip }
             }
         }
         let ordered = dataset.train.compactMap { byName["train/" + $0.name] } + dataset.test.compactMap { byName["test/" + $0.name] }
@@ -192,13 +193,13 @@ extension PipelineRunner {
 
     /// The training chips that count in metrics (every one that decoded), in dataset order.
     var scoredTrain: [DatasetChip] {
-        let left = Set(skippedChips().filter { $0.set == "train" }.map(\.name))
+        let left = Set(skippedChips().filter { $0.set == .train }.map(\.name))
         return left.isEmpty ? dataset.train : dataset.train.filter { !left.contains($0.name) }
     }
 
     /// The test chips that have a prediction (every one that decoded), in dataset order.
     var scoredTest: [DatasetChip] {
-        let left = Set(skippedChips().filter { $0.set == "test" }.map(\.name))
+        let left = Set(skippedChips().filter { $0.set == .test }.map(\.name))
         return left.isEmpty ? dataset.test : dataset.test.filter { !left.contains($0.name) }
     }
 
@@ -207,7 +208,7 @@ extension PipelineRunner {
         func field(_ text: String) -> String {
             text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        let lines = ["set,image_name,error"] + skippedChips().map { [field($0.set), field($0.name), field($0.error)].joined(separator: ",") }
+        let lines = ["set,image_name,error"] + skippedChips().map { [field($0.set.rawValue), field($0.name), field($0.error)].joined(separator: ",") }
         try AtomicFile.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path("skipped-chips.csv"))
     }
 
