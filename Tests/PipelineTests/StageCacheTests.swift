@@ -55,13 +55,16 @@ final class StageCacheTests: XCTestCase {
 
     /// Runs the pipeline; returns what it printed about reusing and redoing.
     @discardableResult
-    func run(_ config: PipelineConfig, results: String) throws -> [String] {
+    static func run(_ config: PipelineConfig, results: String, source: String = "cache.yaml") throws -> [String] {
         let progress = ProgressPrinter(logPath: results + "/train_log.csv", isTerminal: false)
         progress.quiet = true
-        let runner = PipelineRunner(config: config, source: "cache.yaml", results: results, progress: progress)
+        let runner = PipelineRunner(config: config, source: source, results: results, progress: progress)
         try runner.run()
         return runner.cacheDecisions
     }
+
+    @discardableResult
+    func run(_ config: PipelineConfig, results: String) throws -> [String] { try Self.run(config, results: results) }
 
     /// Each fold's training state (bytes and modification time of `resume.safetensors`): a fold that
     /// trains even one epoch rewrites it.

@@ -73,6 +73,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         }
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw SettingError(["name"], "name \"\(name)\" must be a plain folder name") }
         if let threads { try SettingError.check(threads, in: 1...1024, "threads") }
+        if models.count > 1, ensemble.method == .ridge, folds.trained.count < 2 {
+            throw SettingError(["ensemble", "method"], "ridge stacks out of fold: it needs at least 2 trained folds (folds.train has \(folds.trained.count))")
+        }
     }
 
     /// Why `name` cannot name a model (nil when it can): it must be a plain file name of letters,
@@ -150,19 +153,41 @@ public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
 public struct FoldsConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var k: Int = 5
     public var seed: UInt64 = 1
+    /// The folds trained (each on the other folds' chips, predicting its own): all unless given. A
+    /// holdout is `[0]`: one network on (k − 1)/k of the chips, thresholds tuned on the rest; the
+    /// out-of-fold tables, thresholds and metrics then cover the trained folds' chips only.
+    public var train: [Int]?
 
     public init() {}
 
-    enum CodingKeys: String, SettingKeys { case k, seed }
+    /// The folds trained, in order.
+    public var trained: [Int] { train ?? Array(0..<k) }
+
+    /// The split alone (what `folds.csv` is made from): which folds are trained does not change it.
+    public var split: FoldsConfig {
+        var split = self
+        split.train = nil
+        return split
+    }
+
+    enum CodingKeys: String, SettingKeys { case k, seed, train }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         k = try c.setting(.k) ?? k
         seed = try c.setting(.seed) ?? seed
+        train = try c.setting(.train)
     }
 
     public func validate() throws(SettingError) {
         try SettingError.check(k, in: 2...100, "k")
+        guard let train else { return }
+        guard !train.isEmpty else { throw SettingError(["train"], "at least one fold (or leave train out: every fold)") }
+        for (index, fold) in train.enumerated() {
+            try SettingError.check(fold, in: 0...(k - 1), "train", String(index))
+            if train[..<index].contains(fold) { throw SettingError(["train", String(index)], "fold \(fold) is listed twice") }
+        }
+        guard train == train.sorted() else { throw SettingError(["train"], "list the folds in increasing order") }
     }
 }
 

@@ -159,8 +159,9 @@ struct EnsembleRecord: Codable {
 extension PipelineRunner {
     // MARK: - predict
 
-    /// Each model's out-of-fold table (every training chip that decoded, predicted by the fold that
-    /// held it out) and its test table (the mean of the folds' tables), and `skipped-chips.csv`.
+    /// Each model's out-of-fold table (every training chip of a trained fold that decoded, predicted by
+    /// the fold that held it out) and its test table (the mean of the trained folds' tables), and
+    /// `skipped-chips.csv`.
     func assemblePredictions() throws {
         cache.skipped = nil
         try writeSkippedChips()
@@ -168,7 +169,7 @@ extension PipelineRunner {
         for model in config.models {
             for variant in ["oof", "oof-notta"] {
                 var byName: [String: [Float]] = [:]
-                for fold in 0..<config.folds.k {
+                for fold in config.folds.trained {
                     let table = try ProbabilityTable.read(foldFolder(model, fold) + "/\(variant).csv")
                     for (name, row) in zip(table.names, table.rows) { byName[name] = row }
                 }
@@ -178,7 +179,7 @@ extension PipelineRunner {
                 }
                 try ProbabilityTable(names: names, rows: rows).write(to: path("predictions", "\(model.name)-\(variant).csv"))
             }
-            let tests = try (0..<config.folds.k).map { try ProbabilityTable.read(foldFolder(model, $0) + "/test.csv") }
+            let tests = try config.folds.trained.map { try ProbabilityTable.read(foldFolder(model, $0) + "/test.csv") }
             try ProbabilityTable.mean(of: tests, context: "\(model.name) test tables").write(to: path("predictions", "\(model.name)-test.csv"))
             let oof = try ProbabilityTable.read(path("predictions", "\(model.name)-oof.csv"))
             let best = ThresholdSearch.global(probabilities: oof.rows, truth: truth)

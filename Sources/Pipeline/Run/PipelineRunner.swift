@@ -84,7 +84,7 @@ public final class PipelineRunner {
             keys[stage] = key
             let outputs = self.outputs(of: stage)
             if !force, stamps[stage.rawValue] == key, outputs.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
-                let detail = stage == .train ? " (\(config.models.count * config.folds.k) model folds: training and predictions reused)" : " (reused)"
+                let detail = stage == .train ? " (\(config.models.count * config.folds.trained.count) model folds: training and predictions reused)" : " (reused)"
                 cache.decisions.append("\(stage.rawValue): up to date\(detail)")
                 progress.stage("\(stage.rawValue): up to date\(detail)")
                 continue
@@ -123,7 +123,7 @@ public final class PipelineRunner {
     func outputs(of stage: Stage) -> [String] {
         switch stage {
         case .prepare: return [path("folds.csv")]
-        case .train: return config.models.flatMap { model in (0..<config.folds.k).map { foldFolder(model, $0) + "/fold.json" } }
+        case .train: return config.models.flatMap { model in config.folds.trained.map { foldFolder(model, $0) + "/fold.json" } }
         case .predict: return config.models.flatMap { [path("predictions", "\($0.name)-oof.csv"), path("predictions", "\($0.name)-test.csv")] }
         case .ensemble: return [path("predictions", "ensemble-oof.csv"), path("predictions", "ensemble-test.csv")]
         case .tune: return [path("thresholds.json")]
@@ -185,7 +185,7 @@ public final class PipelineRunner {
         key.add(bytes: (try? AtomicFile.read(config.data.root + "/" + PlanetDataset.sampleSubmissionFile)) ?? [])
         key.add(dataset.train.map(\.name).joined(separator: ","))
         key.add(dataset.test.map(\.name).joined(separator: ","))
-        key.add(config.folds)
+        key.add(config.folds.split)
 
         statistics = try loadStatistics()
 

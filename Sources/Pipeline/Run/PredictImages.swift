@@ -45,7 +45,7 @@ extension PipelineRunner {
         let decision = try readJSON(DecisionRecord.self, from: path("thresholds.json")).chosen
 
         // Every fold's network of every model, with its best weights.
-        let networks: [[Layer]] = try config.models.map { model in try (0..<config.folds.k).map { try bestNetwork(model, fold: $0) } }
+        let networks: [[Layer]] = try config.models.map { model in try config.folds.trained.map { try bestNetwork(model, fold: $0) } }
         // One loader per input size, read in step: the same batch size keeps their batches aligned.
         let sizes = Array(Set(config.models.map(\.inputSize))).sorted()
         let batchSize = Predictor.inferenceBatch(training: config.models.map(\.batchSize).max()!, inputSize: sizes.last!)

@@ -58,7 +58,7 @@ extension PipelineRunner {
             parts.methods[parts.methods.count - 1].testMeanF2 = Self.score(test, .global(plainBest.threshold), weather: false, against: testTruth)
         }
         let thresholds = [Float](repeating: best.threshold, count: PlanetLabels.count)
-        for fold in 0..<config.folds.k {
+        for fold in config.folds.trained {
             let rows = truth.indices.filter { foldOf[$0] == fold }
             let probabilities = rows.map { oof.rows[$0] }, foldTruth = rows.map { truth[$0] }
             parts.sections.append(ReportSection.make(name: "\(model.name) fold \(fold)", kind: .fold, truth: foldTruth, probabilities: probabilities,
@@ -134,7 +134,8 @@ extension PipelineRunner {
         let skippedTrain = skipped.filter { $0.set == .train }.count, skippedTest = skipped.count - skippedTrain
         var description = ["\(config.data.root): \(dataset.train.count) training chips, \(dataset.test.count) test chips, bands \(dataset.bands.rawValue)"
                            + (skipped.isEmpty ? "" : " (\(skippedTrain) training and \(skippedTest) test chips did not decode: left out)"),
-                           "\(config.folds.k) folds (seed \(config.folds.seed)), models: " + config.models.map {
+                           "\(config.folds.k) folds (seed \(config.folds.seed))"
+                               + (config.folds.train.map { ", trained: " + $0.map(String.init).joined(separator: ", ") } ?? "") + ", models: " + config.models.map {
                                "\($0.name) (\($0.backbone), \($0.inputSize) px, \($0.epochs) epochs)" }.joined(separator: ", "),
                            "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensemble); decision: \(decisions.chosen.name)"
                            + (decisions.why.map { " (\($0))" } ?? "")]

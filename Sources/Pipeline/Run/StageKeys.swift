@@ -214,7 +214,7 @@ extension PipelineRunner {
         case .prepare: break
         case .train:
             for model in config.models {
-                for fold in 0..<config.folds.k {
+                for fold in config.folds.trained {
                     inputs.add("\(model.name) fold \(fold)", predictionInputs(trainingKey: trainingInputs(model, fold).key).key)
                 }
             }

@@ -65,9 +65,9 @@ extension PipelineRunner {
         var units: [RunEstimate.Unit] = []
         let views = config.tta.symmetries.count
         for (m, model) in config.models.enumerated() {
-            for fold in 0..<config.folds.k where !plans[m][fold].predictionReused {
+            for (f, fold) in config.folds.trained.enumerated() where !plans[m][f].predictionReused {
                 let validationChips = dataset.train.filter { folds.foldOf[$0.name] == fold }.count
-                units.append(RunEstimate.Unit(model: model.name, fold: fold, epochs: plans[m][fold].trainingReused ? 0 : model.epochs,
+                units.append(RunEstimate.Unit(model: model.name, fold: fold, epochs: plans[m][f].trainingReused ? 0 : model.epochs,
                                               trainingChips: dataset.train.count - validationChips,
                                               predictionViews: validationChips * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views))
             }
@@ -77,14 +77,14 @@ extension PipelineRunner {
 
     func train() throws {
         cache.skipped = nil
-        let plans = config.models.map { model in (0..<config.folds.k).map { plan(model, $0) } }
+        let plans = config.models.map { model in config.folds.trained.map { plan(model, $0) } }
         progress.estimate = estimate(plans)
         defer { progress.estimate = nil }
         for (m, model) in config.models.enumerated() {
-            for fold in 0..<config.folds.k {
+            for (f, fold) in config.folds.trained.enumerated() {
                 let folder = foldFolder(model, fold)
                 let recordPath = folder + "/fold.json"
-                let plan = plans[m][fold]
+                let plan = plans[m][f]
                 let (trainingInputs, predictionInputs, old) = (plan.trainingInputs, plan.predictionInputs, plan.old)
                 let (trainingKey, predictionKey) = (trainingInputs.key, predictionInputs.key)
                 let (trainingReused, predictionReused) = (plan.trainingReused, plan.predictionReused)
@@ -181,7 +181,7 @@ extension PipelineRunner {
         if let skipped = cache.skipped { return skipped }
         var byName: [String: SkippedChipRecord] = [:]
         for model in config.models {
-            for fold in 0..<config.folds.k {
+            for fold in config.folds.trained {
                 guard let record = try? readJSON(FoldRecord.self, from: foldFolder(model, fold) + "/fold.json") else { continue }
                 for chip in record.skipped where byName[chip.set.rawValue + "/" + chip.name] == nil { byName[chip.set.rawValue + "/" + chip.name] = chip }
             }
@@ -191,10 +191,13 @@ extension PipelineRunner {
         return ordered
     }
 
-    /// The training chips that count in metrics (every one that decoded), in dataset order.
+    /// The training chips that count in metrics (every one of a trained fold that decoded), in
+    /// dataset order.
     var scoredTrain: [DatasetChip] {
         let left = Set(skippedChips().filter { $0.set == .train }.map(\.name))
-        return left.isEmpty ? dataset.train : dataset.train.filter { !left.contains($0.name) }
+        let trained = Set(config.folds.trained), everyFold = config.folds.train == nil
+        return left.isEmpty && everyFold ? dataset.train
+            : dataset.train.filter { !left.contains($0.name) && (everyFold || trained.contains(folds.foldOf[$0.name]!)) }
     }
 
     /// The test chips that have a prediction (every one that decoded), in dataset order.
