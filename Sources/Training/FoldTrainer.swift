@@ -73,7 +73,7 @@ public final class FoldTrainer {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let model = try Self.makeModel(spec, bands: bands.bandCount, observer: observer)
         let optimizer = makeOptimizer()
-        let loader = ChipLoader(chips: train, bands: bands, options: LoaderOptions(
+        let loader = ChipLoader(chips: spec.oversampleRare?.expand(train) ?? train, bands: bands, options: LoaderOptions(
             batchSize: spec.batchSize, inputSize: spec.inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
             normalization: statistics, onBadImage: onBadImage))

@@ -24,6 +24,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var augmentation: Augmentation
     public var loss: LossSpec
     public var earlyStopping: EarlyStopping?
+    /// Draw chips with a rare label more than once an epoch (nil: every chip once).
+    public var oversampleRare: RareOversampling?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -63,6 +65,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case batchSize = "batch_size"
         case optimizer, schedule, augmentation, loss
         case earlyStopping = "early_stopping"
+        case oversampleRare = "oversample_rare"
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -95,6 +98,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         augmentation = try c.setting(.augmentation, as: AugmentationSetting.self)?.value ?? augmentation
         loss = try c.setting(.loss) ?? loss
         earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
+        oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
     }
 
     public func validate() throws(SettingError) {
