@@ -67,8 +67,10 @@ extension PipelineRunner {
         for (m, model) in config.models.enumerated() {
             for (f, fold) in config.folds.trained.enumerated() where !plans[m][f].predictionReused {
                 let validationChips = dataset.train.filter { folds.foldOf[$0.name] == fold }.count
+                // Chips drawn an epoch: more than the fold's when rare-label chips repeat.
+                let drawn = model.oversampleRare.map { $0.expand(dataset.train.filter { folds.foldOf[$0.name] != fold }).count }
                 units.append(RunEstimate.Unit(model: model.name, fold: fold, epochs: plans[m][f].trainingReused ? 0 : model.epochs,
-                                              trainingChips: dataset.train.count - validationChips,
+                                              trainingChips: drawn ?? dataset.train.count - validationChips,
                                               predictionViews: validationChips * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views))
             }
         }
