@@ -150,9 +150,7 @@ public final class PipelineRunner {
     /// overrides written out (keys sorted): a pipeline file that runs again (`canopy run
     /// results/NAME/config.json` redoes nothing).
     func writeConfig() throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicFile.write(Array(try encoder.encode(config)) + [10], to: path("config.json"))
+        try writeJSON(config, to: path("config.json"), escapingSlashes: false)
     }
 
     /// The pipeline file the report names, which is in its key: `source`, except that a results
@@ -220,9 +218,11 @@ public final class PipelineRunner {
         return labels.allSatisfy { $0 != nil } && !labels.isEmpty ? labels.map { $0! } : nil
     }
 
-    func writeJSON<T: Encodable>(_ value: T, to file: String) throws {
+    /// `value` pretty-printed with sorted keys, through a temporary name; `escapingSlashes: false`
+    /// writes paths as they are typed (`config.json`, which is read again as a pipeline file).
+    func writeJSON<T: Encodable>(_ value: T, to file: String, escapingSlashes: Bool = true) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = escapingSlashes ? [.prettyPrinted, .sortedKeys] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(value)) + [10], to: file)
     }
 
