@@ -40,7 +40,8 @@ extension FoldTrainer {
     /// After epoch `record`: the best weights if it is the best so far, early stopping, the last
     /// weights, and the resume point (in that order, so a resume point never precedes its weights).
     func checkpoint(after record: EpochRecord, state: inout ResumeState, model: Layer, optimizer: Optimizer) throws {
-        if state.bestEpoch == 0 || isBetter(record, than: state.history[state.bestEpoch - 1]) {
+        // Without validation chips (a refit on every chip) the last epoch is the one kept.
+        if state.bestEpoch == 0 || validation.isEmpty || isBetter(record, than: state.history[state.bestEpoch - 1]) {
             state.bestEpoch = record.epoch
             try save(model, to: bestPath)
         }

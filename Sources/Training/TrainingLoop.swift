@@ -100,11 +100,13 @@ struct TrainingLoop {
         if let bad = NonFiniteGuard.firstNonFiniteValue(model) {
             throw TrainingError("\(place): \(bad) is not finite after epoch \(epoch + 1) (\(skipped) batches skipped); not writing a checkpoint")
         }
-        let validation: (loss: Double, meanF2: Double, threshold: Float)
-        do { validation = try trainer.validate(model) } catch let error as PredictionError {
-            throw TrainingError("\(place), epoch \(epoch + 1) (\(skipped) batches skipped): \(error); not writing a checkpoint")
+        var validation: (loss: Double, meanF2: Double, threshold: Float) = (.nan, .nan, .nan)  // a refit holds no chip out
+        if !trainer.validation.isEmpty {
+            do { validation = try trainer.validate(model) } catch let error as PredictionError {
+                throw TrainingError("\(place), epoch \(epoch + 1) (\(skipped) batches skipped): \(error); not writing a checkpoint")
+            }
         }
-        guard validation.loss.isFinite, validation.meanF2.isFinite else {
+        guard trainer.validation.isEmpty || (validation.loss.isFinite && validation.meanF2.isFinite) else {
             throw TrainingError("\(place): the validation loss became \(validation.loss.isNaN ? "nan" : "\(validation.loss)") at epoch \(epoch + 1) "
                                 + "(\(skipped) batches skipped); lower the learning rate or clip gradients; not writing a checkpoint")
         }

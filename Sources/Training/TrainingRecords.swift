@@ -13,6 +13,40 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var imagesPerSecond: Double
 }
 
+extension EpochRecord {
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainLoss, validationLoss, validationMeanF2, validationThreshold, learningRate, seconds, loaderWaitSeconds, imagesPerSecond
+    }
+
+    /// An epoch with no validation chips (a refit on every chip) has NaN validation figures: they are
+    /// left out of the JSON, and read back as NaN.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        trainLoss = try c.decode(Double.self, forKey: .trainLoss)
+        validationLoss = try c.decodeIfPresent(Double.self, forKey: .validationLoss) ?? .nan
+        validationMeanF2 = try c.decodeIfPresent(Double.self, forKey: .validationMeanF2) ?? .nan
+        validationThreshold = try c.decodeIfPresent(Float.self, forKey: .validationThreshold) ?? .nan
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        loaderWaitSeconds = try c.decode(Double.self, forKey: .loaderWaitSeconds)
+        imagesPerSecond = try c.decode(Double.self, forKey: .imagesPerSecond)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(trainLoss, forKey: .trainLoss)
+        if !validationLoss.isNaN { try c.encode(validationLoss, forKey: .validationLoss) }
+        if !validationMeanF2.isNaN { try c.encode(validationMeanF2, forKey: .validationMeanF2) }
+        if !validationThreshold.isNaN { try c.encode(validationThreshold, forKey: .validationThreshold) }
+        try c.encode(learningRate, forKey: .learningRate)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(loaderWaitSeconds, forKey: .loaderWaitSeconds)
+        try c.encode(imagesPerSecond, forKey: .imagesPerSecond)
+    }
+}
+
 /// What training a fold produced: its history and which epoch's weights are kept.
 public struct FoldOutcome: Sendable, Equatable {
     public var history: [EpochRecord]

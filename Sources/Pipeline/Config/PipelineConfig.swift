@@ -76,6 +76,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         if models.count > 1, ensemble.method == .ridge, folds.trained.count < 2 {
             throw SettingError(["ensemble", "method"], "ridge stacks out of fold: it needs at least 2 trained folds (folds.train has \(folds.trained.count))")
         }
+        if folds.refit, let (index, _) = models.enumerated().first(where: { if case .plateau = $0.element.schedule { true } else { false } }) {
+            throw SettingError(["models", String(index), "schedule"], "plateau follows the validation loss, which a refit on every chip (folds.refit) does not have")
+        }
     }
 
     /// Why `name` cannot name a model (nil when it can): it must be a plain file name of letters,
@@ -157,6 +160,10 @@ public struct FoldsConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// holdout is `[0]`: one network on (k − 1)/k of the chips, thresholds tuned on the rest; the
     /// out-of-fold tables, thresholds and metrics then cover the trained folds' chips only.
     public var train: [Int]?
+    /// After the trained folds, each model trains once more on every training chip, for the epochs
+    /// its folds chose out of fold (the mean of their best epochs, rounded), and predicts the test
+    /// chips with that network alone; the out-of-fold tables and thresholds still come from the folds.
+    public var refit = false
 
     public init() {}
 
@@ -167,16 +174,27 @@ public struct FoldsConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var split: FoldsConfig {
         var split = self
         split.train = nil
+        split.refit = false
         return split
     }
 
-    enum CodingKeys: String, SettingKeys { case k, seed, train }
+    enum CodingKeys: String, SettingKeys { case k, seed, train, refit }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         k = try c.setting(.k) ?? k
         seed = try c.setting(.seed) ?? seed
         train = try c.setting(.train)
+        refit = try c.setting(.refit) ?? refit
+    }
+
+    /// `refit` is written only when on, so a pipeline without it keeps its `config.json` and split.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(k, forKey: .k)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(train, forKey: .train)
+        if refit { try c.encode(refit, forKey: .refit) }
     }
 
     public func validate() throws(SettingError) {

@@ -160,7 +160,7 @@ extension PipelineRunner {
     // MARK: - predict
 
     /// Each model's out-of-fold table (every training chip of a trained fold that decoded, predicted by
-    /// the fold that held it out) and its test table (the mean of the trained folds' tables), and
+    /// the fold that held it out) and its test table (the mean of the trained folds' tables, or its refit's), and
     /// `skipped-chips.csv`.
     func assemblePredictions() throws {
         cache.skipped = nil
@@ -179,8 +179,7 @@ extension PipelineRunner {
                 }
                 try ProbabilityTable(names: names, rows: rows).write(to: path("predictions", "\(model.name)-\(variant).csv"))
             }
-            let tests = try config.folds.trained.map { try ProbabilityTable.read(foldFolder(model, $0) + "/test.csv") }
-            try ProbabilityTable.mean(of: tests, context: "\(model.name) test tables").write(to: path("predictions", "\(model.name)-test.csv"))
+            try modelTestTable(model).write(to: path("predictions", "\(model.name)-test.csv"))
             let oof = try ProbabilityTable.read(path("predictions", "\(model.name)-oof.csv"))
             let best = ThresholdSearch.global(probabilities: oof.rows, truth: truth)
             progress.note(String(format: "%@: out-of-fold mean F2 %.4f at threshold %.2f", model.name, best.meanF2, best.threshold))

@@ -51,6 +51,7 @@ public final class PipelineRunner {
         self.source = source
         self.results = results ?? "results/\(config.name)"
         self.progress = progress ?? ProgressPrinter(logPath: (results ?? "results/\(config.name)") + "/train_log.csv")
+        if config.folds.refit { self.progress.refitFold = config.folds.k }
     }
 
     func path(_ parts: String...) -> String { ([results] + parts).joined(separator: "/") }
@@ -123,7 +124,10 @@ public final class PipelineRunner {
     func outputs(of stage: Stage) -> [String] {
         switch stage {
         case .prepare: return [path("folds.csv")]
-        case .train: return config.models.flatMap { model in config.folds.trained.map { foldFolder(model, $0) + "/fold.json" } }
+        case .train:
+            return config.models.flatMap { model in
+                config.folds.trained.map { foldFolder(model, $0) + "/fold.json" } + (config.folds.refit ? [refitFolder(model) + "/fold.json"] : [])
+            }
         case .predict: return config.models.flatMap { [path("predictions", "\($0.name)-oof.csv"), path("predictions", "\($0.name)-test.csv")] }
         case .ensemble: return [path("predictions", "ensemble-oof.csv"), path("predictions", "ensemble-test.csv")]
         case .tune: return [path("thresholds.json")]

@@ -44,8 +44,8 @@ extension PipelineRunner {
         }
         let decision = try readJSON(DecisionRecord.self, from: path("thresholds.json")).chosen
 
-        // Every fold's network of every model, with its best weights.
-        let networks: [[Layer]] = try config.models.map { model in try config.folds.trained.map { try bestNetwork(model, fold: $0) } }
+        // Every fold's network of every model, with its best weights (or each model's refit).
+        let networks: [[Layer]] = try config.models.map { try predictingNetworks($0) }
         // One loader per input size, read in step: the same batch size keeps their batches aligned.
         let sizes = Array(Set(config.models.map(\.inputSize))).sorted()
         let batchSize = Predictor.inferenceBatch(training: config.models.map(\.batchSize).max()!, inputSize: sizes.last!)

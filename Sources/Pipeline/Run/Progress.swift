@@ -17,6 +17,10 @@ public final class ProgressPrinter: TrainingObserver {
     public var quiet = false
     /// The train stage's plan, for the whole run's ETA after each epoch.
     var estimate: RunEstimate?
+    /// The fold number a refit on every chip trains under (`folds.refit`): shown as "refit".
+    var refitFold: Int?
+
+    func unit(_ model: String, _ fold: Int) -> String { fold == refitFold ? "\(model) refit" : "\(model) fold \(fold)" }
 
     public static let logHeader = "model,fold,epoch,train_loss,validation_loss,validation_mean_f2,validation_threshold,learning_rate,seconds,images_per_second,loader_wait_seconds"
 
@@ -41,21 +45,22 @@ public final class ProgressPrinter: TrainingObserver {
     public func batchEnded(model: String, fold: Int, epoch: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double) {
         if batch == 1 { epochStarted = Date() }
         let perBatch = Date().timeIntervalSince(epochStarted) / Double(batch)
-        let text = String(format: "%@ fold %d epoch %d: %@ %d/%d  loss %.4f  %.1f img/s  ETA %@  peak RSS %.0f MB", model, fold, epoch + 1,
+        let text = String(format: "%@ epoch %d: %@ %d/%d  loss %.4f  %.1f img/s  ETA %@  peak RSS %.0f MB", unit(model, fold), epoch + 1,
                           bar(batch, batches), batch, batches, loss, imagesPerSecond, clock(perBatch * Double(batches - batch)),
                           peakResidentMegabytes())
         update(text, final: false)
     }
 
     public func epochEnded(model: String, fold: Int, record: EpochRecord, epochs: Int) {
-        update(String(format: "%@ fold %d epoch %d/%d: train loss %.4f  val loss %.4f  val F2 %.4f (t=%.2f)  %.1f img/s  %.0f s",
-                      model, fold, record.epoch, epochs, record.trainLoss, record.validationLoss, record.validationMeanF2,
-                      record.validationThreshold, record.imagesPerSecond, record.seconds), final: true)
+        let validation = record.validationLoss.isNaN ? "no chips held out"
+            : String(format: "val loss %.4f  val F2 %.4f (t=%.2f)", record.validationLoss, record.validationMeanF2, record.validationThreshold)
+        update(String(format: "%@ epoch %d/%d: train loss %.4f  %@  %.1f img/s  %.0f s", unit(model, fold), record.epoch, epochs,
+                      record.trainLoss, validation, record.imagesPerSecond, record.seconds), final: true)
         if var estimate {
             estimate.epochEnded(model: model, fold: fold, seconds: record.seconds)
             self.estimate = estimate
             if let left = estimate.remainingSeconds {
-                say("  run: train, \(model) fold \(fold) epoch \(record.epoch)/\(epochs); \(estimate.epochsDone) of \(estimate.epochsPlanned) "
+                say("  run: train, \(unit(model, fold)) epoch \(record.epoch)/\(epochs); \(estimate.epochsDone) of \(estimate.epochsPlanned) "
                     + "epochs to train this run; ETA \(clock(left)) for the run's training and fold predictions")
             }
         }

@@ -139,6 +139,12 @@ extension PipelineRunner {
                                "\($0.name) (\($0.backbone), \($0.inputSize) px, \($0.epochs) epochs)" }.joined(separator: ", "),
                            "test-time augmentation: \(config.tta.rawValue); ensemble: \(ensemble); decision: \(decisions.chosen.name)"
                            + (decisions.why.map { " (\($0))" } ?? "")]
+        if config.folds.refit {
+            let epochs = config.models.map { model in
+                "\(model.name) \((try? readJSON(FoldRecord.self, from: refitFolder(model) + "/fold.json"))?.history.count ?? 0) epochs" }
+            description.append("test predictions: each model refitted on all \(dataset.train.count) training chips for its folds' mean best epoch ("
+                               + epochs.joined(separator: ", ") + "); out-of-fold figures and thresholds from the folds")
+        }
         if testTruth != nil { description.append("test F2 is against \(PlanetDataset.testLabelsFile) (synthetic data)") }
         return description
     }

@@ -217,6 +217,7 @@ extension PipelineRunner {
                 for fold in config.folds.trained {
                     inputs.add("\(model.name) fold \(fold)", predictionInputs(trainingKey: trainingInputs(model, fold).key).key)
                 }
+                if config.folds.refit { inputs.add("\(model.name) refit", predictionInputs(trainingKey: refitTrainingInputs(model).key).key) }
             }
         case .predict:
             inputs.add("fold predictions", keys[.train] ?? "")

@@ -73,6 +73,12 @@ extension PipelineRunner {
                                               trainingChips: drawn ?? dataset.train.count - validationChips,
                                               predictionViews: validationChips * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views))
             }
+            if config.folds.refit {
+                // Its epochs are chosen when its folds are done: until then, the model's.
+                let drawn = model.oversampleRare.map { $0.expand(dataset.train).count } ?? dataset.train.count
+                units.append(RunEstimate.Unit(model: model.name, fold: refitFold, epochs: model.epochs, trainingChips: drawn,
+                                              predictionViews: dataset.test.count * views))
+            }
         }
         return RunEstimate(units: units)
     }
@@ -131,6 +137,7 @@ extension PipelineRunner {
                 record.prediction = predictionInputs.dictionary
                 try writeJSON(record, to: recordPath)
             }
+            if config.folds.refit { try refit(model) }
         }
     }
 
@@ -147,17 +154,8 @@ extension PipelineRunner {
     /// decode (under `on_bad_image: skip`) has no row; it is returned.
     func predictFold(_ model: ModelSpec, fold: Int, folder: String) throws -> [SkippedChipRecord] {
         let network = try bestNetwork(model, fold: fold)
-        // Inference keeps no activations for backward: larger batches give the GEMMs wider
-        // products (at 64 px, 128 images run 25% faster per image than 32).
-        let predictor = Predictor(bands: dataset.bands, statistics: statistics, inputSize: model.inputSize,
-                                  batchSize: Predictor.inferenceBatch(training: model.batchSize, inputSize: model.inputSize),
-                                  workers: config.data.workers, onBadImage: config.data.onBadImage)
+        let predictor = predictor(for: model)
         let validation = dataset.train.filter { folds.foldOf[$0.name] == fold }
-        func table(_ chips: [DatasetChip], _ result: (probabilities: [[Float]], skipped: [SkippedChip])) -> ProbabilityTable {
-            let left = Set(result.skipped.map(\.name))
-            let kept = chips.indices.filter { !left.contains(chips[$0].name) }
-            return ProbabilityTable(names: kept.map { chips[$0].name }, rows: kept.map { result.probabilities[$0] })
-        }
         let plain = try predict(predictor, network, validation, tta: .none, what: "\(model.name) fold \(fold) validation")
         try table(validation, plain).write(to: folder + "/oof-notta.csv")
         var skipped = plain.skipped.map { SkippedChipRecord(set: .train, name: $0.name, error: $0.error) }
@@ -173,6 +171,21 @@ extension PipelineRunner {
         skipped += test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
         for chip in skipped { progress.note("skipped \(chip.set.rawValue) chip \(chip.name): \(chip.error)") }
         return skipped
+    }
+
+    /// The predictor of `model`'s chips. Inference keeps no activations for backward: larger batches
+    /// give the GEMMs wider products (at 64 px, 128 images run 25% faster per image than 32).
+    func predictor(for model: ModelSpec) -> Predictor {
+        Predictor(bands: dataset.bands, statistics: statistics, inputSize: model.inputSize,
+                  batchSize: Predictor.inferenceBatch(training: model.batchSize, inputSize: model.inputSize),
+                  workers: config.data.workers, onBadImage: config.data.onBadImage)
+    }
+
+    /// A prediction's rows as a table: the chips that decoded, in order.
+    func table(_ chips: [DatasetChip], _ result: (probabilities: [[Float]], skipped: [SkippedChip])) -> ProbabilityTable {
+        let left = Set(result.skipped.map(\.name))
+        let kept = chips.indices.filter { !left.contains(chips[$0].name) }
+        return ProbabilityTable(names: kept.map { chips[$0].name }, rows: kept.map { result.probabilities[$0] })
     }
 
     // MARK: - skipped chips
@@ -219,13 +232,18 @@ extension PipelineRunner {
 
     /// The network of `model` on `fold` with its best epoch's weights.
     func bestNetwork(_ model: ModelSpec, fold: Int) throws -> Layer {
+        try bestNetwork(model, folder: foldFolder(model, fold))
+    }
+
+    /// The network of `model` with the best weights kept in `folder`.
+    func bestNetwork(_ model: ModelSpec, folder: String) throws -> Layer {
         let network = try FoldTrainer.makeModel(model, bands: dataset.bands.bandCount, observer: nil)
-        let path = FoldTrainer.bestPath(in: foldFolder(model, fold))
+        let path = FoldTrainer.bestPath(in: folder)
         do { try Checkpoint.load(into: network, from: path) } catch { throw TrainingError(error.description) }
         return network
     }
 
-    private func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
+    func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
                          what: String) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
         let started = Date()
         return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: { done, total in
