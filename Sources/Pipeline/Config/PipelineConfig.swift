@@ -21,6 +21,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// Compute threads (OpenBLAS and Canopy's kernels); nil uses every core. `--threads` overrides it.
     /// Changes no result, so it is in no stage's key.
     public var threads: Int? = nil
+    /// Minutes the whole run should take: each model's `epochs` becomes its most, and the epochs
+    /// trained are sized from training rates measured before the train stage (TimeBudget.swift).
+    public var budgetMinutes: Float? = nil
 
     /// Models whose `init_strict: false` lets `init` weights leave tensors other than the 17-label head
     /// at their fresh initialisation (by default that is an error before training starts).
@@ -40,7 +43,10 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         self.threads = threads
     }
 
-    enum CodingKeys: String, SettingKeys { case name, data, folds, models, tta, ensemble, thresholds, outputs, threads }
+    enum CodingKeys: String, SettingKeys {
+        case name, data, folds, models, tta, ensemble, thresholds, outputs, threads
+        case budgetMinutes = "budget_minutes"
+    }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -56,6 +62,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         thresholds = try c.setting(.thresholds) ?? thresholds
         outputs = try c.setting(.outputs) ?? outputs
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        budgetMinutes = try c.decodeIfPresent(Float.self, forKey: .budgetMinutes)
     }
 
     public func validate() throws(SettingError) {
@@ -73,6 +80,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         }
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw SettingError(["name"], "name \"\(name)\" must be a plain folder name") }
         if let threads { try SettingError.check(threads, in: 1...1024, "threads") }
+        if let budgetMinutes { try SettingError.check(budgetMinutes, in: 0.1...100_000, "budget_minutes") }
         if models.count > 1, ensemble.method == .ridge, folds.trained.count < 2 {
             throw SettingError(["ensemble", "method"], "ridge stacks out of fold: it needs at least 2 trained folds (folds.train has \(folds.trained.count))")
         }

@@ -24,7 +24,8 @@ public final class PipelineRunner {
         public static func < (a: Stage, b: Stage) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
     }
 
-    public let config: PipelineConfig
+    /// The pipeline; under `budget_minutes` each model's epochs are set before the train stage.
+    public internal(set) var config: PipelineConfig
     /// The pipeline file, as given (shown in the report).
     public let source: String
     public let results: String
@@ -62,6 +63,7 @@ public final class PipelineRunner {
     }
 
     private func runStages(through last: Stage) throws {
+        let started = Date()
         // Nothing is written before the checks pass (Preflight.swift), and one run at a time uses a results folder.
         try preflight()
         try Folders.create(results)
@@ -75,6 +77,7 @@ public final class PipelineRunner {
         reportSource = sourceForReport()
         try writeConfig()
         try prepare()
+        try applyTimeBudget(startedAt: started)
         try computeChipIdentities()
         // Each stage's key is made of exactly what it reads (see `inputs(of:upstream:)`); its inputs
         // are kept by name in stages.json, so a stage that is redone says which changed.

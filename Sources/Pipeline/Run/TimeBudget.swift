@@ -1,0 +1,116 @@
+import Foundation
+import PlanetData
+import Support
+import Training
+
+/// `budget_minutes`: the epochs that fit a run into its time budget, from measured rates.
+///
+/// Each model's `epochs` is its most. Before the train stage each model's seconds per training chip
+/// are measured on a few batches (`FoldTrainer.measureSecondsPerTrainingChip`); a model's work is
+/// then, per epoch, its drawn training chips plus a third of a chip per validation chip (inference has
+/// no backward pass, as `RunEstimate` counts it), over every trained fold and the refit, plus the
+/// prediction views after training. One factor s scales every model's most epochs alike:
+/// epochs = max(1, ⌊s · most⌋), s = min(1, (budget left − prediction) / training at the most epochs).
+///
+/// The decision is kept in `budget.json` and reused while the budget, the work (chips, folds, refit,
+/// TTA) and the models' settings are those it was made for, so a rerun (a TTA change, a report) keeps its epochs,
+/// its trained folds and its bytes instead of measuring again.
+struct TimeBudget {
+    /// One model's measured work.
+    struct ModelWork: Codable, Equatable {
+        var name: String
+        /// The model's settings with its `epochs` left out (what the rate belongs to).
+        var settings: String
+        var mostEpochs: Int
+        var secondsPerChip: Double
+        /// Training chip-equivalents of one epoch over every unit (validation at a third).
+        var chipsPerEpoch: Double
+        /// Chip-equivalents of the predictions after training (views at a third).
+        var predictionChips: Double
+        var epochs: Int
+    }
+
+    struct Record: Codable, Equatable {
+        var budgetMinutes: Float
+        /// The chips, folds and TTA the work was counted for.
+        var workload: String
+        /// Seconds of the run spent before the budget was measured (preflight and prepare).
+        var secondsBefore: Double
+        var models: [ModelWork]
+    }
+
+    /// The epochs of each model: ⌊s · most⌋ (at least 1) with one s for all, the largest that fits.
+    static func plan(availableSeconds: Double, models: [ModelWork]) -> [Int] {
+        let prediction = models.reduce(0.0) { $0 + $1.secondsPerChip * $1.predictionChips }
+        let training = models.reduce(0.0) { $0 + $1.secondsPerChip * $1.chipsPerEpoch * Double($1.mostEpochs) }
+        let scale = training > 0 ? min(1, max(0, (availableSeconds - prediction) / training)) : 1
+        return models.map { min($0.mostEpochs, max(1, Int((scale * Double($0.mostEpochs)).rounded(.down)))) }
+    }
+}
+
+extension PipelineRunner {
+    /// With `budget_minutes`, sets each model's epochs (its most scaled to fit, see `TimeBudget`),
+    /// reusing `budget.json` when it was made for this budget and these models.
+    func applyTimeBudget(startedAt: Date) throws {
+        guard let minutes = config.budgetMinutes else { return }
+        let file = path("budget.json")
+        let settings = config.models.map(budgetSettings)
+        let workload = "\(dataset.train.count) training chips, \(dataset.test.count) test chips, folds \(config.folds.k) "
+            + "(seed \(config.folds.seed)) trained \(config.folds.trained)\(config.folds.refit ? " and a refit" : ""), tta \(config.tta.rawValue)"
+        if !force, let old = try? readJSON(TimeBudget.Record.self, from: file), old.budgetMinutes == minutes, old.workload == workload,
+           old.models.map(\.name) == config.models.map(\.name), old.models.map(\.settings) == settings,
+           old.models.map(\.mostEpochs) == config.models.map(\.epochs) {
+            for (index, work) in old.models.enumerated() { config.models[index].epochs = work.epochs }
+            progress.note("budget \(Self.minutes(minutes)): epochs as decided before (budget.json): "
+                          + old.models.map { "\($0.name) \($0.epochs) of \($0.mostEpochs)" }.joined(separator: ", "))
+            return
+        }
+        let views = config.tta.symmetries.count
+        var work: [TimeBudget.ModelWork] = []
+        for (index, model) in config.models.enumerated() {
+            let fold = config.folds.trained[0]
+            let training = dataset.train.filter { folds.foldOf[$0.name] != fold }
+            let trainer = FoldTrainer(spec: model, fold: fold, folder: "", train: training, validation: [],
+                                      bands: dataset.bands, statistics: statistics, fingerprint: "")
+            trainer.loaderWorkers = config.data.workers
+            trainer.onBadImage = config.data.onBadImage
+            let seconds = try trainer.measureSecondsPerTrainingChip()
+            var perEpoch = 0.0, prediction = 0.0
+            for fold in config.folds.trained {
+                let held = dataset.train.filter { folds.foldOf[$0.name] == fold }
+                let rest = dataset.train.filter { folds.foldOf[$0.name] != fold }
+                perEpoch += Double(model.oversampleRare?.expand(rest).count ?? rest.count) + Double(held.count) * RunEstimate.predictionShare
+                prediction += Double(held.count * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views) * RunEstimate.predictionShare
+            }
+            if config.folds.refit {
+                perEpoch += Double(model.oversampleRare?.expand(dataset.train).count ?? dataset.train.count)
+                prediction += Double(dataset.test.count * views) * RunEstimate.predictionShare
+            }
+            work.append(TimeBudget.ModelWork(name: model.name, settings: settings[index], mostEpochs: model.epochs, secondsPerChip: seconds,
+                                             chipsPerEpoch: perEpoch, predictionChips: prediction, epochs: model.epochs))
+        }
+        let spent = Date().timeIntervalSince(startedAt)
+        let epochs = TimeBudget.plan(availableSeconds: Double(minutes) * 60 - spent, models: work)
+        for index in work.indices {
+            work[index].epochs = epochs[index]
+            config.models[index].epochs = epochs[index]
+        }
+        try writeJSON(TimeBudget.Record(budgetMinutes: minutes, workload: workload, secondsBefore: spent, models: work), to: file)
+        let planned = work.reduce(spent) { total, w in total + w.secondsPerChip * (w.chipsPerEpoch * Double(w.epochs) + w.predictionChips) }
+        progress.note("budget \(Self.minutes(minutes)): " + work.map { w in
+            String(format: "%@ %d of %d epochs (%.1f ms a training chip)", w.name, w.epochs, w.mostEpochs, w.secondsPerChip * 1000)
+        }.joined(separator: ", ") + String(format: "; training and predictions planned to end at %.1f min", planned / 60))
+    }
+
+    /// A model's settings but its epochs, as the stage keys see them.
+    func budgetSettings(_ model: ModelSpec) -> String {
+        var spec = model
+        spec.epochs = 0
+        var inputs = StageInputs()
+        inputs.addModelSettings(spec)
+        inputs.add("init", model.initWeights ?? "none")
+        return inputs.key
+    }
+
+    static func minutes(_ value: Float) -> String { value == value.rounded() ? "\(Int(value)) min" : "\(value) min" }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import NN
+import PlanetData
+import Tensor
+
+extension FoldTrainer {
+    /// Seconds one training chip takes through a full step (loading, augmentation, forward, loss,
+    /// backward, optimiser), measured on `batches` batches of this fold's first epoch after one
+    /// warm-up batch (first-touch allocation, prepared weights). Nothing is written; the fold's own
+    /// run starts from scratch afterwards. For `budget_minutes`.
+    public func measureSecondsPerTrainingChip(batches: Int = 3) throws -> Double {
+        precondition(batches >= 1, "at least one timed batch")
+        let model = try Self.makeModel(spec, bands: bands.bandCount, observer: nil)
+        let optimizer = makeOptimizer()
+        let loader = ChipLoader(chips: train, bands: bands, options: LoaderOptions(
+            batchSize: spec.batchSize, inputSize: spec.inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
+            dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
+            normalization: statistics, onBadImage: onBadImage))
+        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loss: spec.loss.makeLoss(training: train),
+                                rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: []),
+                                nonFinite: NonFiniteGuard(policy: .skipBatch, place: "\(spec.name) rate probe"),
+                                observer: nil, state: ResumeState())
+        let epoch = loader.epoch(0)
+        var started = Date(), chips = 0, index = 0
+        while index <= batches, let batch = try epoch.next() {
+            guard batch.count > 0 else { continue }
+            _ = try loop.step(batch, epoch: 0, index: index)
+            if index == 0 { started = Date() } else { chips += batch.count }
+            index += 1
+        }
+        guard chips > 0 else { throw TrainingError("\(spec.name): too few training chips to measure a training rate") }
+        return Date().timeIntervalSince(started) / Double(chips)
+    }
+}
