@@ -119,7 +119,7 @@ public enum ThresholdSearch {
             fn[chip] = Int32((truthMask & ~predicted.mask).nonzeroBitCount)
             f2[chip] = fixed(Metrics.fScore(truePositives: Int(tp[chip]), falsePositives: Int(fp[chip]), falseNegatives: Int(fn[chip])))
         }
-        let support = (0..<labels).map { label in truth.reduce(0) { $0 + ($1.contains(label) ? 1 : 0) } }
+        let support = Self.support(truth)
         var onF2 = [Int64](repeating: 0, count: chips), offF2 = onF2
         var difference = [Int64](repeating: 0, count: size + 1), totals = [Int64](repeating: 0, count: size)
 
@@ -170,6 +170,39 @@ public enum ThresholdSearch {
             if !changed { break }
         }
         return thresholds
+    }
+
+    /// Each label's positive chips in `truth` (its support), in label order.
+    public static func support(_ truth: [LabelSet]) -> [Int] {
+        (0..<PlanetLabels.count).map { label in truth.reduce(0) { $0 + ($1.contains(label) ? 1 : 0) } }
+    }
+
+    /// Per-label thresholds shrunk toward `global` by each label's support n (its positive chips):
+    /// t' = g + (t − g) · n / (n + K), K = `strength`. A label keeps n/(n + K) of its move away from g:
+    /// with K = 20, one with 5 positives tuned from 0.2 to 0.6 ends at 0.28 (a fifth of the move), one
+    /// with 2000 positives keeps 99% of it. So a rare label's threshold, fitted on a handful of chips,
+    /// slides toward the global one smoothly instead of by `perLabel`'s hard `minimumSupport` switch
+    /// (which still applies first: a label below it was never moved, and stays at g). K = 0 returns
+    /// `thresholds` unchanged; so does a label at g. Computed in Double from the exact integers n and K,
+    /// then rounded once to Float: the same inputs give the same bits (no sums, no order).
+    ///
+    /// Meant for `perLabel`'s result, applied after the ascent rather than inside it. Inside, each
+    /// coordinate step would score every grid value t at its shrunk image g + (t − g)·w, and so pick
+    /// whichever point of the narrowed range [g + (0.01 − g)·w, g + (0.99 − g)·w] scores best: the
+    /// shrinkage would only clip the range, and a label whose best threshold lies inside it would not be
+    /// pulled toward g at all, the fit undoing the very prior that is meant to temper it. Shrinking the
+    /// finished estimate keeps the two apart, as a shrinkage estimator does. The price: the other labels'
+    /// thresholds were tuned with this label at t, not t' (a label's threshold changes only its own
+    /// decisions, so the coupling is through each chip's F2 alone), and they are not re-tuned afterwards,
+    /// which would fit the same out-of-fold noise back into them.
+    public static func shrink(_ thresholds: [Float], toward global: Float, support: [Int], strength: Int) -> [Float] {
+        precondition(thresholds.count == support.count, "\(thresholds.count) thresholds, \(support.count) supports")
+        precondition(strength >= 0 && support.allSatisfy { $0 >= 0 }, "negative shrinkage \(strength) or support")
+        guard strength > 0 else { return thresholds }
+        return zip(thresholds, support).map { threshold, n in
+            let kept = Double(n) / Double(n + strength)
+            return Float(Double(global) + (Double(threshold) - Double(global)) * kept)
+        }
     }
 
     // MARK: Shared pieces

@@ -251,6 +251,11 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var weatherRule: WeatherRule = .auto
     /// Labels with fewer positives than this keep the global threshold in per-label tuning.
     public var minimumSupport: Int = 20
+    /// K: `per_label` thresholds are shrunk toward the global one, each keeping n/(n + K) of its move
+    /// for a label with n positives out of fold (`ThresholdSearch.shrink`). 0 (the default): off. Labels
+    /// under `minimum_support` still keep the global threshold (set it to 0 to let shrinkage alone
+    /// temper rare labels).
+    public var shrinkage: Int = 0
 
     public init() {}
 
@@ -282,6 +287,7 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
         case method, fixed
         case weatherRule = "weather_rule"
         case minimumSupport = "minimum_support"
+        case shrinkage
     }
 
     public init(from decoder: any Decoder) throws {
@@ -290,11 +296,25 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
         fixed = try c.setting(.fixed) ?? fixed
         weatherRule = try c.setting(.weatherRule) ?? weatherRule
         minimumSupport = try c.setting(.minimumSupport) ?? minimumSupport
+        shrinkage = try c.setting(.shrinkage) ?? shrinkage
+    }
+
+    /// As the synthesized coding, but `shrinkage` only when on: the tune stage's key (each field of
+    /// this, `StageInputs.addFields`) and config.json stay as they were before the setting existed, so
+    /// results made without it remain up to date, and `shrinkage: 0` is the same run as no shrinkage.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(fixed, forKey: .fixed)
+        try c.encode(weatherRule, forKey: .weatherRule)
+        try c.encode(minimumSupport, forKey: .minimumSupport)
+        if shrinkage != 0 { try c.encode(shrinkage, forKey: .shrinkage) }
     }
 
     public func validate() throws(SettingError) {
         try SettingError.check(fixed, in: 0...1, "fixed")
         try SettingError.check(minimumSupport, in: 0...Int.max, "minimum_support")
+        try SettingError.check(shrinkage, in: 0...10_000, "shrinkage")
     }
 }
 
