@@ -73,21 +73,27 @@ public final class FoldTrainer {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let model = try Self.makeModel(spec, bands: bands.bandCount, observer: observer)
         let optimizer = makeOptimizer()
-        let loader = ChipLoader(chips: spec.oversampleRare?.expand(train) ?? train, bands: bands, options: LoaderOptions(
-            batchSize: spec.batchSize, inputSize: spec.inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
-            dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
-            normalization: statistics, onBadImage: onBadImage))
+        let loader = trainingLoader(inputSize: spec.inputSize)
         var state = ResumeState()
         if let resumed = try resumeState(model: model, optimizer: optimizer) {
             state = resumed
             observer?.resumed(model: spec.name, fold: fold, afterEpoch: state.history.count, epochs: spec.epochs)
         }
-        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loss: spec.loss.makeLoss(training: train),
+        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loaders: [spec.inputSize: loader], loss: spec.loss.makeLoss(training: train),
                                 rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: state.history),
                                 nonFinite: NonFiniteGuard(policy: spec.onNonFinite, place: "\(spec.name) fold \(fold)"),
                                 observer: observer, state: state)
         try loop.run(epochs: epochsThisCall ?? .max)
         return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped)
+    }
+
+    /// The training chips' loader at `inputSize` (the epoch's order and augmentation draws depend on
+    /// the seed, fold and epoch alone, not the size).
+    func trainingLoader(inputSize: Int) -> ChipLoader {
+        ChipLoader(chips: spec.oversampleRare?.expand(train) ?? train, bands: bands, options: LoaderOptions(
+            batchSize: spec.batchSize, inputSize: inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
+            dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
+            normalization: statistics, onBadImage: onBadImage))
     }
 
     func makeOptimizer() -> Optimizer {

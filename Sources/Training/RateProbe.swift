@@ -12,11 +12,8 @@ extension FoldTrainer {
         precondition(batches >= 1, "at least one timed batch")
         let model = try Self.makeModel(spec, bands: bands.bandCount, observer: nil)
         let optimizer = makeOptimizer()
-        let loader = ChipLoader(chips: train, bands: bands, options: LoaderOptions(
-            batchSize: spec.batchSize, inputSize: spec.inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
-            dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
-            normalization: statistics, onBadImage: onBadImage))
-        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loss: spec.loss.makeLoss(training: train),
+        let loader = trainingLoader(inputSize: spec.inputSize)
+        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loaders: [spec.inputSize: loader], loss: spec.loss.makeLoss(training: train),
                                 rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: []),
                                 nonFinite: NonFiniteGuard(policy: .skipBatch, place: "\(spec.name) rate probe"),
                                 observer: nil, state: ResumeState())

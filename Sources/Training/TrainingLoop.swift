@@ -10,7 +10,10 @@ struct TrainingLoop {
     let trainer: FoldTrainer
     let model: Layer
     let optimizer: Optimizer
+    /// The loader at the model's input size (its batches per epoch are every size's).
     let loader: ChipLoader
+    /// Loaders by input size, made as `progressive_resizing` reaches them.
+    var loaders: [Int: ChipLoader]
     let loss: any Loss
     var rates: LearningRatePlan
     var nonFinite: NonFiniteGuard
@@ -44,7 +47,9 @@ struct TrainingLoop {
 
     mutating func trainEpoch(_ epoch: Int, started: Date) throws -> EpochTraining {
         reseedDropout(epoch: epoch)
-        let batches = loader.epoch(epoch)
+        let size = spec.trainingInputSize(epoch: epoch)
+        if loaders[size] == nil { loaders[size] = trainer.trainingLoader(inputSize: size) }
+        let batches = loaders[size]!.epoch(epoch)
         var trained = EpochTraining(learningRate: optimizer.learningRate)
         var index = 0
         while let batch = try batches.next() {

@@ -26,6 +26,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var earlyStopping: EarlyStopping?
     /// Draw chips with a rare label more than once an epoch (nil: every chip once).
     public var oversampleRare: RareOversampling?
+    /// Train the first epochs at smaller inputs (nil: every epoch at `inputSize`).
+    public var progressiveResizing: ProgressiveResizing?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -66,6 +68,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case optimizer, schedule, augmentation, loss
         case earlyStopping = "early_stopping"
         case oversampleRare = "oversample_rare"
+        case progressiveResizing = "progressive_resizing"
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -99,6 +102,12 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         loss = try c.setting(.loss) ?? loss
         earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
         oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
+        progressiveResizing = try c.decodeIfPresent(ProgressiveResizing.self, forKey: .progressiveResizing)
+    }
+
+    /// The input size epoch `epoch` (from 0) trains at.
+    public func trainingInputSize(epoch: Int) -> Int {
+        progressiveResizing?.inputSize(epoch: epoch, final: inputSize) ?? inputSize
     }
 
     public func validate() throws(SettingError) {
@@ -109,6 +118,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         try SettingError.check(epochs, in: 1...10_000, "epochs")
         try SettingError.check(batchSize, in: 1...4096, "batch_size")
         if let clipGradientNorm { try SettingError.check(clipGradientNorm, in: 1e-6...1e6, "clip_gradient_norm") }
+        if let problem = progressiveResizing?.problem(for: self) { throw SettingError(["progressive_resizing"] + problem.keys, problem.text) }
     }
 }
 

@@ -113,3 +113,27 @@ final class PipelineConfigTests: XCTestCase {
               "p.yaml:2: models.0.epochs: expected a whole number, got \"ten\"")
     }
 }
+
+/// `models[].progressive_resizing` as the pipeline file gives it.
+final class ProgressiveResizingConfigTests: XCTestCase {
+    func parse(_ resizing: String, epochs: Int = 10) throws -> PipelineConfig {
+        try PipelineConfig.parse("data: {root: x, input_size: 96}\nmodels:\n  - backbone: resnet18\n    epochs: \(epochs)\n    progressive_resizing: \(resizing)\n",
+                                 file: "p.yaml", defaultName: "p")
+    }
+
+    func error(_ resizing: String, epochs: Int = 10) -> String {
+        do { _ = try parse(resizing, epochs: epochs); return "no error" } catch { return "\(error)" }
+    }
+
+    func testStagesAreReadAndChecked() throws {
+        let config = try parse("[{epochs: 4, input_size: 64}, {epochs: 3, input_size: 80}]")
+        XCTAssertEqual(config.models[0].progressiveResizing?.stages, [.init(epochs: 4, inputSize: 64), .init(epochs: 3, inputSize: 80)])
+        XCTAssertEqual((0..<10).map { config.models[0].trainingInputSize(epoch: $0) }, [64, 64, 64, 64, 80, 80, 80, 96, 96, 96])
+        XCTAssertEqual(error("[{epochs: 10, input_size: 64}]"),
+                       "p.yaml:5: models.0.progressive_resizing: the stages take 10 epochs of the model's 10: leave some for input_size 96")
+        XCTAssertEqual(error("[{epochs: 2, input_size: 64}, {epochs: 2, input_size: 16}]"),
+                       "p.yaml:5: models.0.progressive_resizing.1.input_size: 16 is out of range 32...1024")
+        XCTAssertEqual(error("[{epochs: 2}]"), "p.yaml:5: models.0.progressive_resizing.0: missing input_size (the stage's size in pixels)")
+        XCTAssertEqual(error("[]"), "p.yaml:5: models.0.progressive_resizing: at least one stage ({epochs: N, input_size: PX}), or leave it out")
+    }
+}
