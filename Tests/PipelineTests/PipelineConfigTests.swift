@@ -89,7 +89,7 @@ final class PipelineConfigTests: XCTestCase {
             XCTAssertEqual(error(text + (text.hasPrefix(minimal) ? "}" : "")), expected, line: line)
         }
         check(model("loss: {positive_weight: balanced}"),
-              "p.yaml:3: models.0.loss.positive_weight: unknown key (did you mean \"positive_weights\"?); known here: kind, positive_weights")
+              "p.yaml:3: models.0.loss.positive_weight: unknown key (did you mean \"positive_weights\"?); known here: kind, positive_weights, label_smoothing")
         check(model("loss: {positive_weights: always}"), "p.yaml:3: models.0.loss.positive_weights: \"always\" is not one of balanced")
         check(model("early_stopping: {metric: f3}"), "p.yaml:3: models.0.early_stopping.metric: \"f3\" is not one of f2, loss")
         check(model("augmentation: {crop: {scale: [0.9, 0.5]}}"), "p.yaml:3: models.0.augmentation.crop.scale: low 0.9 is above high 0.5")
