@@ -26,6 +26,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var earlyStopping: EarlyStopping?
     /// Draw chips with a rare label more than once an epoch (nil: every chip once).
     public var oversampleRare: RareOversampling?
+    /// Mix training batches' chips and targets (nil: no mixing).
+    public var mixup: Mixup?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -66,6 +68,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case optimizer, schedule, augmentation, loss
         case earlyStopping = "early_stopping"
         case oversampleRare = "oversample_rare"
+        case mixup
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -99,6 +102,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         loss = try c.setting(.loss) ?? loss
         earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
         oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
+        mixup = try c.decodeIfPresent(Mixup.self, forKey: .mixup)
     }
 
     public func validate() throws(SettingError) {
