@@ -15,7 +15,7 @@ import Tensor
 ///
 /// `run` resumes from `resume.safetensors` (an `NN.TrainingState`; `ResumeState` is what the trainer
 /// keeps in it) when it exists and was written for the same spec. Every random draw (batch order,
-/// augmentation, dropout masks) is seeded by (seed, fold, epoch), so a run resumed after epoch e
+/// augmentation, dropout masks, mixup) is seeded by (seed, fold, epoch), so a run resumed after epoch e
 /// continues exactly as one that never stopped.
 ///
 /// The pieces: `TrainingLoop` (epochs, batches, events to the `TrainingObserver`), `NonFiniteGuard`

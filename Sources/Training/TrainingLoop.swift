@@ -70,9 +70,10 @@ struct TrainingLoop {
         return trained
     }
 
-    /// One optimiser step on `batch` (batch `index` of `epoch`, from 0): its loss, or nil when the
-    /// batch was skipped for a loss or gradient that is not finite.
+    /// One optimiser step on `batch` (batch `index` of `epoch`, from 0; first mixed under `mixup`): its
+    /// loss, or nil when the batch was skipped for a loss or gradient that is not finite.
     mutating func step(_ batch: Batch, epoch: Int, index: Int) throws -> Float? {
+        let batch = spec.mixup.map { BatchMixer($0, seed: spec.seed, fold: fold).mix(batch, epoch: epoch) } ?? batch
         let logits = model.forward(batch.input, mode: .training)
         let (value, gradient) = loss.lossAndGradient(logits: logits, targets: batch.targets!)
         var problem = NonFiniteGuard.lossProblem(value, model: model)

@@ -28,6 +28,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var oversampleRare: RareOversampling?
     /// Train the first epochs at smaller inputs (nil: every epoch at `inputSize`).
     public var progressiveResizing: ProgressiveResizing?
+    /// Mix training batches' chips and targets (nil: no mixing).
+    public var mixup: Mixup?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -69,6 +71,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case earlyStopping = "early_stopping"
         case oversampleRare = "oversample_rare"
         case progressiveResizing = "progressive_resizing"
+        case mixup
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -103,6 +106,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
         oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
         progressiveResizing = try c.decodeIfPresent(ProgressiveResizing.self, forKey: .progressiveResizing)
+        mixup = try c.decodeIfPresent(Mixup.self, forKey: .mixup)
     }
 
     /// The input size epoch `epoch` (from 0) trains at.
@@ -255,7 +259,7 @@ public enum ScheduleSpec: Codable, Sendable, Equatable, ValidatedSettings {
 }
 
 /// The training loss.
-public struct LossSpec: Codable, Sendable, Equatable {
+public struct LossSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public enum Kind: String, SettingChoice {
         /// Binary cross-entropy from logits.
         case bce
@@ -268,22 +272,45 @@ public struct LossSpec: Codable, Sendable, Equatable {
     /// Per-label weight of positive examples in BCE: "balanced" weighs each label by
     /// sqrt(negatives / positives) in the training fold, kept between 1 and 10; nil weighs all alike.
     public var positiveWeights: PositiveWeights?
+    /// ε in [0, 0.5): BCE's targets y become y·(1 − ε) + ε/2 (soft F2's stay as they are); 0 is off.
+    public var labelSmoothing: Float = 0
 
     public enum PositiveWeights: String, SettingChoice { case balanced }
 
-    public init(kind: Kind = .bce, positiveWeights: PositiveWeights? = nil) {
+    public init(kind: Kind = .bce, positiveWeights: PositiveWeights? = nil, labelSmoothing: Float = 0) {
         self.kind = kind
         self.positiveWeights = positiveWeights
+        self.labelSmoothing = labelSmoothing
     }
 
     enum CodingKeys: String, SettingKeys {
         case kind
         case positiveWeights = "positive_weights"
+        case labelSmoothing = "label_smoothing"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(kind: try c.setting(.kind) ?? .bce, positiveWeights: try c.decodeIfPresent(PositiveWeights.self, forKey: .positiveWeights))
+        self.init(kind: try c.setting(.kind) ?? .bce, positiveWeights: try c.decodeIfPresent(PositiveWeights.self, forKey: .positiveWeights),
+                  labelSmoothing: try c.setting(.labelSmoothing) ?? 0)
+    }
+
+    /// `label_smoothing` only when it is on: a loss without it is coded (and keys its stage) as
+    /// before the setting existed.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(positiveWeights, forKey: .positiveWeights)
+        if labelSmoothing != 0 { try c.encode(labelSmoothing, forKey: .labelSmoothing) }
+    }
+
+    public func validate() throws(SettingError) {
+        guard labelSmoothing >= 0, labelSmoothing < 0.5 else {
+            throw SettingError(["label_smoothing"], "\(labelSmoothing) is out of range 0..<0.5")
+        }
+        if labelSmoothing > 0, kind == .softF2 {
+            throw SettingError(["label_smoothing"], "smooths BCE's targets, and soft_f2 has no BCE term (use bce or bce+soft_f2)")
+        }
     }
 }
 

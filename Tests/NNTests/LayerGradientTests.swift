@@ -304,6 +304,8 @@ final class LayerGradientTests: XCTestCase {
         extreme.scalars[0] = 40
         extreme.scalars[1] = -40
         let weights: [Float] = [1, 2, 0.5, 3, 1]
+        // Mixup's targets: anywhere in [0, 1].
+        let soft = Tensor(shape: [5, 4], scalars: (0..<20).map { _ in random.nextUniform() })
         let losses: [(String, Tensor, (Tensor) -> (loss: Float, gradient: Tensor))] = [
             ("bce", logits, { BinaryCrossEntropy().lossAndGradient(logits: $0, targets: targets) }),
             ("bce positive weights", logits, { BinaryCrossEntropy(positiveWeights: weights).lossAndGradient(logits: $0, targets: targets) }),
@@ -312,6 +314,13 @@ final class LayerGradientTests: XCTestCase {
             ("weighted sum", logits, { WeightedLossSum([(weight: 0.3, loss: BinaryCrossEntropy(positiveWeights: weights)), (weight: 0.7, loss: SoftF2())])
                 .lossAndGradient(logits: $0, targets: targets) }),
             ("mean", logits, { WeightedLossSum.mean([BinaryCrossEntropy(), SoftF2()]).lossAndGradient(logits: $0, targets: targets) }),
+            ("bce label smoothing", logits, { LabelSmoothing(epsilon: 0.1, BinaryCrossEntropy(positiveWeights: weights))
+                .lossAndGradient(logits: $0, targets: targets) }),
+            ("bce label smoothing extreme logits", extreme, { LabelSmoothing(epsilon: 0.3, BinaryCrossEntropy()).lossAndGradient(logits: $0, targets: targets) }),
+            ("bce soft targets", logits, { BinaryCrossEntropy(positiveWeights: weights).lossAndGradient(logits: $0, targets: soft) }),
+            ("soft F2 soft targets", logits, { SoftF2().lossAndGradient(logits: $0, targets: soft) }),
+            ("mean smoothed bce, soft targets", logits, { WeightedLossSum.mean([LabelSmoothing(epsilon: 0.1, BinaryCrossEntropy(positiveWeights: weights)),
+                                                                                SoftF2()]).lossAndGradient(logits: $0, targets: soft) }),
         ]
         for (label, input, loss) in losses {
             let (value, gradient) = loss(input)

@@ -65,6 +65,59 @@ final class LossTests: XCTestCase {
                        zip(a.gradient.scalars, b.gradient.scalars).map { (($0 + $1) / 2).bitPattern })
     }
 
+    // MARK: - Label smoothing and soft targets
+
+    /// ε = 0.2 turns the targets 1, 0 into 0.9, 0.1; BCE with positive weights 2 and 0.5 on those,
+    /// from the textbook form −[p·y·log σ(x) + (1 − y)·log(1 − σ(x))], gradient −p·y·(1 − σ) + (1 − y)·σ.
+    func testLabelSmoothingByHand() {
+        check(LabelSmoothing(epsilon: 0.2, BinaryCrossEntropy(positiveWeights: [2, 0.5])), value: 1.7375067668122532,
+              gradient: [-0.1416666666666667, 0.12814613096261177, -0.21483521656616822, 0.12111595873066026, -0.04039210536017001,
+                         0.14249090341355194], "smoothed weighted BCE")
+        let positive: Float = 1 * (1 - 0.2) + 0.2 / 2, negative: Float = 0.2 / 2  // 0.9 and 0.1, rounded as Float rounds them
+        XCTAssertEqual(LabelSmoothing.smooth(targets, epsilon: 0.2).scalars, [positive, negative, positive, negative, positive, negative])
+        XCTAssertEqual(Double(positive), 0.9, accuracy: 1e-7)
+    }
+
+    /// Smoothed, BCE's slope vanishes at the finite logit log((1 − ε/2) / (ε/2)) (2.1972 for ε = 0.2)
+    /// for a positive, and at its negation for a negative; unsmoothed it is still −(1 − σ)/n there.
+    func testLabelSmoothingPutsBCEsMinimumAtAFiniteLogit() {
+        let optimum = Float(log(0.9 / 0.1))
+        let logits = Tensor(shape: [1, 2], scalars: [optimum, -optimum]), targets = Tensor(shape: [1, 2], scalars: [1, 0])
+        let smoothed = LabelSmoothing(epsilon: 0.2, BinaryCrossEntropy()).lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(smoothed.gradient.scalars[0]), 0, accuracy: 1e-7)
+        XCTAssertEqual(Double(smoothed.gradient.scalars[1]), 0, accuracy: 1e-7)
+        let plain = BinaryCrossEntropy().lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(Double(plain.gradient.scalars[0]), -0.1 / 2, accuracy: 1e-7)
+        XCTAssertEqual(Double(plain.gradient.scalars[1]), 0.1 / 2, accuracy: 1e-7)
+    }
+
+    /// ε = 0 gives the base loss's value and gradient to the bit.
+    func testZeroSmoothingIsTheBaseLoss() {
+        let base = BinaryCrossEntropy(positiveWeights: [2, 0.5]).lossAndGradient(logits: logits, targets: targets)
+        let smoothed = LabelSmoothing(epsilon: 0, BinaryCrossEntropy(positiveWeights: [2, 0.5])).lossAndGradient(logits: logits, targets: targets)
+        XCTAssertEqual(smoothed.loss.bitPattern, base.loss.bitPattern)
+        XCTAssertEqual(smoothed.gradient.scalars.map(\.bitPattern), base.gradient.scalars.map(\.bitPattern))
+    }
+
+    /// A soft target t (mixup's) costs t·(the loss at 1) + (1 − t)·(the loss at 0), value and
+    /// gradient, positive weights included: BCE is linear in its targets.
+    func testBCEOnSoftTargetsIsTheMixOfItsHardOnes() {
+        let t: [Float] = [0.3, 0.75, 0.5, 0.1, 1, 0]
+        let loss = BinaryCrossEntropy(positiveWeights: [2, 0.5])
+        let soft = loss.lossAndGradient(logits: logits, targets: Tensor(shape: [2, 3], scalars: t))
+        let one = loss.lossAndGradient(logits: logits, targets: Tensor(shape: [2, 3], repeating: 1))
+        let zero = loss.lossAndGradient(logits: logits, targets: Tensor(shape: [2, 3], repeating: 0))
+        var value = 0.0
+        for i in 0..<6 {
+            let expected = Double(t[i]) * Double(one.gradient.scalars[i]) + Double(1 - t[i]) * Double(zero.gradient.scalars[i])
+            XCTAssertEqual(Double(soft.gradient.scalars[i]), expected, accuracy: 1e-7, "gradient [\(i)]")
+            // Each element's loss, from the hand form, at t.
+            let x = Double(logits.scalars[i]), p = i < 3 ? 2.0 : 0.5, s = 1 / (1 + exp(-x))
+            value += -(p * Double(t[i]) * log(s) + (1 - Double(t[i])) * log(1 - s)) / 6
+        }
+        XCTAssertEqual(Double(soft.loss), value, accuracy: 1e-6)
+    }
+
     /// √(negatives / positives), kept within [1, 10]: 10 examples with 0, 1, 2, 5 and 9 positives.
     func testBalancedPositiveWeights() {
         let weights = BinaryCrossEntropy.balancedPositiveWeights(positives: [0, 1, 2, 5, 9], total: 10)

@@ -53,7 +53,7 @@ final class PipelineConfigTests: XCTestCase {
 
     func testUnknownKeysAndBadValuesNameTheKeyAndLine() {
         XCTAssertEqual(error(minimal + "\n    epoch: 3"),
-                       "p.yaml:6: models.0.epoch: unknown key (did you mean \"epochs\"?); known here: name, backbone, init, init_strict, input_size, epochs, batch_size, optimizer, schedule, augmentation, loss, early_stopping, oversample_rare, clip_gradient_norm, on_non_finite, seed")
+                       "p.yaml:6: models.0.epoch: unknown key (did you mean \"epochs\"?); known here: name, backbone, init, init_strict, input_size, epochs, batch_size, optimizer, schedule, augmentation, loss, early_stopping, oversample_rare, progressive_resizing, mixup, clip_gradient_norm, on_non_finite, seed")
         XCTAssertEqual(error(minimal.replacingOccurrences(of: "epochs: 2", with: "epochs: ten")),
                        "p.yaml:5: models.0.epochs: expected a whole number, got \"ten\"")
         XCTAssertTrue(error(minimal.replacingOccurrences(of: "resnet18", with: "resnet19"))
@@ -89,7 +89,7 @@ final class PipelineConfigTests: XCTestCase {
             XCTAssertEqual(error(text + (text.hasPrefix(minimal) ? "}" : "")), expected, line: line)
         }
         check(model("loss: {positive_weight: balanced}"),
-              "p.yaml:3: models.0.loss.positive_weight: unknown key (did you mean \"positive_weights\"?); known here: kind, positive_weights")
+              "p.yaml:3: models.0.loss.positive_weight: unknown key (did you mean \"positive_weights\"?); known here: kind, positive_weights, label_smoothing")
         check(model("loss: {positive_weights: always}"), "p.yaml:3: models.0.loss.positive_weights: \"always\" is not one of balanced")
         check(model("early_stopping: {metric: f3}"), "p.yaml:3: models.0.early_stopping.metric: \"f3\" is not one of f2, loss")
         check(model("augmentation: {crop: {scale: [0.9, 0.5]}}"), "p.yaml:3: models.0.augmentation.crop.scale: low 0.9 is above high 0.5")

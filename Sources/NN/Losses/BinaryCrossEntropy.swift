@@ -6,6 +6,8 @@ import Tensor
 /// which never evaluates log(sigmoid(x)) and so stays finite for any x.
 ///   ∂ℓ/∂x = (1 + (p − 1)·y) · σ(x) − p·y  … divided by L·N for the mean.
 /// `positiveWeights` (one per label, default 1) raise the cost of missed positives (rare labels).
+/// Both are linear in y, so a soft target t ∈ [0, 1] (label smoothing, mixup) is exactly
+/// t·(the loss at y = 1) + (1 − t)·(the loss at y = 0).
 public struct BinaryCrossEntropy: Loss {
     public var positiveWeights: [Float]?
 

@@ -1,8 +1,9 @@
 import Tensor
 
 /// A multi-label training loss on logits [L, N] (labels × batch, the engine's feature-major layout)
-/// against targets in {0, 1} of the same shape: the mean loss over the batch and its gradient with
-/// respect to the logits (what `Layer.backward` takes).
+/// against targets in [0, 1] of the same shape (0/1 labels, or soft ones under label smoothing or
+/// mixup): the mean loss over the batch and its gradient with respect to the logits (what
+/// `Layer.backward` takes).
 public protocol Loss {
     func lossAndGradient(logits: Tensor, targets: Tensor) -> (loss: Float, gradient: Tensor)
 }
