@@ -92,8 +92,9 @@ extension PipelineRunner {
         let spent = Date().timeIntervalSince(startedAt)
         let epochs = TimeBudget.plan(availableSeconds: Double(minutes) * 60 - spent, models: work)
         for index in work.indices {
-            work[index].epochs = epochs[index]
-            config.models[index].epochs = epochs[index]
+            // Progressive resizing's stages stay whole, with one epoch at the model's size after them.
+            work[index].epochs = min(work[index].mostEpochs, max(epochs[index], (config.models[index].progressiveResizing?.stagedEpochs ?? 0) + 1))
+            config.models[index].epochs = work[index].epochs
         }
         try writeJSON(TimeBudget.Record(budgetMinutes: minutes, workload: workload, secondsBefore: spent, models: work), to: file)
         let planned = work.reduce(spent) { total, w in total + w.secondsPerChip * (w.chipsPerEpoch * Double(w.epochs) + w.predictionChips) }
