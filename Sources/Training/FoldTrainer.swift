@@ -87,7 +87,9 @@ public final class FoldTrainer {
                                 nonFinite: NonFiniteGuard(policy: spec.onNonFinite, place: "\(spec.name) fold \(fold)"),
                                 observer: observer, state: state)
         try loop.run(epochs: epochsThisCall ?? .max)
-        return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped)
+        try loop.finishAveraging()
+        return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped,
+                           averaged: loop.state.averaged)
     }
 
     func makeOptimizer() -> Optimizer {

@@ -26,6 +26,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var earlyStopping: EarlyStopping?
     /// Draw chips with a rare label more than once an epoch (nil: every chip once).
     public var oversampleRare: RareOversampling?
+    /// Average the weights of the last epochs and predict with that (nil: with the best epoch's).
+    public var swa: WeightAveraging?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -66,6 +68,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case optimizer, schedule, augmentation, loss
         case earlyStopping = "early_stopping"
         case oversampleRare = "oversample_rare"
+        case swa
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -99,6 +102,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         loss = try c.setting(.loss) ?? loss
         earlyStopping = try c.decodeIfPresent(EarlyStopping.self, forKey: .earlyStopping)
         oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
+        swa = try c.decodeIfPresent(WeightAveraging.self, forKey: .swa)
     }
 
     public func validate() throws(SettingError) {
@@ -109,6 +113,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         try SettingError.check(epochs, in: 1...10_000, "epochs")
         try SettingError.check(batchSize, in: 1...4096, "batch_size")
         if let clipGradientNorm { try SettingError.check(clipGradientNorm, in: 1e-6...1e6, "clip_gradient_norm") }
+        try WeightAveraging.check(self)
     }
 }
 
