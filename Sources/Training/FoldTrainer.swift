@@ -11,7 +11,8 @@ import Tensor
 ///                          in its metadata, the epoch, step, history and early-stopping state: one
 ///                          atomic file, so a kill at any moment leaves a consistent point to resume from
 ///     last.safetensors     the last epoch's weights (torchvision names, loadable by torch)
-///     best.safetensors     the best epoch's weights
+///     best.safetensors     the best epoch's weights (with `swa`: the average of the last epochs'
+///                          weights, batch-norm statistics recomputed; `WeightAveraging.swift`)
 ///
 /// `run` resumes from `resume.safetensors` (an `NN.TrainingState`; `ResumeState` is what the trainer
 /// keeps in it) when it exists and was written for the same spec. Every random draw (batch order,
