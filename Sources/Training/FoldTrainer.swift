@@ -11,7 +11,8 @@ import Tensor
 ///                          in its metadata, the epoch, step, history and early-stopping state: one
 ///                          atomic file, so a kill at any moment leaves a consistent point to resume from
 ///     last.safetensors     the last epoch's weights (torchvision names, loadable by torch)
-///     best.safetensors     the best epoch's weights
+///     best.safetensors     the best epoch's weights (with `swa`: the average of the last epochs'
+///                          weights, batch-norm statistics recomputed; `WeightAveraging.swift`)
 ///
 /// `run` resumes from `resume.safetensors` (an `NN.TrainingState`; `ResumeState` is what the trainer
 /// keeps in it) when it exists and was written for the same spec. Every random draw (batch order,
@@ -84,7 +85,9 @@ public final class FoldTrainer {
                                 nonFinite: NonFiniteGuard(policy: spec.onNonFinite, place: "\(spec.name) fold \(fold)"),
                                 observer: observer, state: state)
         try loop.run(epochs: epochsThisCall ?? .max)
-        return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped)
+        try loop.finishAveraging()
+        return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped,
+                           averaged: loop.state.averaged)
     }
 
     /// The training chips' loader at `inputSize` (the epoch's order and augmentation draws depend on

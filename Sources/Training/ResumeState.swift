@@ -12,6 +12,12 @@ struct ResumeState: Equatable {
     var bestEpoch = 0
     /// Early stopping has ended the run.
     var stopped = false
+    /// With `swa`: the running average of the epochs averaged so far (its tensors are kept in the
+    /// resume file beside the weights, its count in the metadata).
+    var average: WeightAverage?
+    /// With `swa`, once the run is trained: what the averaged weights scored (made again by each
+    /// call that finds the run trained, so not kept in the file).
+    var averaged: AveragedRecord?
 
     static let fingerprintKey = "canopy.fingerprint"
 
@@ -26,22 +32,37 @@ struct ResumeState: Equatable {
         self.step = step
         self.bestEpoch = bestEpoch
         self.stopped = metadata["canopy.stopped"] == "true"
+        if let count = metadata[WeightAverage.countKey] {
+            guard let count = Int(count) else { return nil }
+            average = WeightAverage(count: count, stored: [:])
+        }
     }
 
     /// The metadata strings for a resume file of the spec and data `fingerprint` names.
     func metadata(fingerprint: String) throws -> [String: String] {
         let history = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
-        return [Self.fingerprintKey: fingerprint, "canopy.step": String(step), "canopy.best_epoch": String(bestEpoch),
-                "canopy.stopped": String(stopped), "canopy.history": history]
+        var metadata = [Self.fingerprintKey: fingerprint, "canopy.step": String(step), "canopy.best_epoch": String(bestEpoch),
+                        "canopy.stopped": String(stopped), "canopy.history": history]
+        if let average { metadata[WeightAverage.countKey] = String(average.count) }
+        return metadata
     }
 }
 
 extension FoldTrainer {
     /// After epoch `record`: the best weights if it is the best so far, early stopping, the last
     /// weights, and the resume point (in that order, so a resume point never precedes its weights).
+    /// With `swa` there is no best epoch: the weights are added to the average instead when the
+    /// epoch is one of those averaged, and best.safetensors is the average (`finishAveraging`).
     func checkpoint(after record: EpochRecord, state: inout ResumeState, model: Layer, optimizer: Optimizer) throws {
         // Without validation chips (a refit on every chip) the last epoch is the one kept.
-        if state.bestEpoch == 0 || validation.isEmpty || isBetter(record, than: state.history[state.bestEpoch - 1]) {
+        if let swa = spec.swa {
+            if swa.averages(epoch: record.epoch, of: spec.epochs) {
+                var average = state.average ?? WeightAverage()
+                state.average = nil  // one copy of the tensors while adding
+                average.add(model)
+                state.average = average
+            }
+        } else if state.bestEpoch == 0 || validation.isEmpty || isBetter(record, than: state.history[state.bestEpoch - 1]) {
             state.bestEpoch = record.epoch
             try save(model, to: bestPath)
         }
@@ -51,7 +72,7 @@ extension FoldTrainer {
         try save(model, to: lastPath)
         do {
             try Checkpoint.saveTrainingState(model: model, optimizer: optimizer, metadata: try state.metadata(fingerprint: fingerprint),
-                                             to: resumePath)
+                                             extra: state.average?.stored ?? [:], to: resumePath)
         } catch let error as CheckpointError { throw TrainingError(error.description) }
     }
 
@@ -81,8 +102,11 @@ extension FoldTrainer {
             throw TrainingError("\(error) (delete it to start this fold over)")
         }
         guard stored.metadata[ResumeState.fingerprintKey] == fingerprint else { return nil }
-        guard stored.optimizerStep != nil, let state = ResumeState(metadata: stored.metadata) else {
+        guard stored.optimizerStep != nil, var state = ResumeState(metadata: stored.metadata) else {
             throw TrainingError("\(resumePath): incomplete training state (delete it to start this fold over)")
+        }
+        if let count = state.average?.count {
+            state.average = WeightAverage(count: count, stored: stored.tensors(prefix: WeightAverage.resumePrefix))
         }
         do { try stored.restore(model: model, optimizer: optimizer) } catch { throw TrainingError(error.description) }
         return state

@@ -52,6 +52,8 @@ public struct FoldOutcome: Sendable, Equatable {
     public var history: [EpochRecord]
     public var bestEpoch: Int
     public var stoppedEarly: Bool
+    /// With `swa`: what the averaged weights (the fold's best.safetensors) scored.
+    public var averaged: AveragedRecord? = nil
 }
 
 /// Progress reports from training and prediction; a pipeline prints them and logs them.
@@ -65,12 +67,20 @@ public protocol TrainingObserver: AnyObject {
     /// A training batch was left out, its loss or a gradient not finite (`on_non_finite: skip_batch`);
     /// `message` names the model, fold, epoch, batch and what was not finite.
     func batchSkipped(model: String, fold: Int, epoch: Int, batch: Int, message: String)
+    /// With `swa`: the averaged weights are the fold's model, validated as `record` says.
+    func averaged(model: String, fold: Int, record: AveragedRecord)
 }
 
 extension TrainingObserver {
     /// Says so in a note.
     public func resumed(model: String, fold: Int, afterEpoch: Int, epochs: Int) {
         note("\(model) fold \(fold): resuming after epoch \(afterEpoch) of \(epochs)")
+    }
+
+    /// Says so in a note.
+    public func averaged(model: String, fold: Int, record: AveragedRecord) {
+        note(String(format: "%@ fold %d: weights averaged over epochs %d-%d: val loss %.4f  val F2 %.4f (t=%.2f)  %.0f s", model, fold,
+                    record.firstEpoch, record.lastEpoch, record.validationLoss, record.validationMeanF2, record.validationThreshold, record.seconds))
     }
 
     /// Passes the message on as a note.

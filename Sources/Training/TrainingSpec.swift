@@ -30,6 +30,8 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
     public var progressiveResizing: ProgressiveResizing?
     /// Mix training batches' chips and targets (nil: no mixing).
     public var mixup: Mixup?
+    /// Average the weights of the last epochs and predict with that (nil: with the best epoch's).
+    public var swa: WeightAveraging?
     /// Clip the gradients' global norm to this (nil: no clipping).
     public var clipGradientNorm: Float?
     /// A loss or gradient that is not finite: stop (naming epoch, batch and tensor) or skip the batch.
@@ -72,6 +74,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         case oversampleRare = "oversample_rare"
         case progressiveResizing = "progressive_resizing"
         case mixup
+        case swa
         case clipGradientNorm = "clip_gradient_norm"
         case onNonFinite = "on_non_finite"
         case seed
@@ -107,6 +110,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         oversampleRare = try c.decodeIfPresent(RareOversampling.self, forKey: .oversampleRare)
         progressiveResizing = try c.decodeIfPresent(ProgressiveResizing.self, forKey: .progressiveResizing)
         mixup = try c.decodeIfPresent(Mixup.self, forKey: .mixup)
+        swa = try c.decodeIfPresent(WeightAveraging.self, forKey: .swa)
     }
 
     /// The input size epoch `epoch` (from 0) trains at.
@@ -123,6 +127,7 @@ public struct ModelSpec: Codable, Sendable, Equatable, ValidatedSettings {
         try SettingError.check(batchSize, in: 1...4096, "batch_size")
         if let clipGradientNorm { try SettingError.check(clipGradientNorm, in: 1e-6...1e6, "clip_gradient_norm") }
         if let problem = progressiveResizing?.problem(for: self) { throw SettingError(["progressive_resizing"] + problem.keys, problem.text) }
+        try WeightAveraging.check(self)
     }
 }
 

@@ -53,7 +53,7 @@ final class PipelineConfigTests: XCTestCase {
 
     func testUnknownKeysAndBadValuesNameTheKeyAndLine() {
         XCTAssertEqual(error(minimal + "\n    epoch: 3"),
-                       "p.yaml:6: models.0.epoch: unknown key (did you mean \"epochs\"?); known here: name, backbone, init, init_strict, input_size, epochs, batch_size, optimizer, schedule, augmentation, loss, early_stopping, oversample_rare, progressive_resizing, mixup, clip_gradient_norm, on_non_finite, seed")
+                       "p.yaml:6: models.0.epoch: unknown key (did you mean \"epochs\"?); known here: name, backbone, init, init_strict, input_size, epochs, batch_size, optimizer, schedule, augmentation, loss, early_stopping, oversample_rare, progressive_resizing, mixup, swa, clip_gradient_norm, on_non_finite, seed")
         XCTAssertEqual(error(minimal.replacingOccurrences(of: "epochs: 2", with: "epochs: ten")),
                        "p.yaml:5: models.0.epochs: expected a whole number, got \"ten\"")
         XCTAssertTrue(error(minimal.replacingOccurrences(of: "resnet18", with: "resnet19"))

@@ -19,13 +19,13 @@ final class ResumeMidEpochTests: XCTestCase {
     /// Every file a run writes is fsynced; in memory (tmpfs) when there is one, that costs nothing.
     static let scratch = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
 
-    func config(root: String, seed: UInt64) throws -> PipelineConfig {
+    func config(root: String, seed: UInt64, model extra: String = "") throws -> PipelineConfig {
         try PipelineConfig.parse("""
             name: resume
             data: {root: \(root), input_size: 32, limit_test: 6}
             folds: {k: 2, seed: 3}
             models:
-              - {backbone: lenet5, epochs: 2, batch_size: \(Self.batchSize), seed: \(seed), optimizer: {kind: adam, learning_rate: 0.002}, augmentation: {symmetries: d4}}
+              - {backbone: lenet5, epochs: 2, batch_size: \(Self.batchSize), seed: \(seed), optimizer: {kind: adam, learning_rate: 0.002}, augmentation: {symmetries: d4}\(extra)}
             tta: flips
             outputs: {report: false, sample_chips: 0}
             """, file: "resume.yaml", defaultName: "resume")
@@ -45,6 +45,17 @@ final class ResumeMidEpochTests: XCTestCase {
     }
 
     func testAKillInTheMiddleOfAnEpochResumesToTheSameSubmission() throws {
+        try checkAKillInTheMiddleOfAnEpoch()
+    }
+
+    /// With `swa` averaging both epochs: the average of epoch 1 is in the resume file, and the
+    /// averaged model (best.safetensors, what the fold predicts with) is the same bytes.
+    func testAKillInTheMiddleOfAnEpochResumesToTheSameSWAAverage() throws {
+        try checkAKillInTheMiddleOfAnEpoch(model: ", swa: {epochs: 2}")
+    }
+
+    func checkAKillInTheMiddleOfAnEpoch(model extra: String = "") throws {
+        let swa = !extra.isEmpty
         let folder = Self.scratch + "canopy-resume-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let root = try StageCacheTests.copySample(into: folder)
@@ -52,7 +63,7 @@ final class ResumeMidEpochTests: XCTestCase {
         // Fold 0's training chips (dataset order), from the split the pipeline writes. This first
         // prepare also stores the statistics with the data: later runs read them, no image.
         let interrupted = folder + "/interrupted"
-        try run(try config(root: root, seed: 1), results: interrupted, through: .prepare)
+        try run(try config(root: root, seed: 1, model: extra), results: interrupted, through: .prepare)
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/canopy-stats-rgb.json"))
         let split = try FoldAssignment.read(interrupted + "/folds.csv", expectedFolds: 2)
         let dataset = try PlanetDataset.open(root: root, bands: .rgb)
@@ -74,7 +85,7 @@ final class ResumeMidEpochTests: XCTestCase {
             }
         }
         let (seed, chip, stopBatch) = try XCTUnwrap(found)
-        let config = try config(root: root, seed: seed)
+        let config = try config(root: root, seed: seed, model: extra)
         let victim = try XCTUnwrap(training[chip].jpegPath)
         let original = try Data(contentsOf: URL(fileURLWithPath: victim))
 
@@ -92,6 +103,10 @@ final class ResumeMidEpochTests: XCTestCase {
         let stopped = try resumeState(resumePath)
         XCTAssertEqual(stopped.history.map(\.epoch), [1])
         XCTAssertEqual(stopped.step, batches)
+        let stoppedState = try Checkpoint.loadTrainingState(from: resumePath)
+        XCTAssertEqual(stoppedState.metadata["canopy.swa_count"], swa ? "1" : nil, "epoch 1's weights are in the average")
+        XCTAssertEqual(stoppedState.tensors(prefix: "swa.").mapValues(\.tensor),
+                       swa ? try SafeTensorsFile.read(interrupted + "/models/lenet5/fold-0/last.safetensors").tensors.mapValues(\.tensor) : [:])
         XCTAssertFalse(FileManager.default.fileExists(atPath: interrupted + "/models/lenet5/fold-0/fold.json"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: interrupted + "/submission.csv"))
         // The stop was inside epoch 2: its loader hands out `stopBatch` (>= 1) good batches, then fails.
@@ -104,10 +119,16 @@ final class ResumeMidEpochTests: XCTestCase {
         // the stored one, timing included) and ends with the uninterrupted run's bytes.
         try original.write(to: URL(fileURLWithPath: victim))
         try run(config, results: interrupted)
-        struct FoldFile: Decodable { var history: [EpochRecord] }
+        struct FoldFile: Decodable { var history: [EpochRecord]; var swa: AveragedRecord? }
         let fold = try JSONDecoder().decode(FoldFile.self, from: Data(contentsOf: URL(fileURLWithPath: interrupted + "/models/lenet5/fold-0/fold.json")))
         XCTAssertEqual(fold.history.count, 2)
         XCTAssertEqual(fold.history.first, stopped.history.first, "resumed from the stored epoch, not started over")
+        let wholeFold = try JSONDecoder().decode(FoldFile.self, from: Data(contentsOf: URL(fileURLWithPath: whole + "/models/lenet5/fold-0/fold.json")))
+        XCTAssertEqual(fold.swa.map { [$0.firstEpoch, $0.lastEpoch] }, swa ? [1, 2] : nil)
+        XCTAssertEqual(fold.swa?.validationMeanF2, wholeFold.swa?.validationMeanF2)
+        XCTAssertEqual(fold.swa?.validationLoss, wholeFold.swa?.validationLoss)
+        let log = try String(contentsOfFile: whole + "/train_log.csv", encoding: .utf8)
+        XCTAssertEqual(log.contains("\nlenet5,0,swa,,\(wholeFold.swa?.validationLoss ?? 0),"), swa, log)
         for file in ["submission.csv", "predictions/ensemble-test.csv", "predictions/lenet5-oof.csv", "thresholds.json",
                      "models/lenet5/fold-0/best.safetensors", "models/lenet5/fold-0/last.safetensors", "models/lenet5/fold-0/test.csv"] {
             let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/" + file))

@@ -6,6 +6,7 @@ import Tensor
 ///     model.<name>           every parameter and buffer (torchvision names; int64 buffers as I64)
 ///     optimizer.<name>       the optimiser's slots (`<parameter>.momentum_buffer`, `.exp_avg`, ...)
 ///     canopy.optimizer_step  (metadata) the optimiser's step count
+///     <other>.<name>         the caller's own tensors (`extra`: a running weight average, ...)
 ///
 /// and the caller's own metadata strings beside it (epoch, history, early-stopping state, ...).
 public struct TrainingState {
@@ -18,6 +19,13 @@ public struct TrainingState {
 
     /// The optimiser's step count; nil in a file that lacks it (incomplete).
     public var optimizerStep: Int? { Int(metadata[Self.optimizerStepKey] ?? "") }
+
+    /// The stored tensors whose names start with `prefix` (a caller's `extra`), by the rest of the name.
+    public func tensors(prefix: String) -> [String: StoredTensor] {
+        var found: [String: StoredTensor] = [:]
+        for (name, stored) in file.tensors where name.hasPrefix(prefix) { found[String(name.dropFirst(prefix.count))] = stored }
+        return found
+    }
 
     /// Loads the weights into `model` (strict: every name and shape must fit) and the slots and step
     /// into `optimizer`.
@@ -37,10 +45,12 @@ public struct TrainingState {
 }
 
 extension Checkpoint {
-    /// Writes `model`, `optimizer` and `metadata` as a `TrainingState` file.
+    /// Writes `model`, `optimizer` and `metadata` as a `TrainingState` file, and the caller's `extra`
+    /// tensors as they are named (with a prefix of their own: not `model.` nor `optimizer.`).
     public static func saveTrainingState(model: Layer, optimizer: Optimizer, metadata: [String: String],
-                                         to path: String) throws(CheckpointError) {
-        var tensors: [String: StoredTensor] = [:]
+                                         extra: [String: StoredTensor] = [:], to path: String) throws(CheckpointError) {
+        precondition(!extra.keys.contains { $0.hasPrefix("model.") || $0.hasPrefix("optimizer.") }, "extra tensors need a prefix of their own")
+        var tensors = extra
         for (name, entry) in model.state(prefix: "model.") {
             if case .buffer(let buffer) = entry, buffer.kind == .int64 {
                 tensors[name] = StoredTensor(buffer.value, dtype: .i64)

@@ -9,6 +9,10 @@ public final class BatchNorm: Layer {
     public let runningVariance: Buffer
     public let batchesTracked: Buffer
     public var momentum: Float
+    /// Running statistics as the plain mean of every batch since they were last reset (PyTorch's
+    /// `momentum=None`): batch n weighs 1/n in place of `momentum`. What recomputing the statistics
+    /// of averaged weights uses (`resetRunningStatistics()` first).
+    public var cumulativeAverage = false
     public var epsilon: Float
     /// A ReLU right after this layer is fused in (`fuseBatchNormReLU`): this layer applies it, and the
     /// ReLU layer passes values through.
@@ -34,11 +38,19 @@ public final class BatchNorm: Layer {
         case .training:
             let (y, statistics) = BatchNormalization.forwardTraining(
                 x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
-                runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon, relu: appliesReLU)
+                runningVariance: &runningVariance.value, momentum: cumulativeAverage ? 1 / (batchesTracked.value.scalars[0] + 1) : momentum,
+                epsilon: epsilon, relu: appliesReLU)
             batchesTracked.value.scalars[0] += 1
             cache = (x, statistics, appliesReLU ? y : nil)
             return y
         }
+    }
+
+    /// Running mean 0, variance 1, no batch tracked: as a fresh layer (PyTorch's `reset_running_stats`).
+    public func resetRunningStatistics() {
+        runningMean.value = Tensor(shape: runningMean.value.shape)
+        runningVariance.value = Tensor(shape: runningVariance.value.shape, repeating: 1)
+        batchesTracked.value = Tensor(shape: batchesTracked.value.shape)
     }
 
     public func backward(_ dy: Tensor) -> Tensor {

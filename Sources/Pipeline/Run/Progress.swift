@@ -4,7 +4,7 @@ import Training
 
 /// Progress of a run on the terminal: a live bar per epoch (loss, images/s, ETA, peak RSS) and per
 /// prediction pass (images/s, ETA, peak RSS) when standard output is a terminal, plain lines every few seconds otherwise; and every
-/// epoch appended to `train_log.csv` in the results folder.
+/// epoch appended to `train_log.csv` in the results folder (and, with `swa`, the averaged weights' validation, epoch `swa`).
 public final class ProgressPrinter: TrainingObserver {
     public let isTerminal: Bool
     let logPath: String?
@@ -69,9 +69,24 @@ public final class ProgressPrinter: TrainingObserver {
                         String(record.validationMeanF2), String(record.validationThreshold), String(record.learningRate),
                         String(format: "%.3f", record.seconds), String(format: "%.2f", record.imagesPerSecond),
                         String(format: "%.3f", record.loaderWaitSeconds)].joined(separator: ","))
+        writeLog()
+    }
+
+    private func writeLog() {
         if let logPath {
             try? AtomicFile.write(Array((([Self.logHeader] + logRows).joined(separator: "\n") + "\n").utf8), to: logPath)
         }
+    }
+
+    /// The line, and a `train_log.csv` row with `swa` for its epoch (no training loss, rate or speed).
+    public func averaged(model: String, fold: Int, record: AveragedRecord) {
+        update(String(format: "%@ fold %d: weights averaged over epochs %d-%d: val loss %.4f  val F2 %.4f (t=%.2f)  %.0f s", model, fold,
+                      record.firstEpoch, record.lastEpoch, record.validationLoss, record.validationMeanF2, record.validationThreshold,
+                      record.seconds), final: true)
+        logRows.removeAll { $0.hasPrefix("\(model),\(fold),swa,") }
+        logRows.append([model, String(fold), "swa", "", String(record.validationLoss), String(record.validationMeanF2),
+                        String(record.validationThreshold), "", String(format: "%.3f", record.seconds), "", ""].joined(separator: ","))
+        writeLog()
     }
 
     /// A prediction pass's bar, with the process's peak resident memory. Without a terminal a line is

@@ -92,8 +92,11 @@ extension PipelineRunner {
         let spent = Date().timeIntervalSince(startedAt)
         let epochs = TimeBudget.plan(availableSeconds: Double(minutes) * 60 - spent, models: work)
         for index in work.indices {
-            // Progressive resizing's stages stay whole, with one epoch at the model's size after them.
-            work[index].epochs = min(work[index].mostEpochs, max(epochs[index], (config.models[index].progressiveResizing?.stagedEpochs ?? 0) + 1))
+            // Progressive resizing's stages stay whole, with one epoch at the model's size after them;
+            // the epochs `swa` averages stay.
+            let model = config.models[index]
+            let least = max((model.progressiveResizing?.stagedEpochs ?? 0) + 1, model.swa?.epochs ?? 1)
+            work[index].epochs = min(work[index].mostEpochs, max(epochs[index], least))
             config.models[index].epochs = work[index].epochs
         }
         try writeJSON(TimeBudget.Record(budgetMinutes: minutes, workload: workload, secondsBefore: spent, models: work), to: file)

@@ -26,7 +26,14 @@ struct FoldRecord: Codable {
     var bestEpoch: Int
     var stoppedEarly: Bool
     var history: [EpochRecord]
+    /// With `swa`: what the averaged weights (best.safetensors) scored on the validation chips.
+    var swa: AveragedRecord?
     var skipped: [SkippedChipRecord]
+}
+
+extension FoldRecord {
+    /// The weights the fold predicts with: its best epoch's, or with `swa` the average of its last epochs.
+    var kept: String { swa.map { "weights averaged over epochs \($0.firstEpoch)-\($0.lastEpoch)" } ?? "best epoch \(bestEpoch)" }
 }
 
 extension PipelineRunner {
@@ -98,12 +105,12 @@ extension PipelineRunner {
                 let (trainingReused, predictionReused) = (plan.trainingReused, plan.predictionReused)
                 let unit = "\(model.name) fold \(fold)"
                 if predictionReused, let old {
-                    decide("\(unit): training reused (best epoch \(old.bestEpoch)); predictions reused")
+                    decide("\(unit): training reused (\(old.kept)); predictions reused")
                     continue
                 }
                 var record: FoldRecord
                 if trainingReused, let old {
-                    decide("\(unit): training reused (best epoch \(old.bestEpoch)); predictions redone (\(force ? "--force" : predictionInputs.changes(from: old.prediction)))")
+                    decide("\(unit): training reused (\(old.kept)); predictions redone (\(force ? "--force" : predictionInputs.changes(from: old.prediction)))")
                     record = old
                 } else {
                     let reason = force ? "--force" : old == nil && FileManager.default.fileExists(atPath: recordPath)
@@ -127,7 +134,8 @@ extension PipelineRunner {
                     let outcome = try trainer.run(observer: progress)
                     if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
                     record = FoldRecord(trainingKey: trainingKey, training: trainingInputs.dictionary, predictionKey: "", prediction: [:],
-                                        bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly, history: outcome.history, skipped: [])
+                                        bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly, history: outcome.history,
+                                        swa: outcome.averaged, skipped: [])
                     // Training is kept even if prediction is stopped: a rerun then only predicts.
                     try writeJSON(record, to: recordPath)
                 }
@@ -230,7 +238,7 @@ extension PipelineRunner {
         try AtomicFile.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: path("skipped-chips.csv"))
     }
 
-    /// The network of `model` on `fold` with its best epoch's weights.
+    /// The network of `model` on `fold` with its best epoch's weights (with `swa`: the averaged ones).
     func bestNetwork(_ model: ModelSpec, fold: Int) throws -> Layer {
         try bestNetwork(model, folder: foldFolder(model, fold))
     }
