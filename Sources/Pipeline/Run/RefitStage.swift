@@ -43,48 +43,23 @@ extension PipelineRunner {
 
     /// Trains (or reuses) and predicts (or reuses) the refit of `model`.
     func refit(_ model: ModelSpec) throws {
-        let folder = refitFolder(model), recordPath = folder + "/fold.json"
-        let trainingInputs = refitTrainingInputs(model)
-        let predictionInputs = self.predictionInputs(trainingKey: trainingInputs.key)
-        let old = force ? nil : try? readJSON(FoldRecord.self, from: recordPath)
-        let trainingReused = old?.trainingKey == trainingInputs.key && FileManager.default.fileExists(atPath: FoldTrainer.bestPath(in: folder))
-        if trainingReused, old?.predictionKey == predictionInputs.key, FileManager.default.fileExists(atPath: folder + "/test.csv") {
-            decide("\(model.name) refit: training reused (\(old!.bestEpoch) epochs); predictions reused")
-            return
-        }
-        var record: FoldRecord
-        if trainingReused, let old {
-            decide("\(model.name) refit: training reused (\(old.bestEpoch) epochs); predictions redone (\(force ? "--force" : predictionInputs.changes(from: old.prediction)))")
-            record = old
-        } else {
+        let folder = refitFolder(model)
+        let plan = plan(folder: folder, trainingInputs: refitTrainingInputs(model), predictions: ["test.csv"])
+        try run(unit: "\(model.name) refit", plan, model: model, fold: refitFold, kept: { "\($0.history.count) epochs" }, trainer: {
             let (epochs, foldBest) = try refitEpochs(model)
-            decide("\(model.name) refit: training redone (\(force ? "--force" : trainingInputs.changes(from: old?.training))) on all "
-                   + "\(dataset.train.count) training chips for \(epochs) epochs (the folds' best epochs: "
-                   + "\(foldBest.map(String.init).joined(separator: ", "))); predictions redone")
-            if force || old != nil { try? FileManager.default.removeItem(atPath: folder) }
             var spec = model
             spec.epochs = epochs
             spec.earlyStopping = nil
             let trainer = FoldTrainer(spec: spec, fold: refitFold, folder: folder, train: dataset.train, validation: [],
-                                      bands: dataset.bands, statistics: statistics, fingerprint: trainingInputs.key(excluding: ["chips"]))
-            trainer.loaderWorkers = config.data.workers
-            trainer.onBadImage = config.data.onBadImage
-            let outcome = try trainer.run(observer: progress)
-            if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
-            record = FoldRecord(trainingKey: trainingInputs.key, training: trainingInputs.dictionary, predictionKey: "", prediction: [:],
-                                bestEpoch: outcome.bestEpoch, stoppedEarly: false, history: outcome.history, skipped: [])
-            try writeJSON(record, to: recordPath)
-        }
-        let network = try bestNetwork(model, folder: folder)
-        let predictor = predictor(for: model)
-        let test = try predict(predictor, network, dataset.test, tta: config.tta,
-                               what: "\(model.name) refit test\(config.tta == .none ? "" : ", TTA \(config.tta.rawValue)")")
-        try table(dataset.test, test).write(to: folder + "/test.csv")
-        record.skipped = test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
-        progress.foldPredicted(model: model.name, fold: refitFold)
-        record.predictionKey = predictionInputs.key
-        record.prediction = predictionInputs.dictionary
-        try writeJSON(record, to: recordPath)
+                                      bands: dataset.bands, statistics: statistics, fingerprint: plan.trainingInputs.key(excluding: ["chips"]))
+            return (trainer, " on all \(dataset.train.count) training chips for \(epochs) epochs (the folds' best epochs: "
+                    + "\(foldBest.map(String.init).joined(separator: ", ")))")
+        }, predict: {
+            let test = try predict(predictor(for: model), bestNetwork(model, folder: folder), dataset.test, tta: config.tta,
+                                   what: "\(model.name) refit test\(config.tta == .none ? "" : ", TTA \(config.tta.rawValue)")")
+            try table(dataset.test, test).write(to: folder + "/test.csv")
+            return test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
+        })
     }
 
     /// The model's test table: its refit's, or the mean of its trained folds'.

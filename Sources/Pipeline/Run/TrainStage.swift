@@ -45,8 +45,10 @@ extension PipelineRunner {
     /// normalisation and `init`: a chip file fixed after a decode error does not start it over) and prediction of the fold's
     /// validation chips (with and without TTA) and the test chips (with TTA) from the best weights
     /// (reused when the weights, the TTA and the test chips are those it was made from).
-    /// What `train()` finds for one (model, fold): its keys, its record, and what it can reuse.
-    struct FoldPlan {
+    /// What `train()` finds for one unit (a model's fold, or its refit): its keys, its record, and
+    /// what it can reuse.
+    struct UnitPlan {
+        var folder: String
         var trainingInputs: StageInputs
         var predictionInputs: StageInputs
         var old: FoldRecord?
@@ -54,21 +56,24 @@ extension PipelineRunner {
         var predictionReused: Bool
     }
 
-    func plan(_ model: ModelSpec, _ fold: Int) -> FoldPlan {
-        let folder = foldFolder(model, fold)
-        let trainingInputs = self.trainingInputs(model, fold)
+    func plan(_ model: ModelSpec, _ fold: Int) -> UnitPlan {
+        plan(folder: foldFolder(model, fold), trainingInputs: trainingInputs(model, fold), predictions: ["oof.csv", "oof-notta.csv", "test.csv"])
+    }
+
+    /// The unit in `folder` is reused when its record was made from these inputs and its best weights
+    /// (for training) and `predictions` files (for prediction) are there.
+    func plan(folder: String, trainingInputs: StageInputs, predictions: [String]) -> UnitPlan {
         let predictionInputs = self.predictionInputs(trainingKey: trainingInputs.key)
         let old = force ? nil : try? readJSON(FoldRecord.self, from: folder + "/fold.json")
-        let predictionFiles = ["oof.csv", "oof-notta.csv", "test.csv"].map { folder + "/" + $0 }
         let trainingReused = old?.trainingKey == trainingInputs.key && FileManager.default.fileExists(atPath: FoldTrainer.bestPath(in: folder))
         let predictionReused = trainingReused && old?.predictionKey == predictionInputs.key
-            && predictionFiles.allSatisfy { FileManager.default.fileExists(atPath: $0) }
-        return FoldPlan(trainingInputs: trainingInputs, predictionInputs: predictionInputs, old: old,
+            && predictions.allSatisfy { FileManager.default.fileExists(atPath: folder + "/" + $0) }
+        return UnitPlan(folder: folder, trainingInputs: trainingInputs, predictionInputs: predictionInputs, old: old,
                         trainingReused: trainingReused, predictionReused: predictionReused)
     }
 
     /// The whole train stage's work, for the run's ETA.
-    func estimate(_ plans: [[FoldPlan]]) -> RunEstimate {
+    func estimate(_ plans: [[UnitPlan]]) -> RunEstimate {
         var units: [RunEstimate.Unit] = []
         let views = config.tta.symmetries.count
         for (m, model) in config.models.enumerated() {
@@ -97,56 +102,61 @@ extension PipelineRunner {
         defer { progress.estimate = nil }
         for (m, model) in config.models.enumerated() {
             for (f, fold) in config.folds.trained.enumerated() {
-                let folder = foldFolder(model, fold)
-                let recordPath = folder + "/fold.json"
                 let plan = plans[m][f]
-                let (trainingInputs, predictionInputs, old) = (plan.trainingInputs, plan.predictionInputs, plan.old)
-                let (trainingKey, predictionKey) = (trainingInputs.key, predictionInputs.key)
-                let (trainingReused, predictionReused) = (plan.trainingReused, plan.predictionReused)
-                let unit = "\(model.name) fold \(fold)"
-                if predictionReused, let old {
-                    decide("\(unit): training reused (\(old.kept)); predictions reused")
-                    continue
-                }
-                var record: FoldRecord
-                if trainingReused, let old {
-                    decide("\(unit): training reused (\(old.kept)); predictions redone (\(force ? "--force" : predictionInputs.changes(from: old.prediction)))")
-                    record = old
-                } else {
-                    let reason = force ? "--force" : old == nil && FileManager.default.fileExists(atPath: recordPath)
-                        ? "its record is from an older Canopy" : trainingInputs.changes(from: old?.training)
-                    decide("\(unit): training redone (\(reason)); predictions redone")
-                    // A finished fold whose inputs changed starts over (its checkpoint was made from
-                    // other inputs); its old record goes first, so a stop from here on resumes.
-                    if force {
-                        try? FileManager.default.removeItem(atPath: folder)
-                    } else if FileManager.default.fileExists(atPath: recordPath) {
-                        try? FileManager.default.removeItem(atPath: folder + "/resume.safetensors")
-                        try? FileManager.default.removeItem(atPath: recordPath)
-                    }
-                    let validation = dataset.train.filter { folds.foldOf[$0.name] == fold }
-                    let training = dataset.train.filter { folds.foldOf[$0.name] != fold }
-                    let trainer = FoldTrainer(spec: model, fold: fold, folder: folder, train: training, validation: validation,
-                                              bands: dataset.bands, statistics: statistics,
-                                              fingerprint: trainingInputs.key(excluding: ["chips"]))
-                    trainer.loaderWorkers = config.data.workers
-                    trainer.onBadImage = config.data.onBadImage
-                    let outcome = try trainer.run(observer: progress)
-                    if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
-                    record = FoldRecord(trainingKey: trainingKey, training: trainingInputs.dictionary, predictionKey: "", prediction: [:],
-                                        bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly, history: outcome.history,
-                                        swa: outcome.averaged, skipped: [])
-                    // Training is kept even if prediction is stopped: a rerun then only predicts.
-                    try writeJSON(record, to: recordPath)
-                }
-                record.skipped = try predictFold(model, fold: fold, folder: folder)
-                progress.foldPredicted(model: model.name, fold: fold)
-                record.predictionKey = predictionKey
-                record.prediction = predictionInputs.dictionary
-                try writeJSON(record, to: recordPath)
+                try run(unit: "\(model.name) fold \(fold)", plan, model: model, fold: fold, trainer: {
+                    let trainer = FoldTrainer(spec: model, fold: fold, folder: plan.folder,
+                                              train: self.dataset.train.filter { self.folds.foldOf[$0.name] != fold },
+                                              validation: self.dataset.train.filter { self.folds.foldOf[$0.name] == fold },
+                                              bands: self.dataset.bands, statistics: self.statistics,
+                                              fingerprint: plan.trainingInputs.key(excluding: ["chips"]))
+                    return (trainer, "")
+                }, predict: { try self.predictFold(model, fold: fold, folder: plan.folder) })
             }
             if config.folds.refit { try refit(model) }
         }
+    }
+
+    /// Trains (or reuses) and predicts (or reuses) one unit. `trainer` makes the unit's trainer and
+    /// what to say of it when training is redone; `kept` says which weights a record keeps.
+    func run(unit: String, _ plan: UnitPlan, model: ModelSpec, fold: Int, kept: (FoldRecord) -> String = \.kept,
+             trainer makeTrainer: () throws -> (FoldTrainer, String), predict: () throws -> [SkippedChipRecord]) throws {
+        let recordPath = plan.folder + "/fold.json"
+        if plan.predictionReused, let old = plan.old {
+            decide("\(unit): training reused (\(kept(old))); predictions reused")
+            return
+        }
+        var record: FoldRecord
+        if plan.trainingReused, let old = plan.old {
+            decide("\(unit): training reused (\(kept(old))); predictions redone (\(force ? "--force" : plan.predictionInputs.changes(from: old.prediction)))")
+            record = old
+        } else {
+            let reason = force ? "--force" : plan.old == nil && FileManager.default.fileExists(atPath: recordPath)
+                ? "its record is from an older Canopy" : plan.trainingInputs.changes(from: plan.old?.training)
+            let (trainer, detail) = try makeTrainer()
+            decide("\(unit): training redone (\(reason))\(detail); predictions redone")
+            // A finished unit whose inputs changed starts over (its checkpoint was made from other
+            // inputs); its old record goes first, so a stop from here on resumes.
+            if force {
+                try? FileManager.default.removeItem(atPath: plan.folder)
+            } else if FileManager.default.fileExists(atPath: recordPath) {
+                try? FileManager.default.removeItem(atPath: plan.folder + "/resume.safetensors")
+                try? FileManager.default.removeItem(atPath: recordPath)
+            }
+            trainer.loaderWorkers = config.data.workers
+            trainer.onBadImage = config.data.onBadImage
+            let outcome = try trainer.run(observer: progress)
+            if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
+            record = FoldRecord(trainingKey: plan.trainingInputs.key, training: plan.trainingInputs.dictionary, predictionKey: "", prediction: [:],
+                                bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly, history: outcome.history,
+                                swa: outcome.averaged, skipped: [])
+            // Training is kept even if prediction is stopped: a rerun then only predicts.
+            try writeJSON(record, to: recordPath)
+        }
+        record.skipped = try predict()
+        progress.foldPredicted(model: model.name, fold: fold)
+        record.predictionKey = plan.predictionInputs.key
+        record.prediction = plan.predictionInputs.dictionary
+        try writeJSON(record, to: recordPath)
     }
 
     /// Prints and keeps one reuse/redo decision.
