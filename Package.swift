@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
     ]
 )

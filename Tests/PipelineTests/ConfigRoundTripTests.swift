@@ -57,7 +57,6 @@ final class ConfigRoundTripTests: XCTestCase {
     /// using every schedule and loss: a digest of the text the code before the schema change made
     /// (the settings then had Swift's synthesized coding), so results made before stay up to date.
     func testStageInputsAreThoseMadeBeforeTheSchemaChange() throws {
-        let folder = PipelineConfigTests.repository.appendingPathComponent("pipelines")
         let extra = """
             data: {root: x, input_size: 96}
             models:
@@ -71,49 +70,11 @@ final class ConfigRoundTripTests: XCTestCase {
             tta: flips
             outputs: {submission: false, sample_chips: 3}
             """
-        // synth-benchmark.yaml as it was then (its recipe has changed since; the digest is of the coding).
-        let synthBenchmark = """
-            name: synth-benchmark
-
-            data:
-              root: datasets/synth-4000
-              bands: rgb
-              input_size: 64
-              normalization: dataset
-              workers: 2
-
-            folds: {k: 5, seed: 1}
-
-            models:
-              - name: resnet18
-                backbone: resnet18
-                epochs: 3
-                batch_size: 32
-                optimizer: {kind: sgd, learning_rate: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
-                schedule: {kind: cosine, warmup_epochs: 1}
-                augmentation: {symmetries: d4, crop: {scale: [0.8, 1.0], ratio: [0.9, 1.1]}, translate: 2, brightness: 0.05, contrast: 0.05}
-                early_stopping: {metric: f2, patience: 2}
-                seed: 1
-              - name: lenet5
-                backbone: lenet5
-                epochs: 6
-                batch_size: 32
-                optimizer: {kind: adam, learning_rate: 0.002}
-                schedule: {kind: cosine, warmup_epochs: 0}
-                augmentation: {symmetries: d4}
-                seed: 2
-
-            tta: d4
-
-            ensemble: {method: ridge, ridge_lambda: 1}
-
-            thresholds: {method: best, weather_rule: auto}
-
-            outputs: {submission: true, report: true, sample_chips: 24}
-            """
-        var configs = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().filter { $0.hasSuffix(".yaml") }.map {
-            ($0, $0 == "synth-benchmark.yaml" ? try PipelineConfig.parse(synthBenchmark, file: $0, defaultName: "synth-benchmark")
-                                               : try PipelineConfig.load(folder.appendingPathComponent($0).path))
+        // The shipped pipelines as they were when these keys were made (their recipes change; the
+        // digest is of the coding): Fixtures/stage-keys/.
+        let fixtures = PipelineConfigTests.repository.appendingPathComponent("Tests/PipelineTests/Fixtures/stage-keys")
+        var configs = try FileManager.default.contentsOfDirectory(atPath: fixtures.path).sorted().filter { $0.hasSuffix(".yaml") }.map {
+            ($0, try PipelineConfig.load(fixtures.appendingPathComponent($0).path))
         }
         configs.append(("extra.yaml", try PipelineConfig.parse(extra, file: "extra.yaml", defaultName: "extra")))
         var text = ""
