@@ -80,14 +80,20 @@ public final class FoldTrainer {
             state = resumed
             observer?.resumed(model: spec.name, fold: fold, afterEpoch: state.history.count, epochs: spec.epochs)
         }
-        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loaders: [spec.inputSize: loader], loss: spec.loss.makeLoss(training: train),
-                                rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: state.history),
-                                nonFinite: NonFiniteGuard(policy: spec.onNonFinite, place: "\(spec.name) fold \(fold)"),
-                                observer: observer, state: state)
+        var loop = makeLoop(model: model, optimizer: optimizer, loader: loader, policy: spec.onNonFinite, observer: observer, state: state)
         try loop.run(epochs: epochsThisCall ?? .max)
         try loop.finishAveraging()
         return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped,
                            averaged: loop.state.averaged)
+    }
+
+    /// The training loop of `model` from `state` (its learning rates replayed from the history).
+    func makeLoop(model: Layer, optimizer: Optimizer, loader: ChipLoader, policy: ModelSpec.NonFinitePolicy,
+                  observer: TrainingObserver?, state: ResumeState) -> TrainingLoop {
+        TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loaders: [spec.inputSize: loader],
+                     loss: spec.loss.makeLoss(training: train),
+                     rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: state.history),
+                     nonFinite: NonFiniteGuard(policy: policy, place: "\(spec.name) fold \(fold)"), observer: observer, state: state)
     }
 
     /// The training chips' loader at `inputSize` (the epoch's order and augmentation draws depend on

@@ -13,10 +13,7 @@ extension FoldTrainer {
         let model = try Self.makeModel(spec, bands: bands.bandCount, observer: nil)
         let optimizer = makeOptimizer()
         let loader = trainingLoader(inputSize: spec.inputSize)
-        var loop = TrainingLoop(trainer: self, model: model, optimizer: optimizer, loader: loader, loaders: [spec.inputSize: loader], loss: spec.loss.makeLoss(training: train),
-                                rates: LearningRatePlan(spec: spec, stepsPerEpoch: loader.batchesPerEpoch, history: []),
-                                nonFinite: NonFiniteGuard(policy: .skipBatch, place: "\(spec.name) rate probe"),
-                                observer: nil, state: ResumeState())
+        var loop = makeLoop(model: model, optimizer: optimizer, loader: loader, policy: .skipBatch, observer: nil, state: ResumeState())
         let epoch = loader.epoch(0)
         var started = Date(), chips = 0, index = 0
         while index <= batches, let batch = try epoch.next() {

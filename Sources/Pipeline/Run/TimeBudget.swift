@@ -65,7 +65,6 @@ extension PipelineRunner {
                           + old.models.map { "\($0.name) \($0.epochs) of \($0.mostEpochs)" }.joined(separator: ", "))
             return
         }
-        let views = config.tta.symmetries.count
         var work: [TimeBudget.ModelWork] = []
         for (index, model) in config.models.enumerated() {
             let fold = config.folds.trained[0]
@@ -75,17 +74,9 @@ extension PipelineRunner {
             trainer.loaderWorkers = config.data.workers
             trainer.onBadImage = config.data.onBadImage
             let seconds = try trainer.measureSecondsPerTrainingChip()
-            var perEpoch = 0.0, prediction = 0.0
-            for fold in config.folds.trained {
-                let held = dataset.train.filter { folds.foldOf[$0.name] == fold }
-                let rest = dataset.train.filter { folds.foldOf[$0.name] != fold }
-                perEpoch += Double(model.oversampleRare?.expand(rest).count ?? rest.count) + Double(held.count) * RunEstimate.predictionShare
-                prediction += Double(held.count * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views) * RunEstimate.predictionShare
-            }
-            if config.folds.refit {
-                perEpoch += Double(model.oversampleRare?.expand(dataset.train).count ?? dataset.train.count)
-                prediction += Double(dataset.test.count * views) * RunEstimate.predictionShare
-            }
+            let units = self.work(model)
+            let perEpoch = units.reduce(0.0) { $0 + Double($1.drawn) + Double($1.validated) * RunEstimate.predictionShare }
+            let prediction = units.reduce(0.0) { $0 + Double($1.predictionViews) * RunEstimate.predictionShare }
             work.append(TimeBudget.ModelWork(name: model.name, settings: settings[index], mostEpochs: model.epochs, secondsPerChip: seconds,
                                              chipsPerEpoch: perEpoch, predictionChips: prediction, epochs: model.epochs))
         }

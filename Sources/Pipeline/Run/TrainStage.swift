@@ -72,24 +72,40 @@ extension PipelineRunner {
                         trainingReused: trainingReused, predictionReused: predictionReused)
     }
 
-    /// The whole train stage's work, for the run's ETA.
+    /// One unit's work (a trained fold or the refit): chips drawn a training epoch (more than the
+    /// unit's chips when rare-label chips repeat), chips validated an epoch, and prediction views
+    /// after training. For the run's ETA and `budget_minutes`.
+    struct UnitWork {
+        var fold: Int
+        var drawn: Int
+        var validated: Int
+        var predictionViews: Int
+    }
+
+    func work(_ model: ModelSpec) -> [UnitWork] {
+        let views = config.tta.symmetries.count
+        var units = config.folds.trained.map { fold in
+            let held = dataset.train.filter { folds.foldOf[$0.name] == fold }
+            let rest = dataset.train.filter { folds.foldOf[$0.name] != fold }
+            return UnitWork(fold: fold, drawn: model.oversampleRare?.expand(rest).count ?? rest.count, validated: held.count,
+                            predictionViews: held.count * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views)
+        }
+        if config.folds.refit {
+            units.append(UnitWork(fold: refitFold, drawn: model.oversampleRare?.expand(dataset.train).count ?? dataset.train.count,
+                                  validated: 0, predictionViews: dataset.test.count * views))
+        }
+        return units
+    }
+
+    /// The whole train stage's work, for the run's ETA. A refit's epochs are chosen when its folds
+    /// are done: until then, the model's.
     func estimate(_ plans: [[UnitPlan]]) -> RunEstimate {
         var units: [RunEstimate.Unit] = []
-        let views = config.tta.symmetries.count
         for (m, model) in config.models.enumerated() {
-            for (f, fold) in config.folds.trained.enumerated() where !plans[m][f].predictionReused {
-                let validationChips = dataset.train.filter { folds.foldOf[$0.name] == fold }.count
-                // Chips drawn an epoch: more than the fold's when rare-label chips repeat.
-                let drawn = model.oversampleRare.map { $0.expand(dataset.train.filter { folds.foldOf[$0.name] != fold }).count }
-                units.append(RunEstimate.Unit(model: model.name, fold: fold, epochs: plans[m][f].trainingReused ? 0 : model.epochs,
-                                              trainingChips: drawn ?? dataset.train.count - validationChips,
-                                              predictionViews: validationChips * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views))
-            }
-            if config.folds.refit {
-                // Its epochs are chosen when its folds are done: until then, the model's.
-                let drawn = model.oversampleRare.map { $0.expand(dataset.train).count } ?? dataset.train.count
-                units.append(RunEstimate.Unit(model: model.name, fold: refitFold, epochs: model.epochs, trainingChips: drawn,
-                                              predictionViews: dataset.test.count * views))
+            for (f, unit) in work(model).enumerated() where f >= plans[m].count || !plans[m][f].predictionReused {
+                let trainingReused = f < plans[m].count && plans[m][f].trainingReused
+                units.append(RunEstimate.Unit(model: model.name, fold: unit.fold, epochs: trainingReused ? 0 : model.epochs,
+                                              trainingChips: unit.drawn, predictionViews: unit.predictionViews))
             }
         }
         return RunEstimate(units: units)
