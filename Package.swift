@@ -55,8 +55,8 @@ let package = Package(
         .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation"]),
         // A network as an ONNX file: a protobuf writer, ONNX's messages, the lowering of each layer kind.
         .target(name: "ONNX", dependencies: ["NN", "Tensor"]),
-        // Pipeline files, stages with their cache, the runner, progress.
-        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "Support",
+        // Pipeline files, stages with their cache, the runner, progress, `canopy export`.
+        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "ONNX", "Support",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support"]),
         .executableTarget(
