@@ -68,4 +68,20 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("\(weights): missing: train the pipeline first"), missing.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/two"), "nothing written when a file is missing")
     }
+
+    func testARefitPipelineExportsItsRefitAndSaysCanopyPredictsWithItAlone() throws {
+        let results = folder + "/results", out = folder + "/onnx"
+        let run = try CLI.run(["run", pipeline, "--results", results, "--quiet", "--set", "folds.refit=true"])
+        XCTAssertEqual(run.status, 0, run.output)
+        let exported = try CLI.run(["export", pipeline, "--results", results, "--out", out, "--set", "folds.refit=true",
+                                    "--fold", "refit", "--quiet"])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: out)), ["lenet5-refit.onnx", "serving.json"])
+        let serving = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/serving.json")))
+            as? [String: Any])
+        let model = try XCTUnwrap((serving["models"] as? [[String: Any]])?.first)
+        XCTAssertEqual(model["canopy_predicts_with"] as? String, "the refit alone (lenet5-refit.onnx)")
+        XCTAssertEqual((model["networks"] as? [[String: Any]])?.first?["weights"] as? String,
+                       results + "/models/lenet5/refit/best.safetensors")
+    }
 }

@@ -117,99 +117,17 @@ extension PipelineRunner {
     }
 
     private func exportAll(_ request: ExportRequest) throws -> [ExportedNetwork] {
-        let models = try config.models.filter { model in
-            guard let wanted = request.model else { return true }
-            return model.name == wanted
-        }.nonEmpty(orThrow: TrainingError("--model \(request.model ?? ""): no such model in \(source) (its models: "
-                                          + config.models.map(\.name).joined(separator: ", ") + ")"))
-        // The units: trained folds, then the refit.
-        var units: [(label: String, folder: (ModelSpec) -> String)] = config.folds.trained.map { fold in
-            ("fold-\(fold)", { self.foldFolder($0, fold) })
-        }
-        if config.folds.refit { units.append(("refit", { self.refitFolder($0) })) }
-        if let fold = request.fold {
-            let label = fold == "refit" ? "refit" : "fold-\(fold)"
-            guard units.contains(where: { $0.label == label }) else {
-                throw TrainingError("--fold \(fold): not trained by \(source) (its networks: "
-                                    + units.map(\.label).joined(separator: ", ") + ")")
-            }
-            units = units.filter { $0.label == label }
-        }
-
-        // Everything read is checked first.
-        let missingHint = "missing: train the pipeline first (canopy run \(source))"
-        func required(_ file: String) throws -> String {
-            guard FileManager.default.fileExists(atPath: file) else { throw TrainingError("\(file): \(missingHint)") }
-            return file
-        }
-        let decisionRecord = try readJSON(DecisionRecord.self, from: required(path("thresholds.json")))
-        let ensembleRecord = config.models.count > 1 ? try readJSON(EnsembleRecord.self, from: required(path("ensemble.json"))) : nil
-        let bands = config.data.bands
-        let statistics: NormalizationStatistics
-        if config.data.normalization == .dataset {
-            let file = try required(path("stats-\(bands.rawValue.replacingOccurrences(of: "+", with: "-")).json"))
-            statistics = try NormalizationStatistics.read(file)
-            guard statistics.bands == bands, statistics.mean.count == bands.bandCount else {
-                throw TrainingError("\(file): statistics of \(statistics.bands.rawValue), the pipeline reads \(bands.rawValue)")
-            }
-        } else {
-            statistics = NormalizationStatistics(bands: bands, mean: [Float](repeating: 0, count: bands.bandCount),
-                                                 std: [Float](repeating: 1, count: bands.bandCount), chips: 0)
-        }
-        for model in models { for unit in units { _ = try required(FoldTrainer.bestPath(in: unit.folder(model))) } }
-        var checkChips: [DatasetChip] = []
-        if let folder = request.checkImages {
-            checkChips = Array(try PlanetDataset.chips(inFolder: folder, bands: bands).prefix(request.checkCount))
-            guard !checkChips.isEmpty else { throw DataError(file: folder, problem: "no chips to check with (NAME.jpg or NAME.tif)") }
-        }
-
+        let inputs = try exportInputs(request)
         try Folders.create(request.out)
         var exported: [ExportedNetwork] = []
         var servingModels: [ServingDescription.Model] = []
-        // Check inputs by input size: models of the same size share them.
-        var checkInputs: [Int: (input: Tensor, names: [String])] = [:]
-        for model in models {
+        var checkInputs = CheckInputs()
+        for model in inputs.models {
             var networks: [ServingDescription.Network] = []
-            for unit in units {
-                let weights = FoldTrainer.bestPath(in: unit.folder(model))
-                var random = SeededRandom(seed: model.seed)
-                guard let network = BackboneRegistry.make(model.backbone, bands: bands.bandCount, classes: PlanetLabels.count,
-                                                          random: &random) else {
-                    throw TrainingError("\(model.name): unknown backbone \"\(model.backbone)\"")
-                }
-                do { try Checkpoint.load(into: network, from: weights) } catch { throw TrainingError(error.description) }
-                let base = "\(model.name)-\(unit.label)"
-                let onnx = try ONNXLowering.model(
-                    of: network, bands: bands.bandCount, inputSize: model.inputSize, outputs: PlanetLabels.count,
-                    graphName: base, producerVersion: request.producerVersion,
-                    docString: "Canopy \(model.backbone) (\(model.name), \(unit.label)) from \(weights): input [N, \(bands.bandCount), "
-                        + "\(model.inputSize), \(model.inputSize)] normalised per band, output the \(PlanetLabels.count) label probabilities; "
-                        + "see serving.json",
-                    metadata: [("pipeline", config.name), ("model", model.name), ("backbone", model.backbone), ("unit", unit.label),
-                               ("bands", bands.rawValue), ("input_size", "\(model.inputSize)"),
-                               ("labels", PlanetLabels.names.joined(separator: ","))])
-                let bytes = onnx.encoded()
-                let file = request.out + "/" + base + ".onnx"
-                try AtomicFile.write(bytes, to: file)
-
-                var check: String?
-                if !checkChips.isEmpty {
-                    if checkInputs[model.inputSize] == nil { checkInputs[model.inputSize] = try checkInput(checkChips, model, statistics) }
-                    let (input, names) = checkInputs[model.inputSize]!
-                    let probabilities = network.probabilities(input)
-                    let file = SafeTensorsFile(
-                        tensors: ["input": StoredTensor(featureMajorToBatchMajor(input)),
-                                  "probabilities": StoredTensor(featureMajorToBatchMajor(probabilities))],
-                        metadata: ["chips": names.joined(separator: ","), "network": base + ".onnx",
-                                   "what": "input: the chips as Canopy feeds them [N, C, H, W] (decoded, resized, normalised); "
-                                       + "probabilities: Canopy's output for them [N, \(PlanetLabels.count)], one pass, no TTA"])
-                    let name = base + ".check.safetensors"
-                    do { try file.write(to: request.out + "/" + name) } catch { throw TrainingError(error.description) }
-                    check = name
-                }
-                exported.append(ExportedNetwork(model: model.name, unit: unit.label, file: file, bytes: bytes.count,
-                                                nodes: onnx.graph.nodes.count, check: check))
-                networks.append(.init(file: base + ".onnx", unit: unit.label, weights: weights, check: check))
+            for unit in inputs.units {
+                let (network, serving) = try exportNetwork(model, unit, inputs, request, checkInputs: &checkInputs)
+                exported.append(network)
+                networks.append(serving)
             }
             servingModels.append(.init(
                 name: model.name, backbone: model.backbone, inputSize: model.inputSize, networks: networks,
@@ -218,45 +136,154 @@ extension PipelineRunner {
                     : "the mean of the probabilities of folds \(config.folds.trained.map(String.init).joined(separator: ", ")) "
                         + "(\(config.folds.trained.map { "\(model.name)-fold-\($0).onnx" }.joined(separator: ", ")))"))
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let serving = servingDescription(request, inputs, servingModels)
+        try AtomicFile.write(Array(try encoder.encode(serving)) + [10], to: request.out + "/serving.json")
+        return exported
+    }
 
-        let tta = config.tta
-        let serving = ServingDescription(
+    /// A network to export: a trained fold (`fold-K`) or the refit, and where its weights are.
+    struct ExportUnit {
+        var label: String
+        var folder: (ModelSpec) -> String
+    }
+
+    /// What an export reads besides the weights, read (and every weight file's presence checked)
+    /// before anything is written.
+    struct ExportInputs {
+        var models: [ModelSpec]
+        var units: [ExportUnit]
+        var decision: DecisionRecord
+        var ensemble: EnsembleRecord?
+        var statistics: NormalizationStatistics
+        var checkChips: [DatasetChip]
+    }
+
+    /// The check chips as each input size makes them, made once per size.
+    typealias CheckInputs = [Int: (input: Tensor, names: [String])]
+
+    /// The models and units asked for (every model; every trained fold, then the refit), and what
+    /// they need from the results, each missing file an error naming it.
+    private func exportInputs(_ request: ExportRequest) throws -> ExportInputs {
+        let models = config.models.filter { request.model == nil || $0.name == request.model }
+        guard !models.isEmpty else {
+            throw TrainingError("--model \(request.model ?? ""): no such model in \(source) (its models: "
+                                + config.models.map(\.name).joined(separator: ", ") + ")")
+        }
+        var units = config.folds.trained.map { fold in ExportUnit(label: "fold-\(fold)") { self.foldFolder($0, fold) } }
+        if config.folds.refit { units.append(ExportUnit(label: "refit") { self.refitFolder($0) }) }
+        if let fold = request.fold {
+            let label = fold == "refit" ? "refit" : "fold-\(fold)"
+            guard units.contains(where: { $0.label == label }) else {
+                throw TrainingError("--fold \(fold): not trained by \(source) (its networks: " + units.map(\.label).joined(separator: ", ") + ")")
+            }
+            units = units.filter { $0.label == label }
+        }
+
+        func required(_ file: String) throws -> String {
+            guard FileManager.default.fileExists(atPath: file) else {
+                throw TrainingError("\(file): missing: train the pipeline first (canopy run \(source))")
+            }
+            return file
+        }
+        let decision = try readJSON(DecisionRecord.self, from: required(path("thresholds.json")))
+        let ensemble = config.models.count > 1 ? try readJSON(EnsembleRecord.self, from: required(path("ensemble.json"))) : nil
+        let bands = config.data.bands
+        var statistics = NormalizationStatistics(bands: bands, mean: [Float](repeating: 0, count: bands.bandCount),
+                                                 std: [Float](repeating: 1, count: bands.bandCount), chips: 0)
+        if config.data.normalization == .dataset {
+            let file = try required(path("stats-\(bands.rawValue.replacingOccurrences(of: "+", with: "-")).json"))
+            statistics = try NormalizationStatistics.read(file)
+            guard statistics.bands == bands, statistics.mean.count == bands.bandCount else {
+                throw TrainingError("\(file): statistics of \(statistics.bands.rawValue), the pipeline reads \(bands.rawValue)")
+            }
+        }
+        for model in models { for unit in units { _ = try required(FoldTrainer.bestPath(in: unit.folder(model))) } }
+        var checkChips: [DatasetChip] = []
+        if let folder = request.checkImages {
+            checkChips = Array(try PlanetDataset.chips(inFolder: folder, bands: bands).prefix(request.checkCount))
+            guard !checkChips.isEmpty else { throw DataError(file: folder, problem: "no chips to check with (NAME.jpg or NAME.tif)") }
+        }
+        return ExportInputs(models: models, units: units, decision: decision, ensemble: ensemble, statistics: statistics,
+                            checkChips: checkChips)
+    }
+
+    /// One network: its best weights loaded into its backbone, written as ONNX, and its check file when asked.
+    private func exportNetwork(_ model: ModelSpec, _ unit: ExportUnit, _ inputs: ExportInputs, _ request: ExportRequest,
+                               checkInputs: inout CheckInputs) throws -> (ExportedNetwork, ServingDescription.Network) {
+        let bands = config.data.bands
+        let weights = FoldTrainer.bestPath(in: unit.folder(model))
+        var random = SeededRandom(seed: model.seed)
+        guard let network = BackboneRegistry.make(model.backbone, bands: bands.bandCount, classes: PlanetLabels.count, random: &random) else {
+            throw TrainingError("\(model.name): unknown backbone \"\(model.backbone)\"")
+        }
+        do { try Checkpoint.load(into: network, from: weights) } catch { throw TrainingError(error.description) }
+        let base = "\(model.name)-\(unit.label)"
+        let onnx = try ONNXLowering.model(
+            of: network, bands: bands.bandCount, inputSize: model.inputSize, outputs: PlanetLabels.count,
+            graphName: base, producerVersion: request.producerVersion,
+            docString: "Canopy \(model.backbone) (\(model.name), \(unit.label)) from \(weights): input [N, \(bands.bandCount), "
+                + "\(model.inputSize), \(model.inputSize)] normalised per band, output the \(PlanetLabels.count) label probabilities; "
+                + "see serving.json",
+            metadata: [("pipeline", config.name), ("model", model.name), ("backbone", model.backbone), ("unit", unit.label),
+                       ("bands", bands.rawValue), ("input_size", "\(model.inputSize)"), ("labels", PlanetLabels.names.joined(separator: ","))])
+        let bytes = onnx.encoded()
+        let file = request.out + "/" + base + ".onnx"
+        try AtomicFile.write(bytes, to: file)
+
+        var check: String?
+        if !inputs.checkChips.isEmpty {
+            if checkInputs[model.inputSize] == nil { checkInputs[model.inputSize] = try checkInput(inputs.checkChips, model, inputs.statistics) }
+            let (input, names) = checkInputs[model.inputSize]!
+            let checkFile = SafeTensorsFile(
+                tensors: ["input": StoredTensor(featureMajorToBatchMajor(input)),
+                          "probabilities": StoredTensor(featureMajorToBatchMajor(network.probabilities(input)))],
+                metadata: ["chips": names.joined(separator: ","), "network": base + ".onnx",
+                           "what": "input: the chips as Canopy feeds them [N, C, H, W] (decoded, resized, normalised); "
+                               + "probabilities: Canopy's output for them [N, \(PlanetLabels.count)], one pass, no TTA"])
+            check = base + ".check.safetensors"
+            do { try checkFile.write(to: request.out + "/" + check!) } catch { throw TrainingError(error.description) }
+        }
+        return (ExportedNetwork(model: model.name, unit: unit.label, file: file, bytes: bytes.count, nodes: onnx.graph.nodes.count, check: check),
+                ServingDescription.Network(file: base + ".onnx", unit: unit.label, weights: weights, check: check))
+    }
+
+    private func servingDescription(_ request: ExportRequest, _ inputs: ExportInputs, _ models: [ServingDescription.Model])
+        -> ServingDescription {
+        let (tta, bands, statistics) = (config.tta, config.data.bands, inputs.statistics)
+        return ServingDescription(
             producer: "canopy \(request.producerVersion)", pipeline: config.name, results: results,
             onnx: "opset \(ONNXModel.opsetVersion), IR version \(ONNXModel.irVersion); one file per network, input `input` "
                 + "[N, C, H, W] float32 with a free batch N, output `probabilities` [N, \(PlanetLabels.count)]",
             input: .init(
-                bands: bandNames(bands), bandSource: bands.rawValue,
-                howCanopyMakesIt: preparation(bands),
+                bands: bandNames(bands), bandSource: bands.rawValue, howCanopyMakesIt: preparation(bands),
                 normalization: config.data.normalization == .dataset
                     ? "dataset: (x - mean[b]) / std[b] per band b, the statistics of the run's \(statistics.chips) training chips"
                     : "none: x as read, in [0, 1]",
                 mean: statistics.mean, std: statistics.std, statisticsChips: statistics.chips),
             output: .init(labels: PlanetLabels.names),
-            models: servingModels,
+            models: models,
             tta: .init(name: tta.rawValue, symmetries: tta.symmetries.map { "\($0)" },
                        how: tta == .none ? "one pass" : "each network runs once per symmetry of the input's (H, W) plane (the image "
                            + "flipped, rotated or transposed) and the probabilities are averaged"),
-            ensemble: ensembleRecord,
+            ensemble: inputs.ensemble,
             ensembleHow: config.models.count > 1
                 ? "each model's probabilities (its folds averaged, or its refit) combined by `ensemble.method` (mean, weighted_mean "
                     + "with `weights`, vote with `vote_thresholds`, ridge with `stacker`), in the order of `ensemble.models`"
                 : "one model: its probabilities are the ensemble's",
-            decision: decisionRecord.chosen,
+            decision: inputs.decision.chosen,
             decisionHow: "the tags of a chip from the ensemble's probabilities: `decision.decision` is a global threshold "
                 + "(tag where p >= threshold), per-label thresholds in label order, or expected_f2 (the tag set with the highest "
-                + "expected F2 given the probabilities); tuned out of fold" + (decisionRecord.why.map { ": \($0)" } ?? ""),
+                + "expected F2 given the probabilities); tuned out of fold" + (inputs.decision.why.map { ": \($0)" } ?? ""),
             weatherRule: "applied when `decision.weather_rule` is true, after the decision: the weather label is the most probable "
                 + "of \(PlanetLabels.weather.indices.map { PlanetLabels.names[$0] }.joined(separator: ", ")) (a tie: the first in "
                 + "label order), replacing the weather labels the decision chose; a cloudy chip gets no other label; ground labels "
                 + "as decided",
-            checkFiles: checkChips.isEmpty ? nil : "MODEL-UNIT.check.safetensors: `input` [N, C, H, W] for \(checkChips.count) chips "
-                + "of \(request.checkImages!) (names in the metadata) and Canopy's `probabilities` [N, \(PlanetLabels.count)] for them: "
-                + "an ONNX runtime given `input` should give `probabilities` (scripts/onnx-check.sh)")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        try AtomicFile.write(Array(try encoder.encode(serving)) + [10], to: request.out + "/serving.json")
-        return exported
+            checkFiles: inputs.checkChips.isEmpty ? nil : "MODEL-UNIT.check.safetensors: `input` [N, C, H, W] for "
+                + "\(inputs.checkChips.count) chips of \(request.checkImages!) (names in the metadata) and Canopy's `probabilities` "
+                + "[N, \(PlanetLabels.count)] for them: an ONNX runtime given `input` should give `probabilities` (scripts/onnx-check.sh)")
     }
 
     /// The first `chips` as the model's prediction loader makes them (decoded, resized, normalised):
@@ -311,11 +338,4 @@ func featureMajorToBatchMajor(_ tensor: Tensor) -> Tensor {
         }
     }
     return out
-}
-
-private extension Array {
-    func nonEmpty(orThrow error: Error) throws -> [Element] {
-        guard !isEmpty else { throw error }
-        return self
-    }
 }
