@@ -3,10 +3,9 @@
 /// Opset 17 (with IR version 8, the IR that opset 17 shipped with): every operator used here exists
 /// there unchanged since opset 13 or earlier, and onnxruntime, TensorRT and OpenVINO read it.
 
-/// `TensorProto.DataType` (only the two used).
+/// `TensorProto.DataType` (only the one used: every initializer and value is float32).
 public enum ONNXDataType: Int, Sendable {
     case float = 1
-    case int64 = 7
 }
 
 /// `TensorProto`: an initializer, its values as little-endian `raw_data`.
@@ -26,12 +25,6 @@ public struct ONNXTensor: Sendable, Equatable {
     public static func float(_ name: String, dims: [Int], _ values: [Float]) -> ONNXTensor {
         precondition(dims.reduce(1, *) == values.count, "\(name): \(values.count) values for dims \(dims)")
         return ONNXTensor(name: name, dims: dims, dataType: .float, rawData: littleEndianBytes(values))
-    }
-
-    public static func int64(_ name: String, _ values: [Int]) -> ONNXTensor {
-        var raw: [UInt8] = []
-        for value in values { for shift in stride(from: 0, to: 64, by: 8) { raw.append(UInt8(truncatingIfNeeded: Int64(value) >> Int64(shift))) } }
-        return ONNXTensor(name: name, dims: [values.count], dataType: .int64, rawData: raw)
     }
 
     func encode(_ w: inout ProtobufWriter) {

@@ -84,6 +84,9 @@ public struct ProtobufWriter {
         precondition(count - before == measure.count, "a message wrote \(count - before) bytes, measured \(measure.count)")
     }
 
+    // Packed repeated fields: ONNX declares some (`TensorProto.float_data`, `int64_data`); the export
+    // itself writes every tensor as `raw_data`, so these serve other messages and the tests.
+
     /// A packed repeated `float` field (`[packed = true]`): one key, the length, the values as fixed32.
     public mutating func packedFloats(_ field: Int, _ values: [Float]) {
         key(field, .lengthDelimited)
