@@ -2,6 +2,7 @@
 // Canopy: Planet chips in, a ranked Kaggle submission and a per-label report out.
 // Layers, each depending only on those below it (see docs/ARCHITECTURE.md):
 //   canopy (CLI) → Pipeline → Training → Backbones → NN → Tensor → CBLAS, CMemory
+//                           ↘ ONNX (`canopy export`: networks as ONNX files) → NN, Tensor
 //                                      ↘ Evaluation → PlanetData → ImageIO → CShims → CJPEG, CPNG, CTIFF
 //                → Synthetic (`canopy synth`) → PlanetData, ImageIO, Tensor
 //                → Benchmarks (ImageIO, NN, Backbones, PlanetData, CJPEGReference)
@@ -52,8 +53,10 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
         // Training one model on one fold (resumable), and prediction with test-time augmentation.
         .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation"]),
-        // Pipeline files, stages with their cache, the runner, progress.
-        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "Support",
+        // A network as an ONNX file: a protobuf writer, ONNX's messages, the lowering of each layer kind.
+        .target(name: "ONNX", dependencies: ["NN", "Tensor"]),
+        // Pipeline files, stages with their cache, the runner, progress, `canopy export`.
+        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "ONNX", "Support",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support"]),
         .executableTarget(
@@ -84,6 +87,7 @@ let package = Package(
         .testTarget(name: "PlanetDataTests", dependencies: ["PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "PlanetData", "ImageIO", "Tensor"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "PlanetData", "ImageIO", "Tensor"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "NN", "Tensor", "Backbones"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "PlanetData", "NN", "Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Training", "PlanetData", "Evaluation"], exclude: ["Fixtures"]),
         .testTarget(name: "CanopyCLITests", dependencies: ["canopy"]),
