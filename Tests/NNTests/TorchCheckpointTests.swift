@@ -184,7 +184,7 @@ final class TorchCheckpointTests: XCTestCase {
 
     func testDamagedZipsAreRefused() throws {
         let good = try records("handmade_ok.pth")
-        // A flipped bit in a storage: the CRC says so (and without the check the value changes, nothing else).
+        // A flipped bit in a storage: the CRC says so (without the check the file reads: the element is outside the view).
         var zipBytes = storedZip(good)
         let at = try XCTUnwrap(zipBytes.indices.first { zipBytes[$0..<($0 + 4)] == [0, 0, 0x40, 0x40] })  // 3.0f
         zipBytes[at + 3] = 0x41  // 12.0f

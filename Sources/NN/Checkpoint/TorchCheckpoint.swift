@@ -188,10 +188,24 @@ public struct TorchCheckpoint: Sendable {
         for (name, value) in stateDict {
             if case .tensor(let view) = objects[value] { views.append((name, view)) } else { ignored.append(name) }
         }
+        // DataParallel's prefix, as many times as every name has it (counted in bytes: linear in the names).
+        let prefix = Array("module.".utf8)
+        let repeats = views.map { item -> Int in
+            let name = Array(item.name.utf8)
+            var count = 0
+            while name.count - count * prefix.count > prefix.count,
+                  name[(count * prefix.count)..<((count + 1) * prefix.count)].elementsEqual(prefix) { count += 1 }
+            return count
+        }.min() ?? 0
         var strippedPrefix: String?
-        while views.allSatisfy({ $0.name.hasPrefix("module.") && $0.name.count > "module.".count }) {
-            views = views.map { (String($0.name.dropFirst("module.".count)), $0.view) }
-            strippedPrefix = (strippedPrefix ?? "") + "module."
+        if repeats > 0 {
+            views = views.map { (String(decoding: Array($0.name.utf8)[(repeats * prefix.count)...], as: UTF8.self), $0.view) }
+            strippedPrefix = String(repeating: "module.", count: repeats)
+        }
+        // A storage may back several tensors, but not so many that gathering them dwarfs the file.
+        let gathered = views.reduce(0) { $0 + $1.view.count }
+        guard gathered <= max(2 * data.count, 1 << 20) else {
+            throw fail("the tensors would gather \(gathered) elements from a \(data.count)-byte file: storages shared that often are not read")
         }
 
         var file = SafeTensorsFile()

@@ -385,7 +385,9 @@ struct TorchPickle {
         guard count == 0 ? offset <= storage.count : last < storage.count else {
             throw fail("tensor of size \(shape), stride \(strides), offset \(offset) reaches element \(last) of storage '\(storage.key)', which has \(storage.count)")
         }
-        return View(storage: storage, offset: offset, shape: shape, strides: strides, count: count)
+        // The stride of an axis of extent 0 or 1 is never stepped; as 0 it cannot overflow the gather's arithmetic.
+        let steps = zip(shape, strides).map { $0 <= 1 ? 0 : $1 }
+        return View(storage: storage, offset: offset, shape: shape, strides: steps, count: count)
     }
 
     /// `('storage', torch.XStorage, key, location, numel)` (the legacy format adds a view, None), checked
