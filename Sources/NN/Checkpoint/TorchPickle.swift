@@ -12,6 +12,8 @@ struct TorchPickle {
     enum Global: String, CaseIterable {
         case orderedDict = "collections.OrderedDict"
         case rebuildTensor = "torch._utils._rebuild_tensor_v2"
+        /// PyTorch 0.3's (storage, offset, size, stride), in old legacy-format files.
+        case rebuildTensorV1 = "torch._utils._rebuild_tensor"
         case rebuildParameter = "torch._utils._rebuild_parameter"
         case rebuildParameterWithState = "torch._utils._rebuild_parameter_with_state"
         case floatStorage = "torch.FloatStorage", halfStorage = "torch.HalfStorage", bfloat16Storage = "torch.BFloat16Storage"
@@ -321,7 +323,7 @@ struct TorchPickle {
 
     private func global(_ module: String, _ name: String) throws(CheckpointError) -> Global {
         guard let global = Global(rawValue: "\(module).\(name)") else {
-            throw fail("refused global \(module).\(name): only collections.OrderedDict, torch._utils._rebuild_tensor_v2 and "
+            throw fail("refused global \(module).\(name): only collections.OrderedDict, torch._utils._rebuild_tensor(_v2) and "
                         + "_rebuild_parameter and torch's Float/Half/BFloat16/Double/Long/Int storages are read (nothing in the file is run)")
         }
         return global
@@ -340,9 +342,10 @@ struct TorchPickle {
                 throw fail("\(global.rawValue) takes a tensor and \(global == .rebuildParameter ? 2 : 3) more arguments")
             }
             return objects[arguments[0]]
-        case .rebuildTensor:
-            guard arguments.count == 6 || arguments.count == 7 else {
-                throw fail("\(global.rawValue) with \(arguments.count) arguments; expected (storage, offset, size, stride, requires_grad, hooks[, metadata])")
+        case .rebuildTensor, .rebuildTensorV1:
+            guard global == .rebuildTensor ? arguments.count == 6 || arguments.count == 7 : arguments.count == 4 else {
+                throw fail("\(global.rawValue) with \(arguments.count) arguments; expected (storage, offset, size, stride"
+                           + (global == .rebuildTensor ? ", requires_grad, hooks[, metadata])" : ")"))
             }
             guard case .storage(let storage) = objects[arguments[0]] else { throw fail("\(global.rawValue) of a \(objects[arguments[0]].kind), not a storage") }
             guard case .int(let offset) = objects[arguments[1]], offset >= 0 else { throw fail("\(global.rawValue): storage offset is not a whole number ≥ 0") }

@@ -27,6 +27,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch")
 os.makedirs(OUT, exist_ok=True)
 torch.manual_seed(20261203)
 expected = {}
+STAMP = (2026, 12, 3, 0, 0, 0)  # zip entry times, so that a rerun rewrites the hand-made files byte for byte
 
 
 def values(tensor):
@@ -109,6 +110,11 @@ assert views["shared_a"].untyped_storage().data_ptr() == views["shared_b"].untyp
 torch.save(views, path("views.pth"))
 record("views.pth", views)
 
+# 3b. nn.Parameter objects (torch._utils._rebuild_parameter), as when a model's parameters are saved.
+parameters = {"weight": nn.Parameter(torch.randn(2, 3)), "frozen": nn.Parameter(torch.randn(4), requires_grad=False)}
+torch.save(parameters, path("parameters.pth"))
+record("parameters.pth", parameters)
+
 # 4. Training checkpoints: nested under "state_dict" / "model", DataParallel's "module." prefix, and
 #    entries that are not tensors (epoch, an architecture name, a float, an optimiser's state).
 prefixed = OrderedDict(("module." + k, v) for k, v in state.items())
@@ -145,7 +151,7 @@ with open(path("truncated.pth"), "wb") as f:
 with zipfile.ZipFile(path("tiny_state_dict.pth")) as source, \
         zipfile.ZipFile(path("compressed.pth"), "w", compression=zipfile.ZIP_DEFLATED) as target:
     for info in source.infolist():
-        target.writestr(info.filename, source.read(info.filename))
+        target.writestr(zipfile.ZipInfo(info.filename, date_time=STAMP), source.read(info.filename), zipfile.ZIP_DEFLATED)
 
 # 8. Refused: the legacy (pre-1.6) format.
 torch.save({"w": torch.ones(2)}, path("legacy.pth"), _use_new_zipfile_serialization=False)
@@ -172,16 +178,20 @@ def tensor_pickle(key, numel, offset, size, stride):
 
 def handmade(name, pickle_bytes, storages):
     with zipfile.ZipFile(path(name), "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(f"{name[:-4]}/data.pkl", pickle_bytes)
-        z.writestr(f"{name[:-4]}/byteorder", "little")
-        z.writestr(f"{name[:-4]}/version", "3\n")
+        z.writestr(zipfile.ZipInfo(f"{name[:-4]}/data.pkl", date_time=STAMP), pickle_bytes)
+        z.writestr(zipfile.ZipInfo(f"{name[:-4]}/byteorder", date_time=STAMP), "little")
+        z.writestr(zipfile.ZipInfo(f"{name[:-4]}/version", date_time=STAMP), "3\n")
         for key, data in storages.items():
-            z.writestr(f"{name[:-4]}/data/{key}", data)
+            z.writestr(zipfile.ZipInfo(f"{name[:-4]}/data/{key}", date_time=STAMP), data)
 
 
 four = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)
 handmade("handmade_ok.pth", tensor_pickle("0", 4, 1, [2], [2]), {"0": four})
 record("handmade_ok.pth", {"w": torch.tensor([2.0, 4.0])})
+# PyTorch 0.3's _rebuild_tensor(storage, offset, size, stride), as in old checkpoints: a 2x2 transposed view.
+handmade("rebuild_tensor_v1.pth", tensor_pickle("0", 4, 0, [2, 2], [1, 2]).replace(b"_rebuild_tensor_v2", b"_rebuild_tensor")
+         .replace(b"\x89ccollections\nOrderedDict\n)Rt", b"t"), {"0": four})
+record("rebuild_tensor_v1.pth", {"w": torch.tensor([[1.0, 3.0], [2.0, 4.0]])})
 handmade("past_storage.pth", tensor_pickle("0", 4, 1, [2, 2], [2, 1]), {"0": four})
 handmade("missing_record.pth", tensor_pickle("5", 4, 0, [4], [1]), {"0": four})
 handmade("call_opcode.pth", b"\x80\x02ccollections\nOrderedDict\n)\x81.", {})
