@@ -21,7 +21,7 @@ struct WeightsConvert: ParsableCommand {
             restricted reader that knows only what a state dict needs (OrderedDict, torch's tensor rebuilders, \
             float/half/bfloat16/double/long/int storages) and refuses any other global or call, naming it: \
             nothing in the file is run. A state dict nested under state_dict, model_state_dict or model is \
-            found, DataParallel's module. prefix is stripped, entries that are not tensors are left out \
+            preferred to the top level, DataParallel's module. prefix is stripped, entries that are not tensors are left out \
             (and listed). Half and bfloat16 tensors are written as F32 (exactly); the rest keep their type. \
             The file is written to a temporary name and renamed. models[].init reads .pth files directly; \
             converting is for other tools, or to read the weights once.

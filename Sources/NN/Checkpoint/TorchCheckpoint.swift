@@ -8,8 +8,8 @@ import Tensor
 /// size, stride and offset (views and shared storages included) into `StoredTensor`s, as a safetensors
 /// file gives them, so everything downstream is the same.
 ///
-/// The state dict is the top-level dict when it holds tensors, else the dict under `state_dict`,
-/// `model_state_dict` or `model` (training checkpoints); DataParallel's `module.` prefix is stripped
+/// The state dict is the dict under `state_dict`, `model_state_dict` or `model` (training checkpoints)
+/// when one holds tensors, else the top-level dict; DataParallel's `module.` prefix is stripped
 /// when every name has it; entries that are not tensors (an epoch, an optimiser's state) are ignored
 /// and listed.
 public struct TorchCheckpoint: Sendable {
@@ -166,23 +166,24 @@ public struct TorchCheckpoint: Sendable {
         }
         func isTensor(_ index: Int) -> Bool { if case .tensor = objects[index] { true } else { false } }
 
+        // A training checkpoint's state dict first: its top level may hold a stray tensor too (the
+        // ImageNet example's best_acc1), which must not pass for the weights.
         var stateDict = entries(top)
         var nestedKey: String?
         var ignored: [String] = []
-        if !stateDict.contains(where: { isTensor($0.value) }) {
-            let nested = Self.nestedKeys.lazy.compactMap { key -> (String, [(name: String, value: Int)])? in
-                guard let index = stateDict.first(where: { $0.name == key })?.value, case .dict(let inner) = objects[index] else { return nil }
-                let innerEntries = entries(inner)
-                return innerEntries.contains(where: { isTensor($0.value) }) ? (key, innerEntries) : nil
-            }.first
-            guard let found = nested else {
-                let names = stateDict.prefix(12).map(\.name).joined(separator: ", ")
-                throw fail("no tensors in the checkpoint's dict (keys: \(names.isEmpty ? "none" : names)), nor under "
-                           + Self.nestedKeys.joined(separator: ", "))
-            }
+        let nested = Self.nestedKeys.lazy.compactMap { key -> (String, [(name: String, value: Int)])? in
+            guard let index = stateDict.first(where: { $0.name == key })?.value, case .dict(let inner) = objects[index] else { return nil }
+            let innerEntries = entries(inner)
+            return innerEntries.contains(where: { isTensor($0.value) }) ? (key, innerEntries) : nil
+        }.first
+        if let found = nested {
             nestedKey = found.0
             ignored = stateDict.map(\.name).filter { $0 != found.0 }
             stateDict = found.1
+        } else if !stateDict.contains(where: { isTensor($0.value) }) {
+            let names = stateDict.prefix(12).map(\.name).joined(separator: ", ")
+            throw fail("no tensors in the checkpoint's dict (keys: \(names.isEmpty ? "none" : names)), nor under "
+                       + Self.nestedKeys.joined(separator: ", "))
         }
         var views: [(name: String, view: TorchPickle.View)] = []
         for (name, value) in stateDict {

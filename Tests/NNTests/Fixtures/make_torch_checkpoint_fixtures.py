@@ -119,9 +119,11 @@ record("parameters.pth", parameters)
 #    entries that are not tensors (epoch, an architecture name, a float, an optimiser's state).
 prefixed = OrderedDict(("module." + k, v) for k, v in state.items())
 prefixed._metadata = OrderedDict(("module" + ("." + k if k else ""), v) for k, v in state._metadata.items())
-torch.save({"epoch": 3, "arch": "tiny", "best_f2": 0.875, "state_dict": prefixed}, path("nested_state_dict.pth"))
+# best_acc1: a tensor at the top level, as pytorch/examples' ImageNet script saves it, not part of the weights.
+torch.save({"epoch": 3, "arch": "tiny", "best_f2": 0.875, "best_acc1": torch.tensor(76.5), "state_dict": prefixed},
+           path("nested_state_dict.pth"))
 expected["nested_state_dict.pth"] = {"same_tensors_as": "tiny_state_dict.pth", "nested": "state_dict", "stripped": "module.",
-                                     "ignored": ["arch", "best_f2", "epoch"]}
+                                     "ignored": ["arch", "best_acc1", "best_f2", "epoch"]}
 optimizer = torch.optim.SGD(tiny.parameters(), lr=0.1, momentum=0.9, nesterov=True)
 tiny.train()
 tiny(x).sum().backward()
