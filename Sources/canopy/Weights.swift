@@ -101,7 +101,7 @@ struct WeightsInspect: ParsableCommand {
         if !checkpoint.ignored.isEmpty {
             let listed = checkpoint.ignored.prefix(10).joined(separator: ", ")
             let more = checkpoint.ignored.count > 10 ? " and \(checkpoint.ignored.count - 10) more" : ""
-            lines.append("  left out \(checkpoint.ignored.count) entries that are not tensors: \(listed)\(more)")
+            lines.append("  left out \(checkpoint.ignored.count) entries that are not the state dict's tensors: \(listed)\(more)")
         }
         return lines.joined(separator: "\n")
     }

@@ -20,7 +20,7 @@ final class WeightsCommandTests: XCTestCase {
             "read \(fixtures)/nested_model.pth (torch.save zip, pickle protocol 2): 8 tensors (F32 7, I64 1)",
             "  the state dict is under 'model'",
             "  stripped the prefix 'module.' from every name",
-            "  left out 4 entries that are not tensors: done, epoch, note, optimizer",
+            "  left out 4 entries that are not the state dict's tensors: done, epoch, note, optimizer",
             "wrote \(out): 8 tensors (F32 7, I64 1), \(try FileManager.default.attributesOfItem(atPath: out)[.size] as! Int) bytes",
         ])
         let (inspectStatus, listing) = try CLI.run(["weights", "inspect", out])

@@ -230,4 +230,39 @@ final class TorchCheckpointTests: XCTestCase {
         let nested = proto + [UInt8](repeating: 0x5D, count: depth) + [UInt8](repeating: 0x61, count: depth - 1) + [0x2E]
         assertRefused(bytes: try withPickle(nested), "the checkpoint holds a list")
     }
+
+    // MARK: Views that could overflow or blow up
+
+    private func unicode(_ text: String) -> [UInt8] { [0x58] + withUnsafeBytes(of: UInt32(text.utf8.count).littleEndian, Array.init) + Array(text.utf8) }
+    private func long8(_ value: Int) -> [UInt8] { [0x8A, 8] + withUnsafeBytes(of: Int64(value).littleEndian, Array.init) }
+
+    /// `{"w0": view, "w1": view, ...}`: one `_rebuild_tensor_v2` of FloatStorage '0', memoised and named `repeats` times.
+    private func viewFile(storage: [Float], offset: Int, size: [Int], stride: [Int], repeats: Int = 1) -> [UInt8] {
+        var pickle: [UInt8] = [0x80, 0x02, 0x7D, 0x28] + unicode("w0")
+        pickle += Array("ctorch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28, 0x28] + unicode("storage")
+        pickle += Array("ctorch\nFloatStorage\n".utf8) + unicode("0") + unicode("cpu") + long8(storage.count) + [0x74, 0x51]
+        pickle += long8(offset) + [0x28] + size.flatMap(long8) + [0x74, 0x28] + stride.flatMap(long8) + [0x74, 0x89]
+        pickle += Array("ccollections\nOrderedDict\n".utf8) + [0x29, 0x52, 0x74, 0x52, 0x71, 0x00]
+        for i in 1..<max(repeats, 1) { pickle += unicode("w\(i)") + [0x68, 0x00] }
+        pickle += [0x75, 0x2E]
+        let data = storage.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+        return storedZip([("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8)), ("archive/data/0", data)])
+    }
+
+    /// A size-1 axis's stride is never stepped, so torch accepts any; the gather must not overflow on it.
+    func testAHugeStrideOnASizeOneAxisIsHarmless() throws {
+        let file = viewFile(storage: [1, 2, 3, 4], offset: 0, size: [2, 1], stride: [2, Int(Int64.max)])
+        XCTAssertEqual(try TorchCheckpoint.decode(file, path: "x.pth").file.tensors["w0"], StoredTensor(Tensor(shape: [2, 1], scalars: [1, 3])))
+        assertRefused(bytes: viewFile(storage: [1, 2, 3, 4], offset: 0, size: [2, 2], stride: [2, Int(Int64.max)]), "tensor stride [")
+    }
+
+    /// A storage may back several tensors, but a small file may not gather gigabytes through one.
+    func testAStorageSharedByManyTensorsIsCapped() throws {
+        let storage = (0..<65_536).map { Float($0) }
+        let ten = try TorchCheckpoint.decode(viewFile(storage: storage, offset: 0, size: [65_536], stride: [1], repeats: 10), path: "x.pth")
+        XCTAssertEqual(ten.file.tensors.count, 10)
+        XCTAssertEqual(ten.file.tensors["w9"]?.tensor.scalars, storage)
+        assertRefused(bytes: viewFile(storage: storage, offset: 0, size: [65_536], stride: [1], repeats: 40),
+                      "the tensors would gather 2621440 elements from a ")
+    }
 }
