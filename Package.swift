@@ -78,6 +78,7 @@ let package = Package(
         .executableTarget(name: "FuzzFolds", dependencies: ["PlanetData", "FuzzSupport"]),
         .executableTarget(name: "FuzzPipeline", dependencies: ["Pipeline", "FuzzSupport"]),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["NN", "Tensor", "FuzzSupport"]),
+        .executableTarget(name: "FuzzTorchCheckpoint", dependencies: ["NN", "Tensor", "FuzzSupport"]),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),

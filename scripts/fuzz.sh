@@ -10,7 +10,7 @@
 # fixtures; crashes land in fuzz-crashes/TARGET. See docs/FUZZING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(FuzzJPEG FuzzPNG FuzzTIFF FuzzLabelCSV FuzzSampleSubmission FuzzFolds FuzzPipeline FuzzSafeTensors)
+targets=(FuzzJPEG FuzzPNG FuzzTIFF FuzzLabelCSV FuzzSampleSubmission FuzzFolds FuzzPipeline FuzzSafeTensors FuzzTorchCheckpoint)
 if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
   printf '%s\n' "${targets[@]}"
   [ $# -eq 0 ] && { echo "usage: scripts/fuzz.sh TARGET SECONDS | --list" >&2; exit 2; }
@@ -64,6 +64,7 @@ if [ -z "$(ls -A "$corpus")" ]; then
     FuzzFolds) seeds=scripts/fuzz-seeds/folds.csv;;
     FuzzPipeline) seeds=$(find pipelines -name '*.yaml');;
     FuzzSafeTensors) seeds=$(find Tests/NNTests/Fixtures -name '*.safetensors' | head -20);;
+    FuzzTorchCheckpoint) seeds=$(find Tests/NNTests/Fixtures/torch -name '*.pth');;
   esac
   for seed in $seeds; do cp "$seed" "$corpus/$(basename "$seed")"; done
 fi

@@ -2,7 +2,7 @@ import NN
 import Tensor
 
 /// Starting a backbone from weights trained elsewhere (torchvision's ImageNet weights, or an earlier
-/// Canopy run), as a pipeline's `init: path.safetensors` asks.
+/// Canopy run), as a pipeline's `init: path.safetensors` (or a PyTorch `.pth`) asks.
 ///
 /// Every tensor whose name and shape match is loaded. A first convolution trained on 3 bands (R, G, B)
 /// is adapted to a 4-band model (R, G, B, NIR): the three filters are copied and the NIR filter is
@@ -33,8 +33,9 @@ public enum WeightTransfer {
         }
     }
 
+    /// `path` is safetensors or a `torch.save` checkpoint (`.pth`, `.pt`), told apart by its first bytes.
     public static func load(_ path: String, into model: Layer, nearInfrared: NearInfraredFilter = .red) throws(CheckpointError) -> Report {
-        let file = try SafeTensorsFile.read(path)
+        let file = try SafeTensorsFile.readWeights(path)
         var report = Report()
         var used = Set<String>()
         for (name, entry) in model.state(prefix: "") {

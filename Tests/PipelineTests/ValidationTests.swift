@@ -261,6 +261,23 @@ final class ValidationTests: XCTestCase {
         try runner(sevenBands, results: folder + "/r7").preflight()
     }
 
+    /// A torch.save file as `init`: read without Python by the check before the run (here it does not fit
+    /// lenet5, which says it was read); one whose pickle names os.system is refused there, naming it.
+    func testATorchSaveInitFileIsReadBeforeTrainingAndAMaliciousOneRefused() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("NNTests/Fixtures/torch").path
+        let tiny = fixtures + "/tiny_state_dict.pth", results = folder + "/results"
+        XCTAssertThrowsError(try runner(try config(model: "{backbone: lenet5, init: \(tiny)}"), results: results).preflight()) { error in
+            XCTAssertTrue("\(error)".contains("models.0.init: \(tiny) does not fit lenet5 (lenet5, 3 bands): "), "\(error)")
+            XCTAssertTrue("\(error)".contains("(loaded 0, adapted 0; the file's 8 other tensors fit no tensor of the model)"), "\(error)")
+        }
+        let evil = fixtures + "/malicious_os_system.pth"
+        XCTAssertThrowsError(try runner(try config(model: "{backbone: lenet5, init: \(evil)}"), results: results).preflight()) { error in
+            XCTAssertTrue("\(error)".contains("models.0.init: \(evil): data.pkl byte 200: refused global posix.system: "), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: results), "refused before anything is written")
+    }
+
     // MARK: - 4. a validation loss that is not finite
 
     /// Weights that are finite but overflow the logits to +∞: every training batch has a NaN loss

@@ -41,10 +41,10 @@ public enum Checkpoint {
 
     /// Copies the file's tensors into `model` by name. Strict: any missing, unexpected or mismatched
     /// tensor is an error listing them all, and the model is left untouched. Non-strict: whatever
-    /// matches is loaded and the report says what was not.
+    /// matches is loaded and the report says what was not. The file may also be a `torch.save` checkpoint.
     @discardableResult
     public static func load(into model: Layer, from path: String, strict: Bool = true) throws(CheckpointError) -> LoadReport {
-        try apply(SafeTensorsFile.read(path), to: model, path: path, strict: strict)
+        try apply(SafeTensorsFile.readWeights(path), to: model, path: path, strict: strict)
     }
 
     /// As `load(into:from:strict:)`, from a file already read.

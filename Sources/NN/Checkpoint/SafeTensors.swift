@@ -194,16 +194,19 @@ public struct SafeTensorsFile: Equatable, Sendable {
         return number.intValue
     }
 
-    private static func convert(_ raw: UnsafeRawBufferPointer, dtype: StoredTensor.DType, count: Int) -> [Float] {
-        (0..<count).map { i in
-            switch dtype {
-            case .f32: Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-            case .f64: Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
-            case .i64: Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
-            case .i32: Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-            case .f16: Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
-            case .bf16: Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
-            }
+    static func convert(_ raw: UnsafeRawBufferPointer, dtype: StoredTensor.DType, count: Int) -> [Float] {
+        (0..<count).map { scalar(raw, at: $0, dtype: dtype) }
+    }
+
+    /// Element `i` of little-endian `dtype` data, as Float.
+    static func scalar(_ raw: UnsafeRawBufferPointer, at i: Int, dtype: StoredTensor.DType) -> Float {
+        switch dtype {
+        case .f32: Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        case .f64: Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+        case .i64: Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+        case .i32: Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+        case .f16: Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+        case .bf16: Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
         }
     }
 }
