@@ -24,7 +24,8 @@ final class TrackingTests: XCTestCase {
 
     /// Answers as MLflow does (`answering`), or accepts connections and never answers (`silent`).
     final class StandInServer: @unchecked Sendable {
-        enum Mode { case answering, silent }
+        /// `slow`: answers as `answering`, each after `delay` seconds.
+        enum Mode { case answering, silent, slow(Double) }
         let mode: Mode
         let port: Int
         private let listener: Int32
@@ -69,10 +70,11 @@ final class TrackingTests: XCTestCase {
                 if connection < 0 { break }
                 guard let request = read(connection) else { close(connection); continue }
                 lock.withLock { recorded.append(request) }
-                if mode == .silent {
+                if case .silent = mode {
                     lock.withLock { held.append(connection) }
                     continue
                 }
+                if case .slow(let delay) = mode { Thread.sleep(forTimeInterval: delay) }
                 let (status, body) = answer(request)
                 let text = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
                 #if canImport(Glibc)
@@ -270,15 +272,18 @@ final class TrackingTests: XCTestCase {
         XCTAssertEqual(try differences(outcome(tracked), expected), [])
         let requests = server.requests
         let artifacts = MLflowTracker.artifactNames.map { "PUT /api/2.0/mlflow-artifacts/artifacts/7/r1/artifacts/\($0)" }
+        // The two epoch rows go out as each epoch ends: two requests, or one when the second row
+        // arrived before the queue sent the first (rows waiting are sent together).
+        let rowBatches = requests.count - 4 - 1 - artifacts.count - 1
+        XCTAssertTrue((1...2).contains(rowBatches), "\(requests.map(\.path))")
         XCTAssertEqual(requests.map { "\($0.method) \($0.path)" }, [
             "GET /api/2.0/mlflow/experiments/get-by-name?experiment_name=tiny",
             "POST /api/2.0/mlflow/experiments/create",
             "POST /api/2.0/mlflow/runs/create",
             "POST /api/2.0/mlflow/runs/log-batch",  // parameters
-            "POST /api/2.0/mlflow/runs/log-batch",  // fold 0, epoch 1 (as it ended)
-            "POST /api/2.0/mlflow/runs/log-batch",  // fold 1, epoch 1
-            "POST /api/2.0/mlflow/runs/log-batch",  // metrics.json
-        ] + artifacts + ["POST /api/2.0/mlflow/runs/update"])
+        ] + Array(repeating: "POST /api/2.0/mlflow/runs/log-batch", count: rowBatches)  // fold 0 and fold 1, epoch 1
+          + ["POST /api/2.0/mlflow/runs/log-batch"]  // metrics.json
+          + artifacts + ["POST /api/2.0/mlflow/runs/update"])
         XCTAssertEqual(requests[1].text, #"{"name":"tiny"}"#)
         let create = requests[2].json
         XCTAssertEqual(create["experiment_id"] as? String, "7")
@@ -307,28 +312,31 @@ final class TrackingTests: XCTestCase {
         let log = try String(contentsOfFile: tracked + "/train_log.csv", encoding: .utf8).split(separator: "\n").map(String.init)
         XCTAssertEqual(log.count, 3)
         let columns = log[0].split(separator: ",").map(String.init)
-        for (index, row) in log.dropFirst().enumerated() {
+        var sent: [Batch.Metric] = []
+        for batch in requests[4..<(4 + rowBatches)] { sent += try JSONDecoder().decode(Batch.self, from: Data(batch.body)).metrics }
+        var expectedRows: [(key: String, value: Double)] = []
+        for row in log.dropFirst() {
             let cells = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            let sent = try JSONDecoder().decode(Batch.self, from: Data(requests[4 + index].body)).metrics
-            XCTAssertEqual(sent.map(\.key), columns.dropFirst(3).map { "lenet5/fold-\(cells[1])/\($0)" })
-            XCTAssertEqual(sent.map(\.value), cells.dropFirst(3).map { Double($0)! })
-            XCTAssertTrue(sent.allSatisfy { $0.step == 1 && $0.timestamp > 1_700_000_000_000 })
+            expectedRows += zip(columns.dropFirst(3), cells.dropFirst(3)).map { ("lenet5/fold-\(cells[1])/\($0)", Double($1)!) }
         }
+        XCTAssertEqual(sent.map(\.key), expectedRows.map(\.key))
+        XCTAssertEqual(sent.map(\.value), expectedRows.map(\.value))
+        XCTAssertTrue(sent.allSatisfy { $0.step == 1 && $0.timestamp > 1_700_000_000_000 })
         // The exact spelling: a cell "0.6931472" is sent as 0.6931472.
         let firstValue = try XCTUnwrap(log[1].split(separator: ",").dropFirst(3).first)
         XCTAssertTrue(requests[4].text.contains(#""key":"lenet5/fold-0/train_loss","value":\#(firstValue),"#), requests[4].text)
 
         // Final metrics from metrics.json, step 0.
         let report = try ReportWriter.decode(bytes(tracked + "/metrics.json"))
-        let final = requests[6].json["metrics"] as? [[String: Any]] ?? []
+        let final = requests[4 + rowBatches].json["metrics"] as? [[String: Any]] ?? []
         XCTAssertEqual(final.map { $0["key"] as? String }, MLflowTracker.finalMetrics(report).map(\.key))
-        let finalValues = try JSONDecoder().decode(Batch.self, from: Data(requests[6].body)).metrics
+        let finalValues = try JSONDecoder().decode(Batch.self, from: Data(requests[4 + rowBatches].body)).metrics
         XCTAssertEqual(finalValues.first { $0.key == "final/lenet5 fold 0/mean_f2" }?.value, report.sections[0].meanF2)
         XCTAssertEqual(finalValues.map(\.value), MLflowTracker.finalMetrics(report).map(\.value))
         XCTAssertTrue(final.allSatisfy { ($0["step"] as? Int) == 0 })
         // Artifacts: the files' bytes; then FINISHED.
         for (offset, name) in MLflowTracker.artifactNames.enumerated() {
-            XCTAssertTrue(try requests[7 + offset].body == bytes(tracked + "/" + name), name)
+            XCTAssertTrue(try requests[5 + rowBatches + offset].body == bytes(tracked + "/" + name), name)
         }
         let update = try XCTUnwrap(requests.last).json
         XCTAssertEqual(update["run_id"] as? String, "r1")
@@ -350,9 +358,9 @@ final class TrackingTests: XCTestCase {
         let replay = try MLflowTracker.replay(results: tracked, uri: server.uri, experiment: nil, timeoutSeconds: 2, fallbackURI: nil) { _ in }
         XCTAssertEqual(replay.finishedRun, "r1")
         let replayed = Array(server.requests[beforeReplay...])
-        XCTAssertEqual(replayed.count, requests.count - 2, "no experiment to make; both rows in one request")
+        XCTAssertEqual(replayed.count, requests.count - 1 - (rowBatches - 1), "no experiment to make; both rows in one request")
         XCTAssertEqual(replayed[2].json["params"] as? [[String: String]], requests[3].json["params"] as? [[String: String]])
-        let liveRows = (requests[4].json["metrics"] as? [[String: Any]] ?? []) + (requests[5].json["metrics"] as? [[String: Any]] ?? [])
+        let liveRows = requests[4..<(4 + rowBatches)].flatMap { $0.json["metrics"] as? [[String: Any]] ?? [] }
         XCTAssertEqual((replayed[3].json["metrics"] as? [[String: Any]] ?? []).map { "\($0["key"]!)=\($0["value"]!)@\($0["step"]!)" },
                        liveRows.map { "\($0["key"]!)=\($0["value"]!)@\($0["step"]!)" })
 
@@ -371,5 +379,20 @@ final class TrackingTests: XCTestCase {
             XCTAssertEqual(try differences(outcome(results), expected), [], name)
         }
         XCTAssertEqual(silent.requests.count, 1, "one request, then tracking stops")
+
+        // A server that answers each request within the timeout, but slowly (0.6 s of 1): training
+        // never waits for it, and the end of the run (8 requests) waits at most 4 timeouts, then
+        // stops tracking with its one warning. (On a starved machine a request may pass the timeout
+        // itself first: one warning either way.)
+        let slow = try StandInServer(.slow(0.6))
+        defer { slow.stop() }
+        let results = folder("slow")
+        let (slowRunner, _) = try run(try config(tracking: "tracking: {mlflow: \"\(slow.uri)\", timeout_seconds: 1}"), into: results)
+        XCTAssertEqual(slowRunner.progress.warnings.count, 1, "\(slowRunner.progress.warnings)")
+        let slowWarning = slowRunner.progress.warnings.first ?? ""
+        XCTAssertTrue(slowWarning.contains("is off for the rest of this run: the server did not take the run's end (metrics, artifacts, status) within 4 s.")
+                      || slowWarning.contains("no answer within 1 s"), slowWarning)
+        XCTAssertEqual(try differences(outcome(results), expected), [], "slow")
+        XCTAssertNil(slowRunner.tracker?.finishedRun)
     }
 }

@@ -43,6 +43,7 @@ public final class MLflowTracker: @unchecked Sendable {
     // Under `lock`.
     private var stoppedBecause: String?
     private var finishedRunID: String?
+    private var pendingRows: [String] = []
 
     /// Throws when `settings.uri` is not an http:// address.
     /// `replaying`: `canopy track`, which reports a failure as its error rather than as a warning.
@@ -108,18 +109,31 @@ public final class MLflowTracker: @unchecked Sendable {
         }
     }
 
-    /// `train_log.csv` rows (under `header`) not sent before, as metrics; at most 1000 a request.
-    public func logRows(_ rows: [String], header: String = ProgressPrinter.logHeader) {
+    /// `train_log.csv` rows as they are written: handed over at once; the queue sends every row
+    /// waiting when it gets to them in one request (at most 1000 metrics each), so a slow server gets
+    /// fewer, larger batches rather than a growing backlog.
+    public func logRows(_ rows: [String]) {
+        lock.withLock { pendingRows += rows }
         send { [self] in
-            guard let runID else { return }
-            var fresh: [(key: String, metrics: [TrackedMetric])] = []
-            for row in rows {
-                guard let parsed = Self.metrics(fromRow: row, header: header, refitFold: refitFold), !sentRows.contains(parsed.key) else { continue }
-                fresh.append(parsed)
+            let rows: [String] = lock.withLock {
+                defer { pendingRows = [] }
+                return pendingRows
             }
-            try sendMetrics(runID, fresh.flatMap(\.metrics))
-            for row in fresh { sentRows.insert(row.key) }
+            guard let runID, !rows.isEmpty else { return }
+            try sendRows(runID, rows, header: ProgressPrinter.logHeader)
         }
+    }
+
+    /// The rows not sent before, as metrics.
+    private func sendRows(_ runID: String, _ rows: [String], header: String) throws {
+        var fresh: [(key: String, metrics: [TrackedMetric])] = []
+        for row in rows {
+            guard let parsed = Self.metrics(fromRow: row, header: header, refitFold: refitFold), !sentRows.contains(parsed.key),
+                  !fresh.contains(where: { $0.key == parsed.key }) else { continue }
+            fresh.append(parsed)
+        }
+        try sendMetrics(runID, fresh.flatMap(\.metrics))
+        for row in fresh { sentRows.insert(row.key) }
     }
 
     private func sendMetrics(_ runID: String, _ metrics: [TrackedMetric]) throws {
@@ -136,23 +150,17 @@ public final class MLflowTracker: @unchecked Sendable {
 
     /// Ends the run: what `train_log.csv` holds that was not sent yet (a run whose folds were all
     /// reused sends them all here), and when the run `succeeded` the final metrics of `metrics.json`
-    /// and the artifacts; then the run's status, FINISHED or FAILED. Waits for everything queued
-    /// (each request bounded by the timeout; nothing at all once tracking has stopped).
-    public func finish(results: String, succeeded: Bool) {
+    /// and the artifacts; then the run's status, FINISHED or FAILED. Waits for everything queued (each
+    /// request bounded by the timeout; nothing at all once tracking has stopped), but at most
+    /// `waitAtMost` seconds when given: past that, tracking stops with its one warning and the run
+    /// ends without waiting for a slow server.
+    public func finish(results: String, succeeded: Bool, waitAtMost: Double? = nil) {
         let folder = results
         send { [self] in
             guard let runID else { return }
             if let log = try? String(contentsOfFile: folder + "/train_log.csv", encoding: .utf8) {
                 let lines = log.split(separator: "\n").map(String.init)
-                if let header = lines.first {
-                    var fresh: [(key: String, metrics: [TrackedMetric])] = []
-                    for row in lines.dropFirst() {
-                        guard let parsed = Self.metrics(fromRow: row, header: header, refitFold: refitFold), !sentRows.contains(parsed.key) else { continue }
-                        fresh.append(parsed)
-                    }
-                    try sendMetrics(runID, fresh.flatMap(\.metrics))
-                    for row in fresh { sentRows.insert(row.key) }
-                }
+                if let header = lines.first { try sendRows(runID, Array(lines.dropFirst()), header: header) }
             }
             if succeeded {
                 if let bytes = try? AtomicFile.read(folder + "/" + ReportWriter.jsonName), let report = try? ReportWriter.decode(bytes) {
@@ -161,7 +169,7 @@ public final class MLflowTracker: @unchecked Sendable {
                 let present = Self.artifactNames.filter { FileManager.default.fileExists(atPath: folder + "/" + $0) }
                 if !present.isEmpty {
                     if let proxyPath = MLflowClient.proxyPath(artifactURI: artifactURI ?? "") {
-                        for name in present {
+                        for name in present where !stopped {
                             try client.uploadArtifact(proxyPath: proxyPath, name: name, bytes: try AtomicFile.read(folder + "/" + name))
                         }
                     } else {
@@ -170,10 +178,19 @@ public final class MLflowTracker: @unchecked Sendable {
                     }
                 }
             }
+            guard !stopped else { return }
             try client.updateRun(runID: runID, status: succeeded ? "FINISHED" : "FAILED", endTime: Self.now())
             lock.withLock { finishedRunID = runID }
         }
-        queue.sync {}
+        let done = DispatchSemaphore(value: 0)
+        queue.async { done.signal() }
+        if let waitAtMost {
+            if done.wait(timeout: .now() + waitAtMost) == .timedOut {
+                stop("the server did not take the run's end (metrics, artifacts, status) within \(String(format: "%g", waitAtMost)) s")
+            }
+        } else {
+            done.wait()
+        }
     }
 
     // MARK: - Files to metrics and parameters

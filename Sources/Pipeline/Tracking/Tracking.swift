@@ -11,6 +11,10 @@ extension MLflowTracker.Settings {
 }
 
 extension PipelineRunner {
+    /// The end of a tracked run waits for the server at most this many `timeout_seconds` in all (the
+    /// rows still queued, the final metrics, six artifacts and the status are about 9 requests).
+    static let endWaitTimeouts = 4.0
+
     /// Starts tracking this run when the pipeline (or `trackingFallbackURI`) names a server: the
     /// MLflow run is made and `config.json` sent as parameters, off this thread. A bad URI from the
     /// environment is a warning (the pipeline's own is refused when the file is read).
@@ -33,12 +37,12 @@ extension PipelineRunner {
         progress.tracker = tracker
     }
 
-    /// Ends the tracked run (FINISHED or FAILED), waiting at most for what is queued (each request
-    /// bounded by the timeout), and says where it went.
+    /// Ends the tracked run (FINISHED or FAILED), waiting for what is queued (each request bounded by
+    /// the timeout) but no longer than `endWaitTimeouts` timeouts in all, and says where it went.
     func finishTracking(succeeded: Bool) {
         guard let tracker else { return }
         progress.tracker = nil
-        tracker.finish(results: results, succeeded: succeeded)
+        tracker.finish(results: results, succeeded: succeeded, waitAtMost: Self.endWaitTimeouts * tracker.settings.timeoutSeconds)
         if let run = tracker.finishedRun {
             progress.note("tracked in MLflow at \(tracker.settings.uri): experiment \"\(tracker.settings.experiment)\", run \(run)")
         }
