@@ -10,7 +10,7 @@ struct Canopy: ParsableCommand {
         abstract: "Planet chips in, a ranked Kaggle submission and a per-label report out.",
         version: "canopy \(version)",
         subcommands: [Run.self, Train.self, Predict.self, EnsembleCommand.self, Tune.self, Submit.self, ReportCommand.self,
-                      Export.self, Weights.self, Inspect.self, Stats.self, Folds.self, Synth.self, Models.self, Bench.self]
+                      Export.self, Weights.self, Track.self, Inspect.self, Stats.self, Folds.self, Synth.self, Models.self, Bench.self]
     )
 
     /// The release, printed by `canopy --version`.

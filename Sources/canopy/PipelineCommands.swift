@@ -27,6 +27,7 @@ struct PipelineOptions: ParsableArguments {
         progress.quiet = quiet
         let runner = PipelineRunner(config: config, source: pipeline, results: folder, progress: progress)
         runner.force = force
+        runner.trackingFallbackURI = ProcessInfo.processInfo.environment["MLFLOW_TRACKING_URI"]
         if let count = threads ?? config.threads {
             BLAS.threads = count  // OpenBLAS's own threads: the process's
             runner.engine.workers = count

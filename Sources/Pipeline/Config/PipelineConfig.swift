@@ -24,6 +24,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// Minutes the whole run should take: each model's `epochs` becomes its most, and the epochs
     /// trained are sized from training rates measured before the train stage (TimeBudget.swift).
     public var budgetMinutes: Float? = nil
+    /// Where the run is also recorded (an MLflow server): changes no result, so it is in no stage's key,
+    /// and config.json has it only when the file set it.
+    public var tracking: TrackingConfig? = nil
 
     /// Models whose `init_strict: false` lets `init` weights leave tensors other than the 17-label head
     /// at their fresh initialisation (by default that is an error before training starts).
@@ -46,6 +49,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     enum CodingKeys: String, SettingKeys {
         case name, data, folds, models, tta, ensemble, thresholds, outputs, threads
         case budgetMinutes = "budget_minutes"
+        case tracking
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,6 +67,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         outputs = try c.setting(.outputs) ?? outputs
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
         budgetMinutes = try c.decodeIfPresent(Float.self, forKey: .budgetMinutes)
+        tracking = try c.setting(.tracking)
     }
 
     public func validate() throws(SettingError) {

@@ -33,6 +33,10 @@ public final class PipelineRunner {
     public var force = false
     /// The engine's settings for every stage (`threads:` sets the workers): the caller's by default.
     public var engine = EngineSettings.current
+    /// The MLflow server when the pipeline names none (`canopy run` passes `MLFLOW_TRACKING_URI`).
+    public var trackingFallbackURI: String?
+    /// This run's MLflow tracking, when on (Tracking/).
+    public internal(set) var tracker: MLflowTracker?
 
     // What prepare establishes for the later stages.
     var dataset: PlanetDataset!
@@ -58,8 +62,15 @@ public final class PipelineRunner {
     func path(_ parts: String...) -> String { ([results] + parts).joined(separator: "/") }
 
     /// Runs every stage up to and including `last`, under `engine`.
+    /// With tracking on, the MLflow run ends FINISHED or FAILED with it (its failures are warnings only).
     public func run(through last: Stage = .report) throws {
-        try EngineSettings.with(engine) { try runStages(through: last) }
+        do {
+            try EngineSettings.with(engine) { try runStages(through: last) }
+        } catch {
+            finishTracking(succeeded: false)
+            throw error
+        }
+        finishTracking(succeeded: true)
     }
 
     private func runStages(through last: Stage) throws {
@@ -76,6 +87,7 @@ public final class PipelineRunner {
         stamps = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: path("stages.json"))))) ?? [:]
         reportSource = sourceForReport()
         try writeConfig()
+        startTracking()
         try prepare()
         try applyTimeBudget(startedAt: started)
         try computeChipIdentities()

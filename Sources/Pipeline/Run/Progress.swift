@@ -19,6 +19,12 @@ public final class ProgressPrinter: TrainingObserver {
     var estimate: RunEstimate?
     /// The fold number a refit on every chip trains under (`folds.refit`): shown as "refit".
     var refitFold: Int?
+    /// Gets each `train_log.csv` row as it is written (MLflow tracking), off the training thread.
+    var tracker: MLflowTracker?
+    /// Where warnings go, from any thread.
+    public let warningLog: WarningLog
+    /// The warnings this run printed (to standard error), in order.
+    public var warnings: [String] { warningLog.lines }
 
     func unit(_ model: String, _ fold: Int) -> String { fold == refitFold ? "\(model) refit" : "\(model) fold \(fold)" }
 
@@ -27,6 +33,7 @@ public final class ProgressPrinter: TrainingObserver {
     public init(logPath: String?, isTerminal: Bool = isatty(STDOUT_FILENO) != 0) {
         self.logPath = logPath
         self.isTerminal = isTerminal
+        warningLog = WarningLog(isTerminal: isTerminal)
         if let logPath, let existing = try? String(contentsOfFile: logPath, encoding: .utf8) {
             logRows = existing.split(separator: "\n").dropFirst().map(String.init)
         }
@@ -41,6 +48,9 @@ public final class ProgressPrinter: TrainingObserver {
         endBar()
         say("  \(message)")
     }
+
+    /// `warning: MESSAGE` on standard error, even with `quiet` (it is not progress).
+    public func warn(_ message: String) { warningLog.warn(message) }
 
     public func batchEnded(model: String, fold: Int, epoch: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double) {
         if batch == 1 { epochStarted = Date() }
@@ -70,6 +80,7 @@ public final class ProgressPrinter: TrainingObserver {
                         String(format: "%.3f", record.seconds), String(format: "%.2f", record.imagesPerSecond),
                         String(format: "%.3f", record.loaderWaitSeconds)].joined(separator: ","))
         writeLog()
+        tracker?.logRows([logRows[logRows.count - 1]])
     }
 
     private func writeLog() {
@@ -87,6 +98,7 @@ public final class ProgressPrinter: TrainingObserver {
         logRows.append([model, String(fold), "swa", "", String(record.validationLoss), String(record.validationMeanF2),
                         String(record.validationThreshold), "", String(format: "%.3f", record.seconds), "", ""].joined(separator: ","))
         writeLog()
+        tracker?.logRows([logRows[logRows.count - 1]])
     }
 
     /// A prediction pass's bar, with the process's peak resident memory. Without a terminal a line is
@@ -142,5 +154,22 @@ public final class ProgressPrinter: TrainingObserver {
         let seconds = Int(interval.rounded())
         return seconds >= 3600 ? String(format: "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60)
                                : String(format: "%d:%02d", seconds / 60, seconds % 60)
+    }
+}
+
+/// A run's warnings: each printed as `warning: MESSAGE` on standard error (even with `quiet`: a
+/// warning is not progress) and kept; safe from any thread (MLflow tracking warns from its queue).
+public final class WarningLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    let isTerminal: Bool
+
+    init(isTerminal: Bool) { self.isTerminal = isTerminal }
+
+    public var lines: [String] { lock.withLock { kept } }
+
+    public func warn(_ message: String) {
+        lock.withLock { kept.append(message) }
+        FileHandle.standardError.write(Data(((isTerminal ? "\n" : "") + "warning: \(message)\n").utf8))
     }
 }
