@@ -16,18 +16,11 @@ import os
 import sys
 
 import torch
-import torchvision
 from safetensors.torch import save_file
 
+from torchvision_parity import randomised  # the same models, randomised the same way
+
 MODELS = ["resnet18", "vgg11_bn", "googlenet"]
-SIZE = 64
-
-
-def build(name):
-    kwargs = {"num_classes": 17}
-    if name == "googlenet":
-        kwargs.update(aux_logits=False, init_weights=True)
-    return getattr(torchvision.models, name)(**kwargs).eval()
 
 
 class Evil:
@@ -38,16 +31,7 @@ class Evil:
 def export(folder):
     torch.manual_seed(2212)
     for name in MODELS:
-        model = build(name)
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(module, torch.nn.BatchNorm2d):
-                    module.running_mean.uniform_(-0.2, 0.2)
-                    module.running_var.uniform_(0.5, 1.5)
-                    module.weight.uniform_(0.5, 1.5)
-                    module.bias.uniform_(-0.2, 0.2)
-            x = torch.randn(2, 3, SIZE, SIZE)
-            logits = model(x)
+        model, x, logits = randomised(name)
         torch.save(model.state_dict(), os.path.join(folder, f"{name}.pth"))
         save_file({"input": x, "logits": logits}, os.path.join(folder, f"{name}.io.safetensors"))
         size = os.path.getsize(os.path.join(folder, f"{name}.pth"))

@@ -28,6 +28,21 @@ def build(name):
     return getattr(torchvision.models, name)(**kwargs).eval()
 
 
+def randomised(name):
+    """torchvision's model in eval mode with batch-norm statistics and affine parameters randomised (so
+    they matter), an input batch and its logits."""
+    model = build(name)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+        x = torch.randn(2, 3, SIZE, SIZE)
+        return model, x, model(x)
+
+
 def relative_error(a, b):
     return float((a - b).abs().max() / b.abs().max())
 
@@ -35,16 +50,7 @@ def relative_error(a, b):
 def export(folder):
     torch.manual_seed(2026)
     for name in MODELS:
-        model = build(name)
-        with torch.no_grad():
-            for module in model.modules():
-                if isinstance(module, torch.nn.BatchNorm2d):
-                    module.running_mean.uniform_(-0.2, 0.2)
-                    module.running_var.uniform_(0.5, 1.5)
-                    module.weight.uniform_(0.5, 1.5)
-                    module.bias.uniform_(-0.2, 0.2)
-            x = torch.randn(2, 3, SIZE, SIZE)
-            logits = model(x)
+        model, x, logits = randomised(name)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, os.path.join(folder, f"{name}.torch.safetensors"))
         save_file({"input": x, "logits": logits}, os.path.join(folder, f"{name}.torch-io.safetensors"))

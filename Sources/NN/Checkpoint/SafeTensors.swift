@@ -13,6 +13,15 @@ public struct CheckpointError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(path): \(reason)" }
+
+    /// A weights file's bytes, refused before reading when over `maximumBytes`; a failure names the file.
+    static func bytes(of path: String, maximumBytes: Int) throws(CheckpointError) -> [UInt8] {
+        do {
+            return try AtomicFile.read(path, limit: maximumBytes)
+        } catch {
+            throw CheckpointError(path: path, reason: "cannot read: \(error.reason)")
+        }
+    }
 }
 
 /// A tensor as stored in a safetensors file: its dtype, shape and values (read as Float).
@@ -107,13 +116,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
 
     /// Reads a file; files over `maximumBytes` are refused before they are read.
     public static func read(_ path: String, maximumBytes: Int = 4 << 30) throws(CheckpointError) -> SafeTensorsFile {
-        let bytes: [UInt8]
-        do {
-            bytes = try AtomicFile.read(path, limit: maximumBytes)
-        } catch {
-            throw CheckpointError(path: path, reason: "cannot read: \(error.reason)")
-        }
-        return try decode(bytes, path: path)
+        try decode(CheckpointError.bytes(of: path, maximumBytes: maximumBytes), path: path)
     }
 
     /// Parses the bytes of a file; `path` names it in errors.

@@ -1,4 +1,3 @@
-import Support
 import Tensor
 
 /// A PyTorch checkpoint written by `torch.save`, read without Python: the zip format of PyTorch ≥ 1.6
@@ -40,13 +39,7 @@ public struct TorchCheckpoint: Sendable {
 
     /// Reads a file; files over `maximumBytes` are refused before they are read.
     public static func read(_ path: String, maximumBytes: Int = 4 << 30) throws(CheckpointError) -> TorchCheckpoint {
-        let bytes: [UInt8]
-        do {
-            bytes = try AtomicFile.read(path, limit: maximumBytes)
-        } catch {
-            throw CheckpointError(path: path, reason: "cannot read: \(error.reason)")
-        }
-        return try decode(bytes, path: path)
+        try decode(CheckpointError.bytes(of: path, maximumBytes: maximumBytes), path: path)
     }
 
     /// Parses the bytes of a file; `path` names it in errors. `verifyChecksums: false` skips the zip
@@ -277,12 +270,7 @@ extension SafeTensorsFile {
     /// A weights file in either format, told apart by its first bytes rather than its name: a
     /// `torch.save` checkpoint (zip or legacy, see `TorchCheckpoint`) or safetensors.
     public static func readWeights(_ path: String, maximumBytes: Int = 4 << 30) throws(CheckpointError) -> SafeTensorsFile {
-        let bytes: [UInt8]
-        do {
-            bytes = try AtomicFile.read(path, limit: maximumBytes)
-        } catch {
-            throw CheckpointError(path: path, reason: "cannot read: \(error.reason)")
-        }
+        let bytes = try CheckpointError.bytes(of: path, maximumBytes: maximumBytes)
         if TorchCheckpoint.looksLikeTorch(bytes) { return try TorchCheckpoint.decode(bytes, path: path).file }
         return try decode(bytes, path: path)
     }
