@@ -59,7 +59,9 @@ def same_param(text, value):
 
 
 def metric_name(name):
-    return re.sub(r"[^A-Za-z0-9_\-. ]", "_", name)
+    """As Canopy's MLflowTracker.metricName: runs of other characters become one "_", dropped at the ends."""
+    outside = r"[^A-Za-z0-9_\-.]+"
+    return re.sub(outside, "_", re.sub(f"^{outside}|{outside}$", "", name)) or "_"
 
 
 def expected_histories(results, config):

@@ -331,7 +331,9 @@ final class TrackingTests: XCTestCase {
         let final = requests[4 + rowBatches].json["metrics"] as? [[String: Any]] ?? []
         XCTAssertEqual(final.map { $0["key"] as? String }, MLflowTracker.finalMetrics(report).map(\.key))
         let finalValues = try JSONDecoder().decode(Batch.self, from: Data(requests[4 + rowBatches].body)).metrics
-        XCTAssertEqual(finalValues.first { $0.key == "final/lenet5 fold 0/mean_f2" }?.value, report.sections[0].meanF2)
+        XCTAssertEqual(finalValues.first { $0.key == "final/lenet5_fold_0/mean_f2" }?.value, report.sections[0].meanF2)
+        XCTAssertEqual(MLflowTracker.metricName("lenet5 (p ≥ 0.5, no TTA)"), "lenet5_p_0.5_no_TTA")
+        XCTAssertEqual(MLflowTracker.metricName("(≥)"), "_")
         XCTAssertEqual(finalValues.map(\.value), MLflowTracker.finalMetrics(report).map(\.value))
         XCTAssertTrue(final.allSatisfy { ($0["step"] as? Int) == 0 })
         // Artifacts: the files' bytes; then FINISHED.

@@ -236,12 +236,22 @@ public final class MLflowTracker: @unchecked Sendable {
         return ("\(cells[0]),\(cells[1]),\(cells[2])", metrics)
     }
 
-    /// A name as MLflow takes it in a metric key: letters, digits, `_`, `-`, `.` and spaces; anything else `_`.
+    /// A name as a metric key part: letters, digits, `_`, `-` and `.` kept; each run of anything else (spaces,
+    /// brackets, `≥`) one `_`, none at the ends: "lenet5 (p ≥ 0.5, no TTA)" → `lenet5_p_0.5_no_TTA`.
     public static func metricName(_ name: String) -> String {
-        String(name.unicodeScalars.map { scalar -> Character in
+        var result = ""
+        var gap = false
+        for scalar in name.unicodeScalars {
             let c = Character(scalar)
-            return scalar.isASCII && (c.isLetter || c.isNumber || "_-. ".contains(c)) ? c : "_"
-        })
+            if scalar.isASCII && (c.isLetter || c.isNumber || "_-.".contains(c)) {
+                if gap && !result.isEmpty { result.append("_") }
+                result.append(c)
+                gap = false
+            } else {
+                gap = true
+            }
+        }
+        return result.isEmpty ? "_" : result
     }
 
     /// `metrics.json`'s summary numbers, step 0: each section's `final/SECTION/mean_f2`, `micro_f2`,
