@@ -194,7 +194,7 @@ extension PipelineRunner {
         var statistics = NormalizationStatistics(bands: bands, mean: [Float](repeating: 0, count: bands.bandCount),
                                                  std: [Float](repeating: 1, count: bands.bandCount), chips: 0)
         if config.data.normalization == .dataset {
-            let file = try required(path("stats-\(bands.rawValue.replacingOccurrences(of: "+", with: "-")).json"))
+            let file = try required(statisticsCopyPath)
             statistics = try NormalizationStatistics.read(file)
             guard statistics.bands == bands, statistics.mean.count == bands.bandCount else {
                 throw TrainingError("\(file): statistics of \(statistics.bands.rawValue), the pipeline reads \(bands.rawValue)")
@@ -215,10 +215,9 @@ extension PipelineRunner {
                                checkInputs: inout CheckInputs) throws -> (ExportedNetwork, ServingDescription.Network) {
         let bands = config.data.bands
         let weights = FoldTrainer.bestPath(in: unit.folder(model))
-        var random = SeededRandom(seed: model.seed)
-        guard let network = BackboneRegistry.make(model.backbone, bands: bands.bandCount, classes: PlanetLabels.count, random: &random) else {
-            throw TrainingError("\(model.name): unknown backbone \"\(model.backbone)\"")
-        }
+        var fresh = model
+        fresh.initWeights = nil  // the best weights replace every tensor
+        let network = try FoldTrainer.makeModel(fresh, bands: bands.bandCount, observer: nil)
         do { try Checkpoint.load(into: network, from: weights) } catch { throw TrainingError(error.description) }
         let base = "\(model.name)-\(unit.label)"
         let onnx = try ONNXLowering.model(
@@ -238,8 +237,8 @@ extension PipelineRunner {
             if checkInputs[model.inputSize] == nil { checkInputs[model.inputSize] = try checkInput(inputs.checkChips, model, inputs.statistics) }
             let (input, names) = checkInputs[model.inputSize]!
             let checkFile = SafeTensorsFile(
-                tensors: ["input": StoredTensor(featureMajorToBatchMajor(input)),
-                          "probabilities": StoredTensor(featureMajorToBatchMajor(network.probabilities(input)))],
+                tensors: ["input": StoredTensor(input.swappingLeadingAxes()),
+                          "probabilities": StoredTensor(network.probabilities(input).swappingLeadingAxes())],
                 metadata: ["chips": names.joined(separator: ","), "network": base + ".onnx",
                            "what": "input: the chips as Canopy feeds them [N, C, H, W] (decoded, resized, normalised); "
                                + "probabilities: Canopy's output for them [N, \(PlanetLabels.count)], one pass, no TTA"])
@@ -326,16 +325,4 @@ extension PipelineRunner {
         steps.append("laid out [N, C, H, W] in the band order of `bands`")
         return steps
     }
-}
-
-/// Canopy's [C, N, ...] (feature-major) as [N, C, ...].
-func featureMajorToBatchMajor(_ tensor: Tensor) -> Tensor {
-    let c = tensor.shape[0], n = tensor.shape[1], run = tensor.count / (c * n)
-    var out = Tensor(shape: [n, c] + tensor.shape.dropFirst(2))
-    for channel in 0..<c {
-        for image in 0..<n {
-            for k in 0..<run { out.scalars[(image * c + channel) * run + k] = tensor.scalars[(channel * n + image) * run + k] }
-        }
-    }
-    return out
 }

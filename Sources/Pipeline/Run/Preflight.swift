@@ -97,6 +97,9 @@ extension PipelineRunner {
     /// folder's copy when that was, else computed now. Only statistics of the whole training set are
     /// stored in the data folder, so a `data.limit_train` trial never changes what a full run uses;
     /// either way the results folder keeps the copy every model used.
+    /// The results folder's copy of the normalisation statistics the run used.
+    var statisticsCopyPath: String { path("stats-\(config.data.bands.rawValue.replacingOccurrences(of: "+", with: "-")).json") }
+
     func loadStatistics() throws -> NormalizationStatistics {
         let bands = config.data.bands
         guard config.data.normalization == .dataset else {
@@ -106,7 +109,7 @@ extension PipelineRunner {
         let chips = dataset.train
         let wholeSet = chips.count == (openedDataset?.train.count ?? (config.data.limitTrain == nil ? chips.count : -1))
         let stored = NormalizationStatistics.path(root: config.data.root, bands: bands)
-        let copy = path("stats-\(bands.rawValue.replacingOccurrences(of: "+", with: "-")).json")
+        let copy = statisticsCopyPath
         if wholeSet, FileManager.default.fileExists(atPath: stored) {
             do {
                 let statistics = try NormalizationStatistics.read(stored)
