@@ -32,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         // The little C Swift cannot write: setjmp frames (libjpeg, libpng), variadic tags and va_list handlers (libtiff).
         .target(name: "CShims", dependencies: ["CJPEG", "CPNG", "CTIFF"]),
         // A plain libjpeg-turbo decode loop: the yardstick `canopy bench decode` measures against.
@@ -39,6 +40,8 @@ let package = Package(
 
         // Files: whole reads, crash-safe writes (temporary name, fsync, rename).
         .target(name: "Support"),
+        // The processes of an `mpirun` job (Open MPI): rank, size, collectives with timeouts; a world of one otherwise.
+        .target(name: "Cluster", dependencies: ["CMPI"]),
         .target(name: "ImageIO", dependencies: ["CShims", "Support"]),
         // glibc's allocator tuning (mallopt), which Swift's Glibc module does not export.
         .target(name: "CMemory"),
@@ -56,13 +59,13 @@ let package = Package(
         // A network as an ONNX file: a protobuf writer, ONNX's messages, the lowering of each layer kind.
         .target(name: "ONNX", dependencies: ["NN", "Tensor"]),
         // Pipeline files, stages with their cache, the runner, progress, `canopy export`.
-        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "ONNX", "Support",
+        .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "ONNX", "Support", "Cluster",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support"]),
         .executableTarget(
             name: "canopy",
             dependencies: [
-                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Synthetic", "Pipeline", "Benchmarks", "Support",
+                "ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "Synthetic", "Pipeline", "Benchmarks", "Support", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +84,7 @@ let package = Package(
         .executableTarget(name: "FuzzTorchCheckpoint", dependencies: ["NN", "Tensor", "FuzzSupport"]),
 
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"], exclude: ["Fixtures"]),

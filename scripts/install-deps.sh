@@ -2,7 +2,7 @@
 # Installs the Debian packages Canopy builds against, only those missing.
 # apt-get runs as root, through sudo when not already root.
 set -euo pipefail
-packages=(libjpeg-dev libpng-dev libtiff-dev libopenblas-dev pkg-config)
+packages=(libjpeg-dev libpng-dev libtiff-dev libopenblas-dev pkg-config libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

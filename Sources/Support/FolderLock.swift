@@ -115,7 +115,19 @@ public final class FolderLock {
     static func isStale(_ owner: Owner, host: String, path: String) -> Bool {
         guard owner.host == host else { return false }
         if owner.pid == getpid() { return !heldHere.withLock { $0.contains(path) } }
-        return owner.pid <= 0 || (kill(owner.pid, 0) != 0 && errno == ESRCH)
+        return owner.pid <= 0 || (kill(owner.pid, 0) != 0 && errno == ESRCH) || isZombie(owner.pid)
+    }
+
+    /// A process killed but not yet reaped by its parent (for a moment after a launcher such as
+    /// mpirun ends a job) still answers `kill(pid, 0)`; Linux says it is a zombie in /proc/PID/stat.
+    static func isZombie(_ pid: Int32) -> Bool {
+        // /proc files report no size: read what comes (the state follows the command's closing parenthesis).
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { return false }
+        defer { fclose(file) }
+        var stat = [UInt8](repeating: 0, count: 1024)
+        let count = fread(&stat, 1, stat.count, file)
+        guard let close = stat.prefix(count).lastIndex(of: UInt8(ascii: ")")) else { return false }
+        return stat[(close + 1)..<count].first { $0 != UInt8(ascii: " ") } == UInt8(ascii: "Z")
     }
 
     static func hostName() -> String {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Support
 import Tensor
@@ -28,7 +29,13 @@ struct Canopy: ParsableCommand {
             var command = try parseAsRoot(nil)
             try command.run()
         } catch {
+            // One rank's error ends the whole mpirun job, with its rank named (no rank is left waiting).
+            if let cluster = Cluster.joinedWorld, cluster.isDistributed, !(error is CleanExit) {
+                cluster.abort("\(OneLineError.wrapping(error))")
+            }
+            Cluster.joinedWorld?.finish()
             exit(withError: OneLineError.wrapping(error))
         }
+        Cluster.joinedWorld?.finish()
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Pipeline
 import Tensor
@@ -23,9 +24,16 @@ struct PipelineOptions: ParsableArguments {
     func run(through stage: PipelineRunner.Stage) throws -> PipelineRunner {
         let config = try PipelineConfig.load(pipeline, overrides: overrides)
         let folder = results ?? "results/\(config.name)"
-        let progress = ProgressPrinter(logPath: folder + "/train_log.csv")
+        // Started by mpirun: this process is one rank of the job (docs/DISTRIBUTED.md); else a world of one.
+        let cluster = try Cluster.join()
+        cluster.timeoutSeconds = config.distributed?.timeoutSeconds ?? DistributedConfig.defaultTimeoutSeconds
+        // Under mpirun every rank's output goes to the launcher's terminal, interleaved: plain lines, not bars.
+        let progress = ProgressPrinter(logPath: cluster.isRoot ? folder + "/train_log.csv" : PipelineRunner.workerLogPath(results: folder, rank: cluster.rank),
+                                       isTerminal: !cluster.isDistributed && isatty(STDOUT_FILENO) != 0)
         progress.quiet = quiet
+        if cluster.isDistributed { progress.linePrefix = "[rank \(cluster.rank)] " }
         let runner = PipelineRunner(config: config, source: pipeline, results: folder, progress: progress)
+        runner.cluster = cluster
         runner.force = force
         runner.trackingFallbackURI = ProcessInfo.processInfo.environment["MLFLOW_TRACKING_URI"]
         if let count = threads ?? config.threads {
@@ -39,7 +47,7 @@ struct PipelineOptions: ParsableArguments {
         let started = Date()
         // The runner checks everything, then creates the folder: a run refused leaves it as it was.
         try runner.run(through: stage)
-        if !quiet { print(String(format: "done in %.0f s: %@", Date().timeIntervalSince(started), folder)) }
+        if !quiet { print(progress.linePrefix + String(format: "done in %.0f s: %@", Date().timeIntervalSince(started), folder)) }
         return runner
     }
 }
@@ -82,6 +90,7 @@ struct Predict: ParsableCommand {
         let output = out ?? runner.results + "/predictions/images-\(folderName).csv"
         let started = Date()
         let summary = try runner.predictImages(in: images, to: output)
+        guard runner.cluster.isRoot else { return }  // rank 0 wrote the file and says so
         for chip in summary.skipped { runner.progress.note("skipped \(chip.name): \(chip.error)") }
         if !options.quiet {
             print(String(format: "wrote %@: %d of %d chips, tags by %@, in %.0f s", output, summary.written, summary.chips,

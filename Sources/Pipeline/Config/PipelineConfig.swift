@@ -27,6 +27,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// Where the run is also recorded (an MLflow server): changes no result, so it is in no stage's key,
     /// and config.json has it only when the file set it.
     public var tracking: TrackingConfig? = nil
+    /// How the run spreads over the ranks of an `mpirun` job (DistributedConfig.swift); config.json
+    /// has it only when the file set it.
+    public var distributed: DistributedConfig? = nil
 
     /// Models whose `init_strict: false` lets `init` weights leave tensors other than the 17-label head
     /// at their fresh initialisation (by default that is an error before training starts).
@@ -49,7 +52,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
     enum CodingKeys: String, SettingKeys {
         case name, data, folds, models, tta, ensemble, thresholds, outputs, threads
         case budgetMinutes = "budget_minutes"
-        case tracking
+        case tracking, distributed
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +71,7 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         threads = try c.decodeIfPresent(Int.self, forKey: .threads)
         budgetMinutes = try c.decodeIfPresent(Float.self, forKey: .budgetMinutes)
         tracking = try c.setting(.tracking)
+        distributed = try c.setting(.distributed)
     }
 
     public func validate() throws(SettingError) {

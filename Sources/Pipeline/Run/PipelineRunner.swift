@@ -1,3 +1,4 @@
+import Cluster
 import Evaluation
 import Foundation
 import PlanetData
@@ -37,6 +38,10 @@ public final class PipelineRunner {
     public var trackingFallbackURI: String?
     /// This run's MLflow tracking, when on (Tracking/).
     public internal(set) var tracker: MLflowTracker?
+    /// The ranks of an `mpirun` job this process is one of (DistributedRun.swift); one process by default.
+    public var cluster = Cluster.single
+    /// Whether rank 0 has sent the other ranks their orders this run.
+    var ordersSent = false
 
     // What prepare establishes for the later stages.
     var dataset: PlanetDataset!
@@ -66,6 +71,8 @@ public final class PipelineRunner {
     public func run(through last: Stage = .report) throws {
         do {
             try EngineSettings.with(engine) { try runStages(through: last) }
+            // Every rank leaves together, rank 0's stages done (`predict --images` reads what they wrote).
+            try cluster.barrier("the run's last stages", waitingAtMost: .infinity)
         } catch {
             finishTracking(succeeded: false)
             throw error
@@ -74,6 +81,7 @@ public final class PipelineRunner {
     }
 
     private func runStages(through last: Stage) throws {
+        if cluster.isDistributed && !cluster.isRoot { return try runAsWorker(through: last) }
         let started = Date()
         // Nothing is written before the checks pass (Preflight.swift), and one run at a time uses a results folder.
         try preflight()
@@ -122,7 +130,9 @@ public final class PipelineRunner {
             try saveStamps()
             switch stage {
             case .prepare: break
-            case .train: try train()
+            case .train:
+                try sendOrders(train: true)
+                try train()
             case .predict: try assemblePredictions()
             case .ensemble: try ensemble()
             case .tune: try tune()
@@ -134,6 +144,7 @@ public final class PipelineRunner {
             for (name, value) in inputs.parts { stamps[stage.rawValue + "/" + name] = value }
             try saveStamps()
         }
+        try sendOrders(train: false)
     }
 
     func outputs(of stage: Stage) -> [String] {
@@ -188,10 +199,8 @@ public final class PipelineRunner {
 
     func prepare() throws {
         progress.stage("prepare: \(config.data.root)")
-        var data = try openedDataset ?? PlanetDataset.open(root: config.data.root, bands: config.data.bands, missingFiles: config.data.missingFiles)
-        for line in data.problems.summary { progress.note(line) }
-        data = data.limited(train: config.data.limitTrain, test: config.data.limitTest)
-        dataset = data
+        dataset = try openDataset()
+        for line in dataset.problems.summary { progress.note(line) }
         guard dataset.train.count >= config.folds.k else {
             throw TrainingError("\(dataset.train.count) training chips cannot fill \(config.folds.k) folds")
         }
@@ -219,6 +228,12 @@ public final class PipelineRunner {
             try saveStamps()
         }
         prepareKey = key
+    }
+
+    /// The dataset as preflight opened it, limited by `data.limit_*`.
+    func openDataset() throws -> PlanetDataset {
+        let data = try openedDataset ?? PlanetDataset.open(root: config.data.root, bands: config.data.bands, missingFiles: config.data.missingFiles)
+        return data.limited(train: config.data.limitTrain, test: config.data.limitTest)
     }
 
     // loadStatistics(): Preflight.swift (statistics tied to the exact chip set).

@@ -1,3 +1,4 @@
+import Cluster
 import Evaluation
 import Foundation
 import NN
@@ -53,51 +54,81 @@ extension PipelineRunner {
             Predictor(bands: dataset.bands, statistics: statistics, inputSize: size, batchSize: batchSize,
                       workers: max(1, config.data.workers / sizes.count), onBadImage: config.data.onBadImage)
         }
-        let loaders = predictors.map { $0.loader(for: chips) }
+        // Over the ranks of an mpirun job, batch b of the folder is rank b mod size's; in each round the
+        // ranks' batches, gathered on rank 0 in rank order, are the folder's next batches in order.
+        let shard = ImageShard(chips: chips.count, batchSize: batchSize, rank: cluster.rank, ranks: cluster.size)
+        let mine = shard.chipIndices.map { chips[$0] }
+        let loaders = predictors.map { $0.loader(for: mine) }
         let epochs = loaders.map { $0.epoch(0) }
 
-        let writer = try AtomicFileWriter(path: output)
-        try writer.write(Array((["image_name", "tags"] + PlanetLabels.names).joined(separator: ",").utf8) + [10])
+        let writer = cluster.isRoot ? try AtomicFileWriter(path: output) : nil
+        try writer?.write(Array((["image_name", "tags"] + PlanetLabels.names).joined(separator: ",").utf8) + [10])
         let started = Date()
         var done = 0, written = 0
         let what = "predict \(folder)"
-        while true {
+        for _ in 0..<shard.rounds {
             let batches = try epochs.map { try $0.next() }
-            guard let first = batches[0] else { break }
-            guard batches.allSatisfy({ $0?.chipIndices == first.chipIndices }) else {
-                throw PredictionError("the loaders for input sizes \(sizes) fell out of step at batch \(first.index)")
-            }
-            done += first.count
-            guard first.count > 0 else { continue }
-            let perModel: [ProbabilityTable] = try config.models.indices.map { m in
-                let sizeIndex = sizes.firstIndex(of: config.models[m].inputSize)!
-                let batch = batches[sizeIndex]!
-                let folds = try networks[m].map { network in
-                    ProbabilityTable(names: batch.names, rows: try predictors[sizeIndex].probabilityRows(network, batch: batch, tta: config.tta))
+            let rows = try batches[0].map { first -> String in
+                guard batches.allSatisfy({ $0?.chipIndices == first.chipIndices }) else {
+                    throw PredictionError("the loaders for input sizes \(sizes) fell out of step at batch \(first.index)")
                 }
-                return try ProbabilityTable.mean(of: folds, context: "\(config.models[m].name) folds")
+                done += first.count
+                return first.count > 0 ? try imageRows(batches.map { $0! }, sizes: sizes, predictors: predictors, networks: networks,
+                                                       method: method, ensembleRecord: ensembleRecord, decision: decision, folder: folder) : ""
+            } ?? ""
+            for part in try cluster.gather(Array(rows.utf8), "predicted rows of \(folder)") where !part.isEmpty {
+                try writer?.write(part)
+                written += part.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
             }
-            let combined = try method?.apply(perModel, weights: ensembleRecord.weights, voteThresholds: ensembleRecord.voteThresholds,
-                                             stacker: ensembleRecord.stacker) ?? perModel[0]
-            let tags = decision.decision.decide(combined, weatherRule: decision.weatherRule)
-            var text = ""
-            for (j, name) in combined.names.enumerated() {
-                guard !name.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else {
-                    throw DataError(file: folder, problem: "image name \"\(name)\" cannot be written to a CSV field")
-                }
-                text += name + "," + tags[j].tags
-                for value in combined.rows[j] { text += "," + value.description }
-                text += "\n"
-            }
-            try writer.write(Array(text.utf8))
-            written += combined.count
-            progress.predictionProgress(what: what, done: done, total: chips.count,
+            progress.predictionProgress(what: what, done: done, total: mine.count,
                                         imagesPerSecond: Double(done) / Date().timeIntervalSince(started))
         }
-        try writer.commit()
-        let skipped = loaders.flatMap(\.skipped).reduce(into: [SkippedChip]()) { list, chip in
+        try writer?.commit()
+        let skippedHere = loaders.flatMap(\.skipped).reduce(into: [SkippedChip]()) { list, chip in
             if !list.contains(where: { $0.name == chip.name }) { list.append(chip) }
         }
+        let skipped = Array(try cluster.gather(skippedHere, "chips skipped in \(folder)").joined())
         return ImagePredictionSummary(chips: chips.count, written: written, skipped: skipped, decision: decision.name)
+    }
+
+    /// One batch's CSV rows: every model's folds averaged, the models combined, tags by `decision`.
+    private func imageRows(_ batches: [Batch], sizes: [Int], predictors: [Predictor], networks: [[Layer]], method: EnsembleMethod?,
+                           ensembleRecord: EnsembleRecord, decision: DecisionCandidate, folder: String) throws -> String {
+        let perModel: [ProbabilityTable] = try config.models.indices.map { m in
+            let sizeIndex = sizes.firstIndex(of: config.models[m].inputSize)!
+            let batch = batches[sizeIndex]
+            let folds = try networks[m].map { network in
+                ProbabilityTable(names: batch.names, rows: try predictors[sizeIndex].probabilityRows(network, batch: batch, tta: config.tta))
+            }
+            return try ProbabilityTable.mean(of: folds, context: "\(config.models[m].name) folds")
+        }
+        let combined = try method?.apply(perModel, weights: ensembleRecord.weights, voteThresholds: ensembleRecord.voteThresholds,
+                                         stacker: ensembleRecord.stacker) ?? perModel[0]
+        let tags = decision.decision.decide(combined, weatherRule: decision.weatherRule)
+        var text = ""
+        for (j, name) in combined.names.enumerated() {
+            guard !name.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline }) else {
+                throw DataError(file: folder, problem: "image name \"\(name)\" cannot be written to a CSV field")
+            }
+            text += name + "," + tags[j].tags
+            for value in combined.rows[j] { text += "," + value.description }
+            text += "\n"
+        }
+        return text
+    }
+}
+
+/// The chips of a folder one rank predicts: batch b (of `batchSize` chips, in the folder's order) is
+/// rank b mod `ranks`'s, so in round k the ranks hold batches k·ranks ..< (k + 1)·ranks, in rank order.
+struct ImageShard: Equatable {
+    /// This rank's chips, by index in the folder's order (whole batches; the last may be short).
+    var chipIndices: [Int]
+    /// Batches every rank takes in turn: the folder's batches over the ranks, rounded up.
+    var rounds: Int
+
+    init(chips: Int, batchSize: Int, rank: Int, ranks: Int) {
+        let batches = (chips + batchSize - 1) / batchSize
+        rounds = (batches + ranks - 1) / ranks
+        chipIndices = stride(from: rank, to: batches, by: ranks).flatMap { b in b * batchSize..<min(chips, (b + 1) * batchSize) }
     }
 }

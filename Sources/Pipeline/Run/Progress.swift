@@ -15,6 +15,8 @@ public final class ProgressPrinter: TrainingObserver {
     private let started = Date()
     private var epochStarted = Date()
     public var quiet = false
+    /// Put before every line (`[rank 1] ` on the ranks other than 0 of an `mpirun` job).
+    public var linePrefix = ""
     /// The train stage's plan, for the whole run's ETA after each epoch.
     var estimate: RunEstimate?
     /// The fold number a refit on every chip trains under (`folds.refit`): shown as "refit".
@@ -83,6 +85,20 @@ public final class ProgressPrinter: TrainingObserver {
         tracker?.logRows([logRows[logRows.count - 1]])
     }
 
+    /// Rows another process logged (the other ranks of an `mpirun` job), replacing this log's rows of
+    /// the same model, fold and epoch.
+    func mergeLogRows(_ rows: [String]) {
+        guard !rows.isEmpty else { return }
+        let keys = Set(rows.map(Self.rowKey))
+        logRows.removeAll { keys.contains(Self.rowKey($0)) }
+        logRows += rows
+        writeLog()
+        tracker?.logRows(rows)
+    }
+
+    /// `model,fold,epoch,` of a log row.
+    static func rowKey(_ row: String) -> String { row.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).prefix(3).joined(separator: ",") + "," }
+
     private func writeLog() {
         if let logPath {
             try? AtomicFile.write(Array((([Self.logHeader] + logRows).joined(separator: "\n") + "\n").utf8), to: logPath)
@@ -123,11 +139,11 @@ public final class ProgressPrinter: TrainingObserver {
     private func update(_ text: String, final: Bool, milestone: Bool = false) {
         guard !quiet else { return }
         if isTerminal {
-            print("\r\u{1B}[2K" + text, terminator: final ? "\n" : "")
+            print("\r\u{1B}[2K" + linePrefix + text, terminator: final ? "\n" : "")
             fflush(nil)
             barShown = !final
         } else if final || milestone || Date().timeIntervalSince(lastLine) >= 10 {
-            print(text)
+            print(linePrefix + text)
             fflush(nil)
             lastLine = Date()
         }
@@ -139,7 +155,7 @@ public final class ProgressPrinter: TrainingObserver {
 
     private func say(_ text: String) {
         guard !quiet else { return }
-        print(text)
+        print(linePrefix + text)
         fflush(nil)
     }
 

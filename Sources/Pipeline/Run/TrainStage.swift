@@ -99,10 +99,12 @@ extension PipelineRunner {
 
     /// The whole train stage's work, for the run's ETA. A refit's epochs are chosen when its folds
     /// are done: until then, the model's.
-    func estimate(_ plans: [[UnitPlan]]) -> RunEstimate {
+    /// `only`: the jobs (model index × 10,000 + fold index) this rank runs, when it runs a share.
+    func estimate(_ plans: [[UnitPlan]], only: Set<Int>? = nil) -> RunEstimate {
         var units: [RunEstimate.Unit] = []
         for (m, model) in config.models.enumerated() {
             for (f, unit) in work(model).enumerated() where f >= plans[m].count || !plans[m][f].predictionReused {
+                if let only, f < plans[m].count, !only.contains(m * 10_000 + f) { continue }
                 let trainingReused = f < plans[m].count && plans[m][f].trainingReused
                 units.append(RunEstimate.Unit(model: model.name, fold: unit.fold, epochs: trainingReused ? 0 : model.epochs,
                                               trainingChips: unit.drawn, predictionViews: unit.predictionViews))
@@ -111,25 +113,41 @@ extension PipelineRunner {
         return RunEstimate(units: units)
     }
 
+    /// Every (model, fold) job; over the ranks of an `mpirun` job (`mode: folds`), this rank's share
+    /// of them, then (after every rank's folds are done) its share of the refits.
     func train() throws {
         cache.skipped = nil
         let plans = config.models.map { model in config.folds.trained.map { plan(model, $0) } }
-        progress.estimate = estimate(plans)
+        let jobs = config.models.indices.flatMap { m in config.folds.trained.indices.map { (m: m, f: $0) } }
+        let mine = jobsOfThisRank(work: jobs.map { remainingWork(plans[$0.m][$0.f], model: config.models[$0.m], fold: $0.f) })
+        progress.estimate = estimate(plans, only: Set(mine.map { jobs[$0].m * 10_000 + jobs[$0].f }))
         defer { progress.estimate = nil }
-        for (m, model) in config.models.enumerated() {
-            for (f, fold) in config.folds.trained.enumerated() {
-                let plan = plans[m][f]
-                try run(unit: "\(model.name) fold \(fold)", plan, model: model, fold: fold, trainer: {
-                    let trainer = FoldTrainer(spec: model, fold: fold, folder: plan.folder,
-                                              train: self.dataset.train.filter { self.folds.foldOf[$0.name] != fold },
-                                              validation: self.dataset.train.filter { self.folds.foldOf[$0.name] == fold },
-                                              bands: self.dataset.bands, statistics: self.statistics,
-                                              fingerprint: plan.trainingInputs.key(excluding: ["chips"]))
-                    return (trainer, "")
-                }, predict: { try self.predictFold(model, fold: fold, folder: plan.folder) })
-            }
-            if config.folds.refit { try refit(model) }
+        for (m, f) in mine.map({ jobs[$0] }) {
+            let model = config.models[m], fold = config.folds.trained[f]
+            let plan = plans[m][f]
+            try run(unit: "\(model.name) fold \(fold)", plan, model: model, fold: fold, trainer: {
+                let trainer = FoldTrainer(spec: model, fold: fold, folder: plan.folder,
+                                          train: self.dataset.train.filter { self.folds.foldOf[$0.name] != fold },
+                                          validation: self.dataset.train.filter { self.folds.foldOf[$0.name] == fold },
+                                          bands: self.dataset.bands, statistics: self.statistics,
+                                          fingerprint: plan.trainingInputs.key(excluding: ["chips"]))
+                return (trainer, "")
+            }, predict: { try self.predictFold(model, fold: fold, folder: plan.folder) })
         }
+        try meetAfterTraining("the folds' training")
+        guard config.folds.refit else { return }
+        // A refit's epochs come from its model's folds, which are all done now.
+        let refits = jobsOfThisRank(work: config.models.map { Double($0.epochs * dataset.train.count * $0.inputSize * $0.inputSize) })
+        for m in refits { try refit(config.models[m]) }
+        try meetAfterTraining("the refits")
+    }
+
+    /// A job's work still to do, for sharing the jobs over ranks: chip-epochs of training (none when
+    /// reused) and prediction views (a third each), times the input's pixels.
+    func remainingWork(_ plan: UnitPlan, model: ModelSpec, fold: Int) -> Double {
+        guard !plan.predictionReused, let unit = work(model).first(where: { $0.fold == config.folds.trained[fold] }) else { return 0 }
+        let epochs = plan.trainingReused ? 0 : Double(model.epochs) * Double(unit.drawn + unit.validated / 3)
+        return (epochs + Double(unit.predictionViews) * RunEstimate.predictionShare) * Double(model.inputSize * model.inputSize)
     }
 
     /// Trains (or reuses) and predicts (or reuses) one unit. `trainer` makes the unit's trainer and

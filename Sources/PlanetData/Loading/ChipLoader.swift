@@ -64,9 +64,14 @@ public struct Batch: Sendable {
 }
 
 /// A chip left out under `on_bad_image: skip`.
-public struct SkippedChip: Sendable, Equatable {
+public struct SkippedChip: Sendable, Equatable, Codable {
     public var name: String
     public var error: String
+
+    public init(name: String, error: String) {
+        self.name = name
+        self.error = error
+    }
 }
 
 /// Streams batches from disk: worker threads read, decode (DCT-scaled), augment and normalise chips
