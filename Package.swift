@@ -55,13 +55,13 @@ let package = Package(
         // F2 and friends, thresholds, ensembling, submissions, reports.
         .target(name: "Evaluation", dependencies: ["PlanetData", "ImageIO", "Support"]),
         // Training one model on one fold (resumable), and prediction with test-time augmentation.
-        .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation"]),
+        .target(name: "Training", dependencies: ["Backbones", "NN", "Tensor", "PlanetData", "Evaluation", "Cluster"]),
         // A network as an ONNX file: a protobuf writer, ONNX's messages, the lowering of each layer kind.
         .target(name: "ONNX", dependencies: ["NN", "Tensor"]),
         // Pipeline files, stages with their cache, the runner, progress, `canopy export`.
         .target(name: "Pipeline", dependencies: ["Training", "Evaluation", "PlanetData", "Backbones", "ONNX", "Support", "Cluster",
                                                  .product(name: "Yams", package: "Yams")]),
-        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support"]),
+        .target(name: "Benchmarks", dependencies: ["ImageIO", "Tensor", "NN", "Backbones", "PlanetData", "CJPEGReference", "Support", "Cluster"]),
         .executableTarget(
             name: "canopy",
             dependencies: [

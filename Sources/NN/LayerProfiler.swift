@@ -58,8 +58,11 @@ public final class LayerProfiler: @unchecked Sendable {
 
     /// A child's backward, timed when a profiler is active and the child is a leaf.
     @inline(__always)
+    /// Then tells the `BackwardObserver`, if one is active, that a leaf's gradients are final.
     static func backward(_ layer: Layer, _ outputGradient: Tensor) -> Tensor {
-        guard let profiler = active, !layer.isContainer else { return layer.backward(outputGradient) }
+        guard !layer.isContainer else { return layer.backward(outputGradient) }
+        defer { BackwardObserverScope.active?.backwardFinished(layer) }
+        guard let profiler = active else { return layer.backward(outputGradient) }
         let start = DispatchTime.now().uptimeNanoseconds
         let inputGradient = layer.backward(outputGradient)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

@@ -36,6 +36,11 @@ public final class FoldTrainer {
     public var fingerprint: String
     /// Return after this many epochs in one call, leaving the rest to a later `run` (time-boxed runs).
     public var epochsThisCall: Int?
+    /// `mode: data`: this process is one rank of a job that trains the model together (DataParallel.swift).
+    public var dataParallel: DataParallel?
+    /// Whether this process writes the checkpoints (false on the ranks other than 0 of a data-parallel
+    /// job, which keep the same state in memory).
+    public var writesFiles = true
 
     public init(spec: ModelSpec, fold: Int, folder: String, train: [DatasetChip], validation: [DatasetChip],
                 bands: BandSource, statistics: NormalizationStatistics, fingerprint: String) {
@@ -81,6 +86,11 @@ public final class FoldTrainer {
             observer?.resumed(model: spec.name, fold: fold, afterEpoch: state.history.count, epochs: spec.epochs)
         }
         var loop = makeLoop(model: model, optimizer: optimizer, loader: loader, policy: spec.onNonFinite, observer: observer, state: state)
+        if let dataParallel {
+            // Every rank starts from rank 0's weights (the same seed or resume file makes them so; this makes sure).
+            try dataParallel.broadcastState(of: model)
+            loop.buckets = GradientBuckets(model: model, parallel: dataParallel)
+        }
         try loop.run(epochs: epochsThisCall ?? .max)
         try loop.finishAveraging()
         return FoldOutcome(history: loop.state.history, bestEpoch: loop.state.bestEpoch, stoppedEarly: loop.state.stopped,
@@ -102,7 +112,7 @@ public final class FoldTrainer {
         ChipLoader(chips: spec.oversampleRare?.expand(train) ?? train, bands: bands, options: LoaderOptions(
             batchSize: spec.batchSize, inputSize: inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
-            normalization: statistics, onBadImage: onBadImage))
+            normalization: statistics, onBadImage: onBadImage, shard: dataParallel?.shard))
     }
 
     func makeOptimizer() -> Optimizer {

@@ -70,6 +70,7 @@ extension FoldTrainer {
             state.stopped = true
         }
         try save(model, to: lastPath)
+        guard writesFiles else { return }
         do {
             try Checkpoint.saveTrainingState(model: model, optimizer: optimizer, metadata: try state.metadata(fingerprint: fingerprint),
                                              extra: state.average?.stored ?? [:], to: resumePath)
@@ -85,6 +86,7 @@ extension FoldTrainer {
 
     /// Weights alone (torchvision names), refused when any is not finite.
     func save(_ model: Layer, to path: String) throws {
+        guard writesFiles else { return }
         if let bad = NonFiniteGuard.firstNonFiniteValue(model) {
             throw TrainingError("\(spec.name) fold \(fold): \(bad) is not finite; not writing a checkpoint to \(path)")
         }

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import NN
 import PlanetData
@@ -19,6 +20,10 @@ struct TrainingLoop {
     var nonFinite: NonFiniteGuard
     let observer: TrainingObserver?
     var state: ResumeState
+
+    /// `mode: data`: the job's ranks and this model's gradient buckets.
+    var parallel: DataParallel? { trainer.dataParallel }
+    var buckets: GradientBuckets?
 
     var spec: ModelSpec { trainer.spec }
     var fold: Int { trainer.fold }
@@ -53,20 +58,29 @@ struct TrainingLoop {
         var trained = EpochTraining(learningRate: optimizer.learningRate)
         var index = 0
         while let batch = try batches.next() {
-            guard batch.count > 0 else { continue }  // every chip of it skipped under on_bad_image: skip
+            // Every chip of it skipped under on_bad_image: skip (a rank's part goes on: the ranks step together).
+            guard batch.count > 0 || parallel != nil else { continue }
             trained.learningRate = rates.rate(step: state.step, epoch: epoch)
             optimizer.learningRate = trained.learningRate
             defer { index += 1 }
-            guard let batchLoss = try step(batch, epoch: epoch, index: index) else { continue }
+            guard let (batchLoss, images) = try parallel.map({ try parallelStep(batch, $0, epoch: epoch, index: index) })
+                    ?? step(batch, epoch: epoch, index: index).map({ ($0, batch.count) }) else { continue }
             state.step += 1
-            trained.lossSum += Double(batchLoss) * Double(batch.count)
-            trained.seen += batch.count
+            trained.lossSum += Double(batchLoss) * Double(images)
+            trained.seen += images
             observer?.batchEnded(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, batches: loader.batchesPerEpoch,
                                  loss: Float(trained.lossSum / Double(max(trained.seen, 1))),
                                  imagesPerSecond: Double(trained.seen) / Date().timeIntervalSince(started))
         }
         trained.seconds = Date().timeIntervalSince(started)
         trained.loaderWaitSeconds = batches.waitSeconds
+        if let buckets, let parallel, parallel.cluster.isRoot {
+            let (steps, exposed) = buckets.takeEpochTotals()
+            observer?.note(String(format: "%@ fold %d epoch %d: gradients summed over %d ranks in %d buckets (%@); %.1f ms a step waited for them, %.1f%% of the epoch",
+                                  spec.name, fold, epoch + 1, parallel.cluster.size, buckets.bucketCount,
+                                  parallel.overlap ? "overlapping backward" : "after backward",
+                                  exposed / Double(max(steps, 1)) * 1000, exposed / trained.seconds * 100))
+        }
         return trained
     }
 
@@ -93,9 +107,49 @@ struct TrainingLoop {
     func backward(_ gradient: Tensor) -> String? {
         model.zeroGradients()
         _ = model.backward(gradient)
+        return clippedGradientProblem()
+    }
+
+    /// Clips the gradients if the spec says so; a gradient that is not finite, as a problem, or nil.
+    func clippedGradientProblem() -> String? {
         // A finite clipping norm means every gradient is finite.
         if let clip = spec.clipGradientNorm, clipGradients(model.parameters, maxNorm: clip).isFinite { return nil }
         return NonFiniteGuard.gradientProblem(model)
+    }
+
+    /// `mode: data`: one step of every rank together on this rank's part of the batch (DataParallel.swift):
+    /// the global batch's mean loss and its chips, or nil when every rank skipped the step.
+    mutating func parallelStep(_ part: Batch, _ parallel: DataParallel, epoch: Int, index: Int) throws -> (Float, Int)? {
+        let cluster = parallel.cluster
+        let counts = try cluster.allreduceSum([Double(part.count), part.count == 0 ? 1 : 0], "the step's chips")
+        guard counts[1] == 0 else {
+            observer?.batchSkipped(model: spec.name, fold: fold, epoch: epoch, batch: index + 1,
+                                   message: "skipped: \(Int(counts[1])) rank(s) had no chip of this batch that decoded")
+            return nil
+        }
+        let part = spec.mixup.map { BatchMixer($0, seed: spec.seed, fold: fold).mix(part, epoch: epoch) } ?? part
+        let sum = parallel.syncBatchNorm ? parallel.replicaSum : nil
+        let logits = BatchNorm.$replicaSum.withValue(sum) { model.forward(part.input, mode: .training) }
+        var (value, gradient) = loss.lossAndGradient(logits: logits, targets: part.targets!)
+        let agreed = try cluster.allreduceSum([Double(value) * Double(part.count), value.isFinite ? 0 : 1], "the step's loss")
+        let total = counts[0], meanLoss = Float(agreed[0] / total)
+        var problem = agreed[1] > 0 ? NonFiniteGuard.lossProblem(value.isFinite ? .nan : value, model: model) : nil
+        if problem == nil {
+            // Each rank's share of the global mean: summed over the ranks, the global batch's gradient.
+            let share = Float(Double(part.count) / total)
+            gradient.scalars.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= share } }
+            model.zeroGradients()
+            try buckets!.exchange { _ = BatchNorm.$replicaSum.withValue(sum) { model.backward(gradient) } }
+            problem = clippedGradientProblem()
+        }
+        if let problem {
+            let message = try nonFinite.skip(problem, epoch: epoch, batch: index)
+            model.zeroGradients()
+            observer?.batchSkipped(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, message: message)
+            return nil
+        }
+        optimizer.step(model.namedParameters)
+        return (meanLoss, Int(total))
     }
 
     /// Validation, the epoch's record, checkpoints. Nothing that is not finite is written: weights,
@@ -103,6 +157,8 @@ struct TrainingLoop {
     /// under either policy (skip_batch skips training batches only).
     mutating func endEpoch(_ epoch: Int, trained: EpochTraining, started: Date) throws {
         let place = "\(spec.name) fold \(fold)", skipped = nonFinite.skipped
+        // Every rank validates and keeps rank 0's running statistics (its own without sync_batch_norm).
+        try parallel?.broadcastState(of: model, buffersOnly: true)
         if let bad = NonFiniteGuard.firstNonFiniteValue(model) {
             throw TrainingError("\(place): \(bad) is not finite after epoch \(epoch + 1) (\(skipped) batches skipped); not writing a checkpoint")
         }

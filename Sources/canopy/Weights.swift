@@ -6,8 +6,8 @@ import Tensor
 /// `canopy weights ...`: weights files, PyTorch's and Canopy's.
 struct Weights: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Weights files: convert a PyTorch checkpoint to safetensors, list a file's tensors.",
-        subcommands: [WeightsConvert.self, WeightsInspect.self]
+        abstract: "Weights files: convert a PyTorch checkpoint to safetensors, list a file's tensors, compare two files.",
+        subcommands: [WeightsConvert.self, WeightsInspect.self, WeightsCompare.self]
     )
 }
 
@@ -104,5 +104,59 @@ struct WeightsInspect: ParsableCommand {
             lines.append("  left out \(checkpoint.ignored.count) entries that are not the state dict's tensors: \(listed)\(more)")
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// `canopy weights compare A B`
+struct WeightsCompare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two weights files (safetensors or torch.save) tensor by tensor: the largest difference relative to each tensor's largest value.",
+        discussion: "How far two trainings agree (one process against the ranks of mpirun, one thread count against another) or a conversion kept the values: per tensor max|a - b| / max|a|, and the largest over the tensors both files have."
+    )
+
+    @Argument(help: "The first weights file.") var first: String
+    @Argument(help: "The second weights file.") var second: String
+    @Flag(help: "One JSON line instead of the table.") var json = false
+
+    struct Comparison: Encodable {
+        var tensors: Int
+        var identical: Int
+        var largestRelativeDifference: Double
+        var largestIn: String?
+        var onlyInFirst: [String]
+        var onlyInSecond: [String]
+        var shapeMismatches: [String]
+    }
+
+    func run() throws {
+        let a = try SafeTensorsFile.readWeights(first), b = try SafeTensorsFile.readWeights(second)
+        var comparison = Comparison(tensors: 0, identical: 0, largestRelativeDifference: 0, largestIn: nil,
+                                    onlyInFirst: a.tensors.keys.filter { b.tensors[$0] == nil }.sorted(),
+                                    onlyInSecond: b.tensors.keys.filter { a.tensors[$0] == nil }.sorted(), shapeMismatches: [])
+        var lines: [String] = []
+        for name in a.tensors.keys.sorted() {
+            guard let x = a.tensors[name]?.tensor, let y = b.tensors[name]?.tensor else { continue }
+            guard x.shape == y.shape else {
+                comparison.shapeMismatches.append("\(name): \(x.shape) and \(y.shape)")
+                continue
+            }
+            let scale = x.scalars.reduce(Float(0)) { max($0, abs($1)) }
+            let difference = zip(x.scalars, y.scalars).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            let relative = difference == 0 ? 0 : Double(difference) / Double(max(scale, .leastNormalMagnitude))
+            comparison.tensors += 1
+            if difference == 0 { comparison.identical += 1 }
+            if relative > comparison.largestRelativeDifference || comparison.largestIn == nil {
+                (comparison.largestRelativeDifference, comparison.largestIn) = (relative, name)
+            }
+            lines.append("  \(name)  \(x.shape)  " + (difference == 0 ? "identical" : String(format: "max|a-b| %.3g = %.3g of max|a|", difference, relative)))
+        }
+        if json { return print(jsonLine(comparison)) }
+        print("\(first) and \(second): \(comparison.tensors) tensors in both, \(comparison.identical) identical")
+        lines.forEach { print($0) }
+        for name in comparison.onlyInFirst { print("  only in \(first): \(name)") }
+        for name in comparison.onlyInSecond { print("  only in \(second): \(name)") }
+        for mismatch in comparison.shapeMismatches { print("  shapes differ: \(mismatch)") }
+        print(String(format: "largest relative difference: %.3g", comparison.largestRelativeDifference) + (comparison.largestIn.map { " (\($0))" } ?? ""))
     }
 }

@@ -19,6 +19,11 @@ public final class BatchNorm: Layer {
     public internal(set) var appliesReLU = false
     private var cache: (input: Tensor, statistics: BatchNormalization.Statistics, output: Tensor?)?
 
+    /// Set while a data-parallel job trains with `sync_batch_norm`: the sum over its replicas that
+    /// makes every batch norm's training statistics those of the global batch (a task-local, for the
+    /// code that runs in it).
+    @TaskLocal public static var replicaSum: BatchNormalization.ReplicaSum?
+
     public init(channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         weight = Parameter(Tensor(shape: [channels], repeating: 1))
         bias = Parameter(Tensor(shape: [channels]))
@@ -36,10 +41,15 @@ public final class BatchNorm: Layer {
             return BatchNormalization.forwardInference(x, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
                                                        runningVariance: runningVariance.value, epsilon: epsilon, relu: appliesReLU)
         case .training:
-            let (y, statistics) = BatchNormalization.forwardTraining(
-                x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
-                runningVariance: &runningVariance.value, momentum: cumulativeAverage ? 1 / (batchesTracked.value.scalars[0] + 1) : momentum,
-                epsilon: epsilon, relu: appliesReLU)
+            let momentum = cumulativeAverage ? 1 / (batchesTracked.value.scalars[0] + 1) : momentum
+            let (y, statistics) = if let sum = Self.replicaSum {
+                BatchNormalization.forwardTraining(x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
+                                                   runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon,
+                                                   relu: appliesReLU, replicaSum: sum)
+            } else {
+                BatchNormalization.forwardTraining(x, gamma: weight.value, beta: bias.value, runningMean: &runningMean.value,
+                                                   runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon, relu: appliesReLU)
+            }
             batchesTracked.value.scalars[0] += 1
             cache = (x, statistics, appliesReLU ? y : nil)
             return y
@@ -56,6 +66,10 @@ public final class BatchNorm: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("BatchNorm.backward without a training forward pass") }
         self.cache = nil
+        if let sum = Self.replicaSum, cache.statistics.count != nil {
+            return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics, gammaGradient: &weight.gradient,
+                                               betaGradient: &bias.gradient, reluOutput: cache.output, replicaSum: sum)
+        }
         return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics,
                                            gammaGradient: &weight.gradient, betaGradient: &bias.gradient, reluOutput: cache.output)
     }

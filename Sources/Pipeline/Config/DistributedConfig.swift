@@ -23,6 +23,12 @@ public struct DistributedConfig: Codable, Sendable, Equatable, ValidatedSettings
     /// Longest any exchange between ranks may wait for the others, in seconds (a rank waiting for the
     /// others' training jobs waits as long as they take: their death is noticed by the launcher).
     public var timeoutSeconds: Double = DistributedConfig.defaultTimeoutSeconds
+    /// `mode: data`: start summing each bucket of gradients as soon as its layers' backward is done,
+    /// overlapping the layers below (false: after the whole backward pass; for measuring the overlap).
+    /// Changes no result.
+    public var overlap = true
+    /// `mode: data`: the largest bucket of gradients summed in one allreduce, in MB (25, as PyTorch's DDP).
+    public var bucketMegabytes: Double = 25
 
     public static let defaultTimeoutSeconds = 600.0
 
@@ -32,6 +38,8 @@ public struct DistributedConfig: Codable, Sendable, Equatable, ValidatedSettings
         case mode
         case syncBatchNorm = "sync_batch_norm"
         case timeoutSeconds = "timeout_seconds"
+        case overlap
+        case bucketMegabytes = "bucket_mb"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -39,10 +47,13 @@ public struct DistributedConfig: Codable, Sendable, Equatable, ValidatedSettings
         mode = try c.setting(.mode) ?? mode
         syncBatchNorm = try c.setting(.syncBatchNorm) ?? syncBatchNorm
         timeoutSeconds = try c.setting(.timeoutSeconds) ?? timeoutSeconds
+        overlap = try c.setting(.overlap) ?? overlap
+        bucketMegabytes = try c.setting(.bucketMegabytes) ?? bucketMegabytes
     }
 
     public func validate() throws(SettingError) {
         guard (1...86_400).contains(timeoutSeconds) else { throw SettingError(["timeout_seconds"], "\(timeoutSeconds) is out of range 1...86400") }
+        guard (0.01...4096).contains(bucketMegabytes) else { throw SettingError(["bucket_mb"], "\(bucketMegabytes) is out of range 0.01...4096") }
         if syncBatchNorm && mode != .data { throw SettingError(["sync_batch_norm"], "goes with mode: data (in mode: folds each rank trains whole batches)") }
     }
 }

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import NN
 import PlanetData
 import Support
 import Training
@@ -64,10 +65,65 @@ extension PipelineRunner {
         try train()
     }
 
+    /// Whether the ranks train each model together (`mode: data` over more than one rank).
+    var isDataParallel: Bool { cluster.isDistributed && distributedMode == .data }
+
+    /// What data-parallel training adds to a fold's training key: its ranks and batch-norm statistics.
+    var dataParallelKey: String? {
+        guard isDataParallel else { return nil }
+        return "data over \(cluster.size) ranks, batch norm \(config.distributed?.syncBatchNorm == true ? "synchronised" : "per rank")"
+    }
+
+    /// `mode: data`: this process's part in training `trainer`'s model with the other ranks.
+    func joinDataParallel(_ trainer: FoldTrainer) {
+        guard isDataParallel else { return }
+        var parallel = DataParallel(cluster: cluster, syncBatchNorm: config.distributed?.syncBatchNorm ?? false)
+        parallel.overlap = config.distributed?.overlap ?? true
+        parallel.bucketFloats = max(1, Int((config.distributed?.bucketMegabytes ?? 25) * 262_144))
+        trainer.dataParallel = parallel
+        trainer.writesFiles = cluster.isRoot
+    }
+
+    /// `mode: data`: the ranks follow rank 0's reading of the folds' records (which it alone then
+    /// changes), so that they all train and predict the same jobs.
+    func agreedPlans(_ plans: [[UnitPlan]]) throws -> [[UnitPlan]] {
+        guard isDataParallel else { return plans }
+        let flags = try cluster.broadcast(plans.map { $0.map { [$0.trainingReused, $0.predictionReused] } }, "the folds' plans")
+        return zip(plans, flags).map { zip($0, $1).map { plan, flag in
+            var plan = plan
+            (plan.trainingReused, plan.predictionReused) = (flag[0], flag[1])
+            return plan
+        } }
+    }
+
+    /// `mode: data`: `chips` predicted by every rank, each taking whole batches in turn (`ImageShard`),
+    /// gathered on rank 0 in order; the other ranks get no rows.
+    func predictShared(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
+                       progress: @escaping (Int, Int) -> Void) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
+        let shard = ImageShard(chips: chips.count, batchSize: predictor.batchSize, rank: cluster.rank, ranks: cluster.size)
+        let mine = try predictor.predictReportingSkips(network, chips: shard.chipIndices.map { chips[$0] }, tta: tta, progress: progress)
+        let rows = try cluster.gather(mine.probabilities.flatMap { $0 }.withUnsafeBytes { Array($0) }, "predictions")
+        let skipped = try cluster.gather(mine.skipped, "chips skipped in predictions")
+        guard cluster.isRoot else { return ([], []) }
+        var probabilities = [[Float]](repeating: [], count: chips.count)
+        for (rank, bytes) in rows.enumerated() {
+            let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let indices = ImageShard(chips: chips.count, batchSize: predictor.batchSize, rank: rank, ranks: cluster.size).chipIndices
+            guard values.count == indices.count * PlanetLabels.count else {
+                throw ClusterError.inconsistent(operation: "predictions", rank: cluster.rank,
+                                                detail: "rank \(rank) sent \(values.count) values for \(indices.count) chips")
+            }
+            for (j, chip) in indices.enumerated() { probabilities[chip] = Array(values[j * PlanetLabels.count..<(j + 1) * PlanetLabels.count]) }
+        }
+        let skippedByName = Dictionary(skipped.joined().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return (probabilities, chips.compactMap { skippedByName[$0.name] })
+    }
+
     /// The jobs of the train stage this rank runs, of `count` in all whose remaining work is `work`:
-    /// every job in one process; over ranks, longest first to the least loaded rank.
+    /// every job in one process, and in `mode: data` (the ranks train each together); in `mode:
+    /// folds`, longest first to the least loaded rank.
     func jobsOfThisRank(work: [Double]) -> [Int] {
-        guard cluster.isDistributed else { return Array(work.indices) }
+        guard cluster.isDistributed, distributedMode == .folds else { return Array(work.indices) }
         let owners = Self.longestFirst(work, ranks: cluster.size)
         return work.indices.filter { owners[$0] == cluster.rank }
     }

@@ -36,7 +36,26 @@ extension PipelineRunner {
             if let problem = initWeightsProblem(model) { problems.append("models.\(index).init: \(problem)") }
         }
         if let problem = resultsFolderProblem() { problems.append(problem) }
+        problems += dataParallelProblems()
         guard problems.isEmpty else { throw PreflightError(problems) }
+    }
+
+    /// What `mode: data` cannot train as one process would: a loss scored over the whole batch (soft
+    /// F2: each rank would score its part alone), `swa` (its batch-norm pass runs on one rank's data),
+    /// a batch smaller than the ranks.
+    func dataParallelProblems() -> [String] {
+        guard isDataParallel else { return [] }
+        return config.models.enumerated().flatMap { index, model -> [String] in
+            var problems: [String] = []
+            if model.loss.kind != .bce {
+                problems.append("models.\(index).loss: \(model.loss.kind.rawValue) scores the whole batch, which mode: data splits over the ranks: use bce, or mode: folds")
+            }
+            if model.swa != nil { problems.append("models.\(index).swa: not with mode: data yet (its batch-norm pass would see one rank's chips): use mode: folds") }
+            if model.batchSize < cluster.size {
+                problems.append("models.\(index).batch_size: \(model.batchSize) chips cannot be shared by \(cluster.size) ranks")
+            }
+            return problems
+        }
     }
 
     /// Why the results folder cannot be used (nil when it can): it, or the nearest folder above it

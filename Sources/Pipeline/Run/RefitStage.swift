@@ -57,7 +57,7 @@ extension PipelineRunner {
         }, predict: {
             let test = try predict(predictor(for: model), bestNetwork(model, folder: folder), dataset.test, tta: config.tta,
                                    what: "\(model.name) refit test\(config.tta == .none ? "" : ", TTA \(config.tta.rawValue)")")
-            try table(dataset.test, test).write(to: folder + "/test.csv")
+            if writesTables { try table(dataset.test, test).write(to: folder + "/test.csv") }
             return test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
         })
     }

@@ -173,6 +173,8 @@ extension PipelineRunner {
         inputs.add("statistics", fingerprint(statistics) + dataset.bands.rawValue)
         inputs.addModelSettings(model)
         inputs.add("init", model.initWeights.map(initHash) ?? "none")
+        // Data-parallel training's batch norm and summation order are its ranks' (mode: folds changes nothing).
+        if let shared = dataParallelKey { inputs.add("distributed", shared) }
         cache.trainingInputs[unit] = inputs
         return inputs
     }

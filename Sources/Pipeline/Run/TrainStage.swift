@@ -117,7 +117,7 @@ extension PipelineRunner {
     /// of them, then (after every rank's folds are done) its share of the refits.
     func train() throws {
         cache.skipped = nil
-        let plans = config.models.map { model in config.folds.trained.map { plan(model, $0) } }
+        let plans = try agreedPlans(config.models.map { model in config.folds.trained.map { plan(model, $0) } })
         let jobs = config.models.indices.flatMap { m in config.folds.trained.indices.map { (m: m, f: $0) } }
         let mine = jobsOfThisRank(work: jobs.map { remainingWork(plans[$0.m][$0.f], model: config.models[$0.m], fold: $0.f) })
         progress.estimate = estimate(plans, only: Set(mine.map { jobs[$0].m * 10_000 + jobs[$0].f }))
@@ -169,29 +169,42 @@ extension PipelineRunner {
             let (trainer, detail) = try makeTrainer()
             decide("\(unit): training redone (\(reason))\(detail); predictions redone")
             // A finished unit whose inputs changed starts over (its checkpoint was made from other
-            // inputs); its old record goes first, so a stop from here on resumes.
-            if force {
-                try? FileManager.default.removeItem(atPath: plan.folder)
-            } else if FileManager.default.fileExists(atPath: recordPath) {
-                try? FileManager.default.removeItem(atPath: plan.folder + "/resume.safetensors")
-                try? FileManager.default.removeItem(atPath: recordPath)
+            // inputs); its old record goes first, so a stop from here on resumes. (In mode: data,
+            // rank 0 alone changes files, before the ranks read the resume point together.)
+            if cluster.isRoot || !isDataParallel {
+                if force {
+                    try? FileManager.default.removeItem(atPath: plan.folder)
+                } else if FileManager.default.fileExists(atPath: recordPath) {
+                    try? FileManager.default.removeItem(atPath: plan.folder + "/resume.safetensors")
+                    try? FileManager.default.removeItem(atPath: recordPath)
+                }
             }
+            if isDataParallel { try cluster.barrier("\(unit): its folder ready") }
             trainer.loaderWorkers = config.data.workers
             trainer.onBadImage = config.data.onBadImage
+            joinDataParallel(trainer)
             let outcome = try trainer.run(observer: progress)
-            if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
             record = FoldRecord(trainingKey: plan.trainingInputs.key, training: plan.trainingInputs.dictionary, predictionKey: "", prediction: [:],
                                 bestEpoch: outcome.bestEpoch, stoppedEarly: outcome.stoppedEarly, history: outcome.history,
                                 swa: outcome.averaged, skipped: [])
-            // Training is kept even if prediction is stopped: a rerun then only predicts.
-            try writeJSON(record, to: recordPath)
+            if trainer.writesFiles {
+                if !config.outputs.checkpoints { try? FileManager.default.removeItem(atPath: trainer.lastPath) }
+                // Training is kept even if prediction is stopped: a rerun then only predicts.
+                try writeJSON(record, to: recordPath)
+            }
+            // Every rank predicts from the best weights rank 0 wrote.
+            if isDataParallel { try cluster.barrier("\(unit): its weights written") }
         }
         record.skipped = try predict()
         progress.foldPredicted(model: model.name, fold: fold)
         record.predictionKey = plan.predictionInputs.key
         record.prediction = plan.predictionInputs.dictionary
-        try writeJSON(record, to: recordPath)
+        if cluster.isRoot || !isDataParallel { try writeJSON(record, to: recordPath) }
     }
+
+    /// Whether this process writes a unit's tables (all but rank 0 of a data-parallel job, which
+    /// only compute their part of the predictions).
+    var writesTables: Bool { cluster.isRoot || !isDataParallel }
 
     /// Prints and keeps one reuse/redo decision.
     func decide(_ line: String) {
@@ -209,17 +222,17 @@ extension PipelineRunner {
         let predictor = predictor(for: model)
         let validation = dataset.train.filter { folds.foldOf[$0.name] == fold }
         let plain = try predict(predictor, network, validation, tta: .none, what: "\(model.name) fold \(fold) validation")
-        try table(validation, plain).write(to: folder + "/oof-notta.csv")
+        if writesTables { try table(validation, plain).write(to: folder + "/oof-notta.csv") }
         var skipped = plain.skipped.map { SkippedChipRecord(set: .train, name: $0.name, error: $0.error) }
         if config.tta != .none {
             let augmented = try predict(predictor, network, validation, tta: config.tta, what: "\(model.name) fold \(fold) validation, TTA \(config.tta.rawValue)")
-            try table(validation, augmented).write(to: folder + "/oof.csv")
-        } else {
+            if writesTables { try table(validation, augmented).write(to: folder + "/oof.csv") }
+        } else if writesTables {
             try table(validation, plain).write(to: folder + "/oof.csv")
         }
         let test = try predict(predictor, network, dataset.test, tta: config.tta,
                                what: "\(model.name) fold \(fold) test\(config.tta == .none ? "" : ", TTA \(config.tta.rawValue)")")
-        try table(dataset.test, test).write(to: folder + "/test.csv")
+        if writesTables { try table(dataset.test, test).write(to: folder + "/test.csv") }
         skipped += test.skipped.map { SkippedChipRecord(set: .test, name: $0.name, error: $0.error) }
         for chip in skipped { progress.note("skipped \(chip.set.rawValue) chip \(chip.name): \(chip.error)") }
         return skipped
@@ -298,9 +311,11 @@ extension PipelineRunner {
     func predict(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
                          what: String) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
         let started = Date()
-        return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: { done, total in
+        let report = { (done: Int, total: Int) in
             self.progress.predictionProgress(what: what, done: done, total: total,
                                              imagesPerSecond: Double(done * tta.symmetries.count) / Date().timeIntervalSince(started))
-        })
+        }
+        if isDataParallel { return try predictShared(predictor, network, chips, tta: tta, progress: report) }
+        return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: report)
     }
 }

@@ -30,10 +30,14 @@ public struct LoaderOptions: Sendable {
     public var onBadImage: BadImagePolicy
     /// A fixed symmetry applied to every chip after augmentation (test-time augmentation passes).
     public var symmetry: Symmetry
+    /// This process's part of every batch, when the ranks of a data-parallel job share each batch:
+    /// the epoch's order and each chip's augmentation stay those of the whole batch.
+    public var shard: BatchShard?
 
     public init(batchSize: Int = 32, inputSize: Int = 128, workers: Int = 2, prefetch: Int = 4, shuffle: Bool = false,
                 dropLast: Bool = false, seed: UInt64 = 0, augmentation: Augmentation = .none,
-                normalization: NormalizationStatistics? = nil, onBadImage: BadImagePolicy = .fail, symmetry: Symmetry = .identity) {
+                normalization: NormalizationStatistics? = nil, onBadImage: BadImagePolicy = .fail, symmetry: Symmetry = .identity,
+                shard: BatchShard? = nil) {
         self.batchSize = batchSize
         self.inputSize = inputSize
         self.workers = workers
@@ -45,7 +49,28 @@ public struct LoaderOptions: Sendable {
         self.normalization = normalization
         self.onBadImage = onBadImage
         self.symmetry = symmetry
+        self.shard = shard
     }
+}
+
+/// Rank `rank` of `ranks`' part of each batch: the chips at positions ⌊n·rank/ranks⌋ ..< ⌊n·(rank + 1)/ranks⌋
+/// of a batch of n (parts differ by at most one chip, and together are the batch in order).
+public struct BatchShard: Sendable, Equatable {
+    public var rank: Int
+    public var ranks: Int
+
+    public init(rank: Int, ranks: Int) {
+        precondition(ranks > 0 && (0..<ranks).contains(rank), "rank \(rank) of \(ranks)")
+        self.rank = rank
+        self.ranks = ranks
+    }
+
+    /// This rank's positions in a batch of `count`.
+    public func range(of count: Int) -> Range<Int> { count * rank / ranks..<count * (rank + 1) / ranks }
+}
+
+extension Range where Bound == Int {
+    func shifted(by offset: Int) -> Range<Int> { (lowerBound + offset)..<(upperBound + offset) }
 }
 
 /// A batch ready for the network.
@@ -125,7 +150,8 @@ public final class ChipLoader: @unchecked Sendable {
     /// Builds batch `index` of an epoch whose chip order is `order` (what the workers call).
     func buildBatch(_ index: Int, order: [Int], epoch: Int, reader: ChipReader) -> Result<Batch, DataError> {
         let size = options.inputSize, bandCount = bands.bandCount, plane = size * size
-        let members = order[(index * options.batchSize)..<min((index + 1) * options.batchSize, order.count)]
+        var members = order[(index * options.batchSize)..<min((index + 1) * options.batchSize, order.count)]
+        if let shard = options.shard { members = members[shard.range(of: members.count).shifted(by: members.startIndex)] }
         var chipsInBatch: [(Int, ChipPlanes)] = []
         chipsInBatch.reserveCapacity(members.count)
         for chipIndex in members {

@@ -13,6 +13,9 @@ public enum BatchNormalization {
     public struct Statistics: Sendable {
         public var mean: [Float]
         public var inverseStd: [Float]
+        /// Values per channel the statistics are over, when that is more than the input's (synchronised
+        /// over the replicas of a data-parallel job: BatchNormalization+Replicas.swift).
+        public var count: Double? = nil
     }
 
     public static func forwardTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: inout Tensor,
@@ -146,7 +149,7 @@ public enum BatchNormalization {
 
     /// out[i] = x[i]·scale + shift, or its positive part with `relu`.
     @inline(__always)
-    private static func normalize(_ x: UnsafePointer<Float>, scale: Float, shift: Float, relu: Bool, count: Int,
+    static func normalize(_ x: UnsafePointer<Float>, scale: Float, shift: Float, relu: Bool, count: Int,
                                   into out: UnsafeMutablePointer<Float>) {
         if relu {
             for i in 0..<count { out[i] = max(x[i] * scale + shift, 0) }
@@ -192,19 +195,19 @@ public enum BatchNormalization {
 }
 
 /// The gradient arriving at a batch norm's output, along one channel's run.
-private protocol IncomingGradient {
+protocol IncomingGradient {
     func at(_ i: Int) -> Float
     func lanes(_ i: Int) -> SIMD8<Float>
 }
 
-private struct Unmasked: IncomingGradient {
+struct Unmasked: IncomingGradient {
     let dy: UnsafePointer<Float>
     @inline(__always) func at(_ i: Int) -> Float { dy[i] }
     @inline(__always) func lanes(_ i: Int) -> SIMD8<Float> { BatchNormalization.lanes(dy, i) }
 }
 
 /// Through a fused ReLU: zero where its output was not positive.
-private struct ReLUMasked: IncomingGradient {
+struct ReLUMasked: IncomingGradient {
     let dy: UnsafePointer<Float>, output: UnsafePointer<Float>
     @inline(__always) func at(_ i: Int) -> Float {
         let d = dy[i]
