@@ -117,34 +117,4 @@ extension BatchNormalization {
             }
         }
     }
-
-    @inline(__always)
-    private static func gradientSums<Gradient: IncomingGradient>(_ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float,
-                                                                 inverseStd inv: Float) -> (dy: Double, dyXhat: Double) {
-        let sums = blockSums(count, { i in
-            let d = g.lanes(i)
-            return (d, d * ((lanes(row, i) - mu) * inv))
-        }, { i in
-            let d = g.at(i)
-            return (d, d * ((row[i] - mu) * inv))
-        })
-        return (sums.0, sums.1)
-    }
-
-    @inline(__always)
-    private static func inputGradient<Gradient: IncomingGradient>(_ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float,
-                                                                  inverseStd inv: Float, scale: Float, meanDy: Float, meanDyXhat: Float,
-                                                                  into out: UnsafeMutablePointer<Float>) {
-        var i = 0
-        while i + 8 <= count {
-            let xhat = (lanes(row, i) - mu) * inv
-            UnsafeMutableRawPointer(out + i).storeBytes(of: scale * (g.lanes(i) - meanDy - xhat * meanDyXhat), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count {
-            let xhat = (row[i] - mu) * inv
-            out[i] = scale * (g.at(i) - meanDy - xhat * meanDyXhat)
-            i += 1
-        }
-    }
 }

@@ -124,15 +124,31 @@ public enum BatchNormalization {
         _ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float, inverseStd inv: Float, gamma: Float,
         into out: UnsafeMutablePointer<Float>
     ) -> (dy: Double, dyXhat: Double) {
-        let (sumDy, sumDyXhat) = blockSums(count, { i in
+        let sums = gradientSums(g, input: row, count: count, mean: mu, inverseStd: inv)
+        inputGradient(g, input: row, count: count, mean: mu, inverseStd: inv, scale: gamma * inv,
+                      meanDy: Float(sums.dy / Double(count)), meanDyXhat: Float(sums.dyXhat / Double(count)), into: out)
+        return sums
+    }
+
+    /// Σ dy and Σ dy·x̂ along one channel's run.
+    @inline(__always)
+    static func gradientSums<Gradient: IncomingGradient>(_ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float,
+                                                         inverseStd inv: Float) -> (dy: Double, dyXhat: Double) {
+        let sums = blockSums(count, { i in
             let d = g.lanes(i)
             return (d, d * ((lanes(row, i) - mu) * inv))
         }, { i in
             let d = g.at(i)
             return (d, d * ((row[i] - mu) * inv))
         })
-        let meanDy = Float(sumDy / Double(count)), meanDyXhat = Float(sumDyXhat / Double(count))
-        let scale = gamma * inv
+        return (sums.0, sums.1)
+    }
+
+    /// out = scale · (dy − mean(dy) − x̂·mean(dy·x̂)) along one channel's run, the means given.
+    @inline(__always)
+    static func inputGradient<Gradient: IncomingGradient>(_ g: Gradient, input row: UnsafePointer<Float>, count: Int, mean mu: Float,
+                                                          inverseStd inv: Float, scale: Float, meanDy: Float, meanDyXhat: Float,
+                                                          into out: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= count {
             let xhat = (lanes(row, i) - mu) * inv
@@ -144,7 +160,6 @@ public enum BatchNormalization {
             out[i] = scale * (g.at(i) - meanDy - xhat * meanDyXhat)
             i += 1
         }
-        return (sumDy, sumDyXhat)
     }
 
     /// out[i] = x[i]·scale + shift, or its positive part with `relu`.
