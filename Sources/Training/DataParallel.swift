@@ -40,7 +40,7 @@ public struct DataParallel: @unchecked Sendable {
     /// job (a batch norm cannot throw): the message names this rank.
     var replicaSum: BatchNormalization.ReplicaSum {
         let cluster = self.cluster
-        return { values in
+        return BatchNormalization.ReplicaSum { values in
             do { values = try cluster.allreduceSum(values, "synchronised batch norm") } catch {
                 cluster.abort("\(error)")
             }

@@ -13,6 +13,8 @@ struct PipelineOptions: ParsableArguments {
     @Flag(help: "No progress output.") var quiet = false
     @Option(help: "Compute threads (OpenBLAS and the kernels; default: the pipeline's threads: key, else every core). Changes no result.")
     var threads: Int?
+    @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's, f4x4). Changes no result beyond float rounding.")
+    var winograd: WinogradChoice?
 
     func validate() throws {
         if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
@@ -44,6 +46,7 @@ struct PipelineOptions: ParsableArguments {
                 fflush(nil)
             }
         }
+        winograd?.apply(to: &runner.engine)
         let started = Date()
         // The runner checks everything, then creates the folder: a run refused leaves it as it was.
         try runner.run(through: stage)

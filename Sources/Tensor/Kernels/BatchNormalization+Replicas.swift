@@ -10,7 +10,15 @@
 ///           x̂·mean(dy·x̂)); dγ and dβ keep the local sums (the gradient exchange sums them with the
 ///           other parameters').
 extension BatchNormalization {
-    public typealias ReplicaSum = @Sendable (inout [Double]) -> Void
+    /// The element-wise sum over the replicas, in place. (A class rather than a bare closure: it is
+    /// held in a task-local, where an optional function value crashed the optimised build.)
+    public final class ReplicaSum: Sendable {
+        let body: @Sendable (inout [Double]) -> Void
+
+        public init(_ body: @escaping @Sendable (inout [Double]) -> Void) { self.body = body }
+
+        public func callAsFunction(_ values: inout [Double]) { body(&values) }
+    }
 
     public static func forwardTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: inout Tensor, runningVariance: inout Tensor,
                                        momentum: Float, epsilon: Float, relu: Bool = false, replicaSum sum: ReplicaSum)
