@@ -92,14 +92,7 @@ struct TrainingLoop {
         let (value, gradient) = loss.lossAndGradient(logits: logits, targets: batch.targets!)
         var problem = NonFiniteGuard.lossProblem(value, model: model)
         if problem == nil { problem = backward(gradient) }
-        if let problem {
-            let message = try nonFinite.skip(problem, epoch: epoch, batch: index)
-            model.zeroGradients()
-            observer?.batchSkipped(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, message: message)
-            return nil
-        }
-        optimizer.step(model.namedParameters)
-        return value
+        return try stepUnless(problem, epoch: epoch, index: index) ? value : nil
     }
 
     /// The parameters' gradients for `gradient` (clipped if the spec says so); a gradient that is
@@ -142,14 +135,20 @@ struct TrainingLoop {
             try buckets!.exchange { _ = BatchNorm.$replicaSum.withValue(sum) { model.backward(gradient) } }
             problem = clippedGradientProblem()
         }
+        return try stepUnless(problem, epoch: epoch, index: index) ? (meanLoss, Int(total)) : nil
+    }
+
+    /// The optimiser's step, unless the loss or a gradient was not finite: then the batch is skipped
+    /// (or the run stopped) as `on_non_finite` says. Whether it stepped.
+    mutating func stepUnless(_ problem: String?, epoch: Int, index: Int) throws -> Bool {
         if let problem {
             let message = try nonFinite.skip(problem, epoch: epoch, batch: index)
             model.zeroGradients()
             observer?.batchSkipped(model: spec.name, fold: fold, epoch: epoch, batch: index + 1, message: message)
-            return nil
+            return false
         }
         optimizer.step(model.namedParameters)
-        return (meanLoss, Int(total))
+        return true
     }
 
     /// Validation, the epoch's record, checkpoints. Nothing that is not finite is written: weights,
