@@ -132,8 +132,38 @@ YAML
   done
 fi
 
+# kill_check MODE FOLD REFERENCE: rank 1 SIGKILLed half a second into its second epoch of FOLD, the
+# job's end timed, the same command run again, its submission compared with REFERENCE's.
+kill_check() {
+  local mode=$1 fold=$2 reference=$3 out="$WORK/k-$1"
+  rm -rf "$out"
+  "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/kill.yaml" --results "$out" --set distributed.mode="$mode" > "$out.log" 2>&1 &
+  local job=$! waited=0 rank1=""
+  until grep -q "^\[rank 1\] resnet18 fold $fold epoch 1/" "$out.log" 2>/dev/null; do
+    sleep 0.2; waited=$((waited + 1)); [[ $waited -lt 3000 ]] || { fail "rank 1 never reached epoch 2"; kill "$job"; return; }
+  done
+  # Rank 1: the process whose environment says so.
+  for pid in $(pgrep -f " run $WORK/kill.yaml"); do
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then rank1=$pid; fi
+  done
+  [[ -n "$rank1" ]] || { fail "rank 1 not found"; kill "$job"; return; }
+  sleep 0.5
+  local killed_at status=0
+  killed_at=$(date +%s%N)
+  kill -KILL "$rank1"
+  wait "$job" || status=$?
+  echo "mode $mode: killed rank 1 (pid $rank1) in epoch 2 of fold $fold; mpirun exited $status after $(( ($(date +%s%N) - killed_at) / 1000000 )) ms: $(grep -m1 'noticed that process rank' "$out.log")"
+  "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/kill.yaml" --results "$out" --set distributed.mode="$mode" > "$out-rerun.log" 2>&1
+  grep -h "resuming after epoch" "$out-rerun.log" | sed 's/^/  /'
+  if cmp -s "$reference/submission.csv" "$out/submission.csv"; then
+    echo "  rerun: submission.csv byte-identical to the uninterrupted run's ($reference)"
+  else
+    fail "mode $mode: the rerun's submission differs from $reference's"
+  fi
+}
+
 if ! skip 6; then
-  echo "== 6. rank 1 killed with SIGKILL mid-epoch"
+  echo "== 6. rank 1 killed with SIGKILL mid-epoch, then the same command again"
   cat > "$WORK/kill.yaml" <<YAML
 name: kill
 data: {root: $WORK/small, input_size: 64}
@@ -141,30 +171,12 @@ folds: {k: 2, seed: 3}
 models:
   - {backbone: resnet18, epochs: 3, batch_size: 16}
 threads: 1
-distributed: {mode: folds}
 outputs: {report: false}
 YAML
-  rm -rf "$WORK/k1" "$WORK/k2"
-  "$CANOPY" run "$WORK/kill.yaml" --results "$WORK/k1" --quiet
-  "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/kill.yaml" --results "$WORK/k2" > "$WORK/k2.log" 2>&1 &
-  job=$!
-  # Rank 1 (the process whose environment says so) killed half a second into its second epoch.
-  waited=0
-  until grep -q '^\[rank 1\] resnet18 fold 1 epoch 1/' "$WORK/k2.log" 2>/dev/null; do
-    sleep 0.2; waited=$((waited + 1)); [[ $waited -lt 3000 ]] || { fail "rank 1 never reached epoch 2"; kill "$job"; exit 1; }
-  done
-  for pid in $(pgrep -f " run $WORK/kill.yaml"); do
-    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then rank1=$pid; fi
-  done
-  sleep 0.5
-  killed_at=$(date +%s%N)
-  [[ -n "${rank1:-}" ]] || { fail "rank 1 not found"; kill "$job"; exit 1; }
-  kill -KILL "$rank1"
-  status=0; wait "$job" || status=$?
-  ended=$(( ($(date +%s%N) - killed_at) / 1000000 ))
-  echo "killed rank 1 (pid $rank1) mid-epoch; mpirun exited $status after $ended ms: $(grep -m1 'noticed that process rank' "$WORK/k2.log")"
-  "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/kill.yaml" --results "$WORK/k2" > "$WORK/k2b.log" 2>&1
-  grep -h "resuming after epoch" "$WORK/k2b.log" | sed 's/^/  /'
-  if cmp -s "$WORK/k1/submission.csv" "$WORK/k2/submission.csv"; then echo "rerun: submission.csv byte-identical to the uninterrupted run's"; else fail "the rerun's submission differs"; fi
+  rm -rf "$WORK/k-one" "$WORK/k-data-whole"
+  "$CANOPY" run "$WORK/kill.yaml" --results "$WORK/k-one" --quiet
+  kill_check folds 1 "$WORK/k-one"
+  "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/kill.yaml" --results "$WORK/k-data-whole" --set distributed.mode=data > /dev/null
+  kill_check data 0 "$WORK/k-data-whole"
 fi
 exit $failed
