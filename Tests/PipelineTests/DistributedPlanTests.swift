@@ -1,4 +1,5 @@
 import Foundation
+import PlanetData
 @testable import Pipeline
 import XCTest
 

@@ -96,29 +96,6 @@ extension PipelineRunner {
         } }
     }
 
-    /// `mode: data`: `chips` predicted by every rank, each taking whole batches in turn (`ImageShard`),
-    /// gathered on rank 0 in order; the other ranks get no rows.
-    func predictShared(_ predictor: Predictor, _ network: Layer, _ chips: [DatasetChip], tta: TestTimeAugmentation,
-                       progress: @escaping (Int, Int) -> Void) throws -> (probabilities: [[Float]], skipped: [SkippedChip]) {
-        let shard = ImageShard(chips: chips.count, batchSize: predictor.batchSize, rank: cluster.rank, ranks: cluster.size)
-        let mine = try predictor.predictReportingSkips(network, chips: shard.chipIndices.map { chips[$0] }, tta: tta, progress: progress)
-        let rows = try cluster.gather(mine.probabilities.flatMap { $0 }.withUnsafeBytes { Array($0) }, "predictions")
-        let skipped = try cluster.gather(mine.skipped, "chips skipped in predictions")
-        guard cluster.isRoot else { return ([], []) }
-        var probabilities = [[Float]](repeating: [], count: chips.count)
-        for (rank, bytes) in rows.enumerated() {
-            let values = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let indices = ImageShard(chips: chips.count, batchSize: predictor.batchSize, rank: rank, ranks: cluster.size).chipIndices
-            guard values.count == indices.count * PlanetLabels.count else {
-                throw ClusterError.inconsistent(operation: "predictions", rank: cluster.rank,
-                                                detail: "rank \(rank) sent \(values.count) values for \(indices.count) chips")
-            }
-            for (j, chip) in indices.enumerated() { probabilities[chip] = Array(values[j * PlanetLabels.count..<(j + 1) * PlanetLabels.count]) }
-        }
-        let skippedByName = Dictionary(skipped.joined().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        return (probabilities, chips.compactMap { skippedByName[$0.name] })
-    }
-
     /// The jobs of the train stage this rank runs, of `count` in all whose remaining work is `work`:
     /// every job in one process, and in `mode: data` (the ranks train each together); in `mode:
     /// folds`, longest first to the least loaded rank.

@@ -117,18 +117,3 @@ extension PipelineRunner {
         return text
     }
 }
-
-/// The chips of a folder one rank predicts: batch b (of `batchSize` chips, in the folder's order) is
-/// rank b mod `ranks`'s, so in round k the ranks hold batches k·ranks ..< (k + 1)·ranks, in rank order.
-struct ImageShard: Equatable {
-    /// This rank's chips, by index in the folder's order (whole batches; the last may be short).
-    var chipIndices: [Int]
-    /// Batches every rank takes in turn: the folder's batches over the ranks, rounded up.
-    var rounds: Int
-
-    init(chips: Int, batchSize: Int, rank: Int, ranks: Int) {
-        let batches = (chips + batchSize - 1) / batchSize
-        rounds = (batches + ranks - 1) / ranks
-        chipIndices = stride(from: rank, to: batches, by: ranks).flatMap { b in b * batchSize..<min(chips, (b + 1) * batchSize) }
-    }
-}

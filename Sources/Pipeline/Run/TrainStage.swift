@@ -315,7 +315,7 @@ extension PipelineRunner {
             self.progress.predictionProgress(what: what, done: done, total: total,
                                              imagesPerSecond: Double(done * tta.symmetries.count) / Date().timeIntervalSince(started))
         }
-        if isDataParallel { return try predictShared(predictor, network, chips, tta: tta, progress: report) }
+        if isDataParallel { return try predictor.predictShared(network, chips: chips, tta: tta, over: cluster, progress: report) }
         return try predictor.predictReportingSkips(network, chips: chips, tta: tta, progress: report)
     }
 }

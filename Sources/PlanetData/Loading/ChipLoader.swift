@@ -73,6 +73,22 @@ extension Range where Bound == Int {
     func shifted(by offset: Int) -> Range<Int> { (lowerBound + offset)..<(upperBound + offset) }
 }
 
+/// The chips of a list one rank of several predicts (`predict --images`, and `mode: data`'s
+/// predictions and validation): batch b (of `batchSize` chips, in the folder's order) is
+/// rank b mod `ranks`'s, so in round k the ranks hold batches k·ranks ..< (k + 1)·ranks, in rank order.
+public struct ImageShard: Equatable, Sendable {
+    /// This rank's chips, by index in the folder's order (whole batches; the last may be short).
+    public var chipIndices: [Int]
+    /// Batches every rank takes in turn: the folder's batches over the ranks, rounded up.
+    public var rounds: Int
+
+    public init(chips: Int, batchSize: Int, rank: Int, ranks: Int) {
+        let batches = (chips + batchSize - 1) / batchSize
+        rounds = (batches + ranks - 1) / ranks
+        chipIndices = stride(from: rank, to: batches, by: ranks).flatMap { b in b * batchSize..<min(chips, (b + 1) * batchSize) }
+    }
+}
+
 /// A batch ready for the network.
 public struct Batch: Sendable {
     /// Position in the epoch (0, 1, ...).
