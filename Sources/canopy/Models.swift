@@ -22,7 +22,14 @@ struct Models: ParsableCommand {
 
     func run() throws {
         var rows: [(name: String, parameters: Int, gflops: Double, activationMB: Double)] = []
+        var tooSmall: [String] = []
         for entry in BackboneRegistry.entries {
+            // A network whose maps would shrink to nothing at this size is listed as such, not run.
+            let minimum = BackboneRegistry.minimumInputSize(entry.name)
+            guard size >= minimum else {
+                tooSmall.append("\(entry.name) (from \(minimum) px)")
+                continue
+            }
             var random = SeededRandom(seed: 1)
             let model = entry.make(bands, 17, &random)
             let input = Tensor(shape: [bands, 1, size, size], repeating: 0.5)
@@ -43,5 +50,6 @@ struct Models: ParsableCommand {
                   + String(repeating: " ", count: max(0, 13 - parameters.count)) + parameters
                   + String(format: "   %12.3f   %10.1f", row.gflops, row.activationMB))
         }
+        if !tooSmall.isEmpty { print("too small an input for: " + tooSmall.joined(separator: ", ")) }
     }
 }
