@@ -7,6 +7,7 @@
 //                → Synthetic (`canopy synth`) → PlanetData, ImageIO, Tensor
 //                → Benchmarks (ImageIO, NN, Backbones, PlanetData, CJPEGReference)
 //   Support (atomic files, folders, locks, crash points) under NN, ImageIO, PlanetData and up.
+//   Cluster (the ranks of an mpirun job, over CMPI: Open MPI) under Training, Pipeline, Benchmarks and the CLI.
 import PackageDescription
 
 let package = Package(
