@@ -9,7 +9,8 @@
 #   3. predict --images sharded over 2 ranks: the same file as one process's.
 #   4. The allreduce of ResNet-18's gradients (bench allreduce), over shared memory and over TCP.
 #   5. Throughput, mode: data, ResNet-18 at 128 px: 2 ranks x 1 thread against 1 process x 2 threads
-#      (images/s of the epochs in train_log.csv, alternating runs), and with overlap off.
+#      (images/s of the epochs in train_log.csv, alternating runs), with overlap off, over TCP with and
+#      without overlap, and one rank's share (batch 16) run alone on 1 thread: where the loss goes.
 #   6. A rank killed with SIGKILL mid-epoch: the job ends (time and message), the rerun's submission
 #      is the uninterrupted run's.
 #
@@ -120,15 +121,20 @@ models:
 distributed: {mode: data}
 outputs: {report: false, submission: false}
 YAML
+  # half.yaml: what one rank computes of a step, run alone with the whole machine's memory and cache
+  # to itself: twice its rate is what two ranks would reach with free communication and no contention.
+  sed -e 's/batch_size: 32/batch_size: 16/' -e '/^distributed:/d' "$WORK/speed.yaml" > "$WORK/half.yaml"
   rate() { awk -F, 'NR == 2 { print $10 }' "$1/train_log.csv"; }
   for round in $(seq 1 "$ROUNDS"); do
-    rm -rf "$WORK/s1" "$WORK/s2" "$WORK/s3" "$WORK/s4"
+    rm -rf "$WORK"/s[1-6]
     "$CANOPY" run "$WORK/speed.yaml" --results "$WORK/s1" --quiet --threads 2
     "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/speed.yaml" --results "$WORK/s2" --threads 1 > "$WORK/s2.log"
     "${MPIRUN[@]}" -np 2 "$CANOPY" run "$WORK/speed.yaml" --results "$WORK/s3" --threads 1 --set distributed.overlap=false > "$WORK/s3.log"
     "${MPIRUN[@]}" --mca btl tcp,self -np 2 "$CANOPY" run "$WORK/speed.yaml" --results "$WORK/s4" --threads 1 > "$WORK/s4.log"
-    echo "round $round: 1 process x 2 threads $(rate "$WORK/s1") images/s; 2 ranks x 1 thread $(rate "$WORK/s2") (overlap), $(rate "$WORK/s3") (no overlap), $(rate "$WORK/s4") (TCP, overlap)"
-    for run in s2 s3 s4; do grep "gradients summed" "$WORK/$run.log" | sed "s/^/  $run: /"; done
+    "${MPIRUN[@]}" --mca btl tcp,self -np 2 "$CANOPY" run "$WORK/speed.yaml" --results "$WORK/s5" --threads 1 --set distributed.overlap=false > "$WORK/s5.log"
+    "$CANOPY" run "$WORK/half.yaml" --results "$WORK/s6" --quiet --threads 1
+    echo "round $round: 1 process x 2 threads $(rate "$WORK/s1") images/s; 2 ranks x 1 thread $(rate "$WORK/s2") (overlap), $(rate "$WORK/s3") (no overlap), $(rate "$WORK/s4") (TCP, overlap), $(rate "$WORK/s5") (TCP, no overlap); one rank's share alone (1 process x 1 thread, batch 16) $(rate "$WORK/s6")"
+    for run in s2 s3 s4 s5; do grep "gradients summed" "$WORK/$run.log" | sed "s/^/  $run: /"; done
   done
 fi
 
