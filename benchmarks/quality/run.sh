@@ -6,7 +6,8 @@
 #
 # PIPELINE defaults to pipelines/synth-benchmark.yaml (its data.root is replaced by the dataset's).
 # Environment: OUT [results/quality], PY [.venv-bench/bin/python], FRAMEWORKS [canopy torch keras],
-# CANOPY [.build/release/canopy, built when missing]. Each system's wall time, and its score lines
+# CANOPY [.build/release/canopy, built when missing], PEER_SIZE [64] and PEER_EPOCHS [60]: the peers'
+# best flags for 30 minutes on 2 cores (docs/QUALITY.md, third round). Each system's wall time, and its score lines
 # (mean F2, micro F2, macro F2 and the per-label table), go to OUT/seed-SEED/.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +17,8 @@ PIPELINE=${2:-pipelines/synth-benchmark.yaml}
 OUT=${OUT:-results/quality}/seed-$SEED
 PY=${PY:-.venv-bench/bin/python}
 FRAMEWORKS=${FRAMEWORKS:-"canopy torch keras"}
+PEER_SIZE=${PEER_SIZE:-64}
+PEER_EPOCHS=${PEER_EPOCHS:-60}
 CANOPY=${CANOPY:-.build/release/canopy}
 DATA=$OUT/data
 mkdir -p "$OUT"
@@ -36,11 +39,11 @@ for framework in $FRAMEWORKS; do
             submission=$OUT/canopy/submission.csv ;;
         torch)
             timed torch "$PY" benchmarks/quality/torch_reference.py --data "$DATA" --truth "$DATA/test_labels.csv" --arch resnet18 \
-                --size 64 --epochs 25 --batch 32 --lr 1e-3 --folds 1 --seed 0 --tta d4 --threads 2 --out "$OUT/torch"
+                --size "$PEER_SIZE" --epochs "$PEER_EPOCHS" --batch 32 --lr 1e-3 --folds 1 --seed 0 --tta d4 --threads 2 --out "$OUT/torch"
             submission=$OUT/torch/submission.csv ;;
         keras)
             KERAS_BACKEND=tensorflow timed keras "$PY" benchmarks/quality/keras_reference.py --data "$DATA" --truth "$DATA/test_labels.csv" \
-                --arch resnet18 --size 64 --epochs 25 --batch 32 --lr 1e-3 --folds 1 --seed 0 --tta d4 --threads 2 --out "$OUT/keras"
+                --arch resnet18 --size "$PEER_SIZE" --epochs "$PEER_EPOCHS" --batch 32 --lr 1e-3 --folds 1 --seed 0 --tta d4 --threads 2 --out "$OUT/keras"
             submission=$OUT/keras/submission.csv ;;
         *) echo "run.sh: unknown framework $framework" >&2; exit 2 ;;
     esac
