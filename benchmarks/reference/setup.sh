@@ -21,7 +21,7 @@ CPU_INDEX=https://download.pytorch.org/whl/cpu
 say() { echo "setup: $*"; }
 has() { "$PY" -c "import $1" >/dev/null 2>&1; }
 # torchvision counts as installed when its package is there: PyPI's wheel, beside a CPU-only torch, has
-# C++ ops that don't load and an import that bench_torch.py's import_torchvision() makes work
+# C++ ops that don't load and an import that torchvision_import.py's import_torchvision() makes work
 has_torchvision() { "$PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torchvision") is None)' >/dev/null 2>&1; }
 tv_version() { "$PY" -c 'from importlib.metadata import version; print(version("torchvision"))' 2>/dev/null; }
 version() { "$PY" -c "import $1; print($1.__version__)" 2>/dev/null; }
@@ -92,13 +92,12 @@ import importlib
 import sys
 for name in ("numpy", "psutil", "torch", "torchvision", "tensorflow", "keras"):
     try:
-        if name == "torchvision":  # through bench_torch.py's import, which copes with a CUDA-built torchvision
+        if name == "torchvision":  # through torchvision_import.py, which copes with a CUDA-built torchvision
             sys.path.insert(0, sys.argv[1])
-            sys.argv = ["bench_torch.py"]
-            import bench_torch
-            m = bench_torch.import_torchvision()
-            how = " (its C++ ops don't load beside this torch; bench_torch.py stubs them, the models need none)" \
-                if bench_torch._STUB_OPS is not None else ""
+            import torchvision_import
+            m = torchvision_import.import_torchvision()
+            how = " (its C++ ops don't load beside this torch; torchvision_import.py stubs them, the models need none)" \
+                if torchvision_import.STUB_OPS is not None else ""
         else:
             m, how = importlib.import_module(name), ""
         print(f"setup: {name} {m.__version__}{how}")
