@@ -18,17 +18,22 @@ enum CLI {
     /// A new temporary folder named from `prefix`, holding `tiny.yaml`: LeNet-5 for one epoch on 2 folds
     /// of datasets/planet-sample at 32 px, no report.
     static func tinyPipeline(in prefix: String) throws -> (folder: String, pipeline: String) {
-        let folder = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let pipeline = folder + "/tiny.yaml"
-        try """
+        try pipeline(in: prefix, """
             name: tiny
             data: {root: datasets/planet-sample, input_size: 32}
             folds: {k: 2, seed: 3}
             models:
               - {backbone: lenet5, epochs: 1, batch_size: 5}
             outputs: {report: false}
-            """.write(toFile: pipeline, atomically: true, encoding: .utf8)
+            """)
+    }
+
+    /// A new temporary folder named from `prefix`, holding `tiny.yaml` with `text`.
+    static func pipeline(in prefix: String, _ text: String) throws -> (folder: String, pipeline: String) {
+        let folder = NSTemporaryDirectory() + "\(prefix)-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let pipeline = folder + "/tiny.yaml"
+        try text.write(toFile: pipeline, atomically: true, encoding: .utf8)
         return (folder, pipeline)
     }
 

@@ -9,9 +9,7 @@ final class DistributedCommandTests: XCTestCase {
 
     override func setUpWithError() throws {
         guard MPI.launcher != nil else { throw XCTSkip("mpirun not found (scripts/install-deps.sh installs openmpi-bin)") }
-        folder = NSTemporaryDirectory() + "canopy-mpi-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try """
+        folder = try CLI.pipeline(in: "canopy-mpi", """
             name: tiny
             data: {root: datasets/planet-sample, input_size: 32}
             folds: {k: 3, seed: 3}
@@ -21,7 +19,7 @@ final class DistributedCommandTests: XCTestCase {
             threads: 1
             distributed: {mode: folds, timeout_seconds: 60}
             outputs: {report: false}
-            """.write(toFile: folder + "/tiny.yaml", atomically: true, encoding: .utf8)
+            """).folder
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }
