@@ -18,6 +18,10 @@ public struct ModelBenchmark {
         public var profile: [LayerProfiler.Row] = []
         public var profiledSeconds: Double = 0
         public var profiledSteps: Int = 0
+        /// With `profile`: the most the allocator held in allocated blocks after any layer, and after
+        /// which (`LayerProfiler.peakHeapInUse`); and what it held from the system at the end.
+        public var peakHeapInUse: (bytes: Int, after: String)?
+        public var heapSize: Int?
     }
 
     public var model: String
@@ -90,6 +94,8 @@ public struct ModelBenchmark {
         result.profiledSeconds = timed { profiler.record { for _ in 0..<steps { step() } } }
         result.profile = profiler.table
         result.profiledSteps = steps
+        result.peakHeapInUse = profiler.peakHeapInUse
+        result.heapSize = MemoryPolicy.heapSize()
     }
 
     public func infer() throws -> Result {

@@ -16,6 +16,10 @@ public final class LayerProfiler: @unchecked Sendable {
         public var calls: Int
         public var forwardSeconds: Double
         public var backwardSeconds: Double
+        /// Bytes the allocator's blocks grew by across the row's forward passes (what those layers
+        /// keep for their backward pass, and their outputs), summed over the calls; 0 where the
+        /// allocator does not tell.
+        public var forwardHeapGrowth: Int = 0
         public var totalSeconds: Double { forwardSeconds + backwardSeconds }
     }
 
@@ -25,6 +29,11 @@ public final class LayerProfiler: @unchecked Sendable {
     private var order: [String] = []
     /// Each leaf's row, fixed by its forward pass (its backward sees only gradients).
     private var rowOfLayer: [ObjectIdentifier: String] = [:]
+
+    /// The most the allocator held in allocated blocks after any leaf's forward or backward pass
+    /// (`MemoryPolicy.heapInUse`), and after which: where a step's live memory peaks. Nil where the
+    /// allocator does not tell.
+    public private(set) var peakHeapInUse: (bytes: Int, after: String)?
 
     public init() {}
 
@@ -47,12 +56,15 @@ public final class LayerProfiler: @unchecked Sendable {
     @inline(__always)
     static func forward(_ layer: Layer, _ input: Tensor, _ body: () -> Tensor) -> Tensor {
         guard let profiler = active, !layer.isContainer else { return body() }
+        let heapBefore = MemoryPolicy.heapInUse()
         let start = DispatchTime.now().uptimeNanoseconds
         let output = body()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let key = describe(layer, input: input, output: output)
         profiler.rowOfLayer[ObjectIdentifier(layer)] = key
         profiler.add(key, forward: seconds, backward: 0, call: true)
+        let heapAfter = profiler.sampleHeap(after: "the forward pass of " + key)
+        if let heapBefore, let heapAfter { profiler.rows[key]!.forwardHeapGrowth += heapAfter - heapBefore }
         return output
     }
 
@@ -66,8 +78,18 @@ public final class LayerProfiler: @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let inputGradient = layer.backward(outputGradient)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        profiler.add(profiler.rowOfLayer[ObjectIdentifier(layer)] ?? "\(type(of: layer)) (backward only)", forward: 0, backward: seconds, call: false)
+        let key = profiler.rowOfLayer[ObjectIdentifier(layer)] ?? "\(type(of: layer)) (backward only)"
+        profiler.add(key, forward: 0, backward: seconds, call: false)
+        profiler.sampleHeap(after: "the backward pass of " + key)
         return inputGradient
+    }
+
+    /// The heap in use now, kept as the peak when it is one.
+    @discardableResult
+    private func sampleHeap(after moment: @autoclosure () -> String) -> Int? {
+        guard let bytes = MemoryPolicy.heapInUse() else { return nil }
+        if bytes > peakHeapInUse?.bytes ?? -1 { peakHeapInUse = (bytes, moment()) }
+        return bytes
     }
 
     private func add(_ key: String, forward: Double, backward: Double, call: Bool) {

@@ -11,4 +11,17 @@ public enum MemoryPolicy {
     public static func keepLargeBuffersInHeap() -> Bool {
         canopy_keep_large_buffers_in_heap() == 1
     }
+
+    /// Bytes in allocated blocks now (glibc's mallinfo2, which walks the arenas: for profiling, not for
+    /// every call); nil where the allocator does not tell.
+    public static func heapInUse() -> Int? {
+        let bytes = canopy_heap_in_use()
+        return bytes < 0 ? nil : Int(bytes)
+    }
+
+    /// Bytes the allocator holds from the system: the heap in use plus the free blocks it keeps.
+    public static func heapSize() -> Int? {
+        let bytes = canopy_heap_size()
+        return bytes < 0 ? nil : Int(bytes)
+    }
 }

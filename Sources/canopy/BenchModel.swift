@@ -45,7 +45,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
 func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
     let steps = Double(result.profiledSteps), step = result.profiledSeconds / steps * 1000
     print(String(format: "profile: %d steps, %.1f ms per step (timing every layer adds a little)", result.profiledSteps, step))
-    print("layer (kind, channels or kernel, input → output size)            per step  forward ms  backward ms   share")
+    print("layer (kind, channels or kernel, input → output size)            per step  forward ms  backward ms   share  kept MB")
     var small = (count: 0, forward: 0.0, backward: 0.0)
     var leaves = 0.0
     for row in result.profile {
@@ -55,8 +55,9 @@ func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
             small = (small.count + 1, small.forward + forward, small.backward + backward)
             continue
         }
-        print(String(format: "%@ %8d  %10.2f  %11.2f  %5.1f%%", row.name.padding(toLength: 64, withPad: " ", startingAt: 0),
-                     row.calls / result.profiledSteps, forward, backward, (forward + backward) / step * 100))
+        print(String(format: "%@ %8d  %10.2f  %11.2f  %5.1f%%  %7.1f", row.name.padding(toLength: 64, withPad: " ", startingAt: 0),
+                     row.calls / result.profiledSteps, forward, backward, (forward + backward) / step * 100,
+                     Double(row.forwardHeapGrowth) / steps / 1_048_576))
     }
     if small.count > 0 {
         print(String(format: "%@ %8@  %10.2f  %11.2f  %5.1f%%", "\(small.count) more rows under 0.5% each".padding(toLength: 64, withPad: " ", startingAt: 0),
@@ -65,6 +66,10 @@ func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
     let outside = training ? "not in a layer: residual sums, concatenation, loss, optimiser" : "not in a layer: residual sums, concatenation, sigmoid"
     print(String(format: "%@ %8@  %23.2f  %5.1f%%", outside.padding(toLength: 64, withPad: " ", startingAt: 0),
                  "", step - leaves, (step - leaves) / step * 100))
+    if let peak = result.peakHeapInUse, let held = result.heapSize {
+        print(String(format: "memory: at most %.0f MB in allocated blocks, after %@; the allocator holds %.0f MB",
+                     Double(peak.bytes) / 1_048_576, peak.after, Double(held) / 1_048_576))
+    }
 }
 
 struct BenchTrain: ParsableCommand {

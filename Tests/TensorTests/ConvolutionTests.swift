@@ -227,6 +227,32 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// A plan whose backward pass needs only V lets its input go after a training forward pass, and
+    /// gives the same input and weight gradients, bit for bit, as the direct call with the input; a plan
+    /// Winograd does not take (stride 2) keeps it.
+    func testAPlanLetsItsInputGoWhereVIsKept() {
+        let (g, x, weight, b, dy) = winogradFixture(seed: 21, in: 64, out: 72, n: 2, h: 8, w: 8)
+        let plan = ConvolutionPlan(g)
+        let y = plan.forward(x, weight: weight, weightVersion: 1, bias: b, training: true)
+        XCTAssertFalse(plan.holdsInput)
+        var planWeightGradient = Tensor(shape: weight.shape), planBiasGradient: Tensor? = Tensor(shape: b.shape)
+        let dx = plan.backward(dy, weight: weight, weightVersion: 1, weightGradient: &planWeightGradient,
+                               biasGradient: &planBiasGradient, inputGradient: true)
+        var workspace: [Float] = [], kept: Winograd.KeptInput?
+        XCTAssertEqual(y.scalars, Convolution.forward(x, weight: weight, bias: b, geometry: g, keeping: &kept, workspace: &workspace).scalars)
+        var weightGradient = Tensor(shape: weight.shape), biasGradient: Tensor? = Tensor(shape: b.shape)
+        let expected = Convolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &weightGradient,
+                                            biasGradient: &biasGradient, workspace: &workspace, kept: kept)
+        XCTAssertEqual(dx.scalars, expected.scalars)
+        XCTAssertEqual(planWeightGradient.scalars, weightGradient.scalars)
+        XCTAssertEqual(planBiasGradient?.scalars, biasGradient?.scalars)
+
+        let stridedGeometry = ConvolutionGeometry(inChannels: 64, outChannels: 72, kernel: 3, stride: 2, padding: 1)
+        let strided = ConvolutionPlan(stridedGeometry)
+        _ = strided.forward(x, weight: weight, weightVersion: 1, bias: b, training: true)
+        XCTAssertTrue(strided.holdsInput)
+    }
+
     func testStrideTwo() {
         check(ConvolutionGeometry(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1), n: 3, h: 9, w: 8)
     }

@@ -70,7 +70,7 @@ final class ReplicaBatchNormTests: XCTestCase {
                                                                      momentum: 0.1, epsilon: 1e-5, relu: relu)
             var dGamma = Tensor(shape: [channels]), dBeta = Tensor(shape: [channels])
             let dx = BatchNormalization.backward(dy, input: x, gamma: gamma, statistics: statistics, gammaGradient: &dGamma, betaGradient: &dBeta,
-                                                 reluOutput: relu ? y : nil)
+                                                 reluBeta: relu ? beta : nil)
 
             let rendezvous = Rendezvous()
             let parts = [0..<4, 4..<6]  // unequal parts, as a batch shared by ranks can be
@@ -84,7 +84,7 @@ final class ReplicaBatchNormTests: XCTestCase {
                                                                          replicaSum: .init { rendezvous.sum(&$0) })
                 var dGamma = Tensor(shape: [channels]), dBeta = Tensor(shape: [channels])
                 let dx = BatchNormalization.backward(images(dy, part), input: images(x, part), gamma: gamma, statistics: statistics,
-                                                     gammaGradient: &dGamma, betaGradient: &dBeta, reluOutput: relu ? y : nil,
+                                                     gammaGradient: &dGamma, betaGradient: &dBeta, reluBeta: relu ? beta : nil,
                                                      replicaSum: .init { rendezvous.sum(&$0) })
                 results.lock.lock()
                 results.byReplica[replica] = (y, dx, mean, variance, dGamma, dBeta)

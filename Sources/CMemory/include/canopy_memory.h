@@ -5,4 +5,8 @@
 /// activation buffers are reused by the next step instead of being faulted in again. Returns 1 on
 /// success, 0 where the allocator does not support it.
 int canopy_keep_large_buffers_in_heap(void);
+/// Bytes of allocated blocks (glibc's mallinfo2: in-use heap chunks plus mmapped blocks), -1 elsewhere.
+long long canopy_heap_in_use(void);
+/// Bytes the allocator holds from the system (heap arenas plus mmapped blocks), -1 elsewhere.
+long long canopy_heap_size(void);
 #endif

@@ -1,8 +1,9 @@
 import Tensor
 
-/// max(x, 0).
+/// max(x, 0). A training pass keeps where its output was positive (`PositiveMask`, a bit a value),
+/// not the output: the layers after it free that as soon as they are done with it.
 public final class ReLU: Layer {
-    private var output: Tensor?
+    private var mask: PositiveMask?
     /// The batch norm before this layer applies it (`fuseBatchNormReLU`): values and gradients pass through.
     public internal(set) var isFused = false
     public init() {}
@@ -10,7 +11,7 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         if isFused { return x }
         let y = Activation.reluForward(x)
-        output = mode == .training ? y : nil
+        mask = mode == .training ? PositiveMask(y) : nil
         return y
     }
 
@@ -18,15 +19,15 @@ public final class ReLU: Layer {
     public func forward(sumOf a: Tensor, and b: Tensor, mode: Mode) -> Tensor {
         precondition(!isFused, "a fused ReLU follows a batch norm, not a sum")
         let y = TensorPlumbing.addReLU(a, b)
-        output = mode == .training ? y : nil
+        mask = mode == .training ? PositiveMask(y) : nil
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
         if isFused { return dy }
-        guard let output else { preconditionFailure("ReLU.backward without a training forward pass") }
-        self.output = nil
-        return Activation.reluBackward(dy, output: output)
+        guard let mask else { preconditionFailure("ReLU.backward without a training forward pass") }
+        self.mask = nil
+        return mask.masking(dy)
     }
 }
 

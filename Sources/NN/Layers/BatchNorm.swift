@@ -17,7 +17,9 @@ public final class BatchNorm: Layer {
     /// A ReLU right after this layer is fused in (`fuseBatchNormReLU`): this layer applies it, and the
     /// ReLU layer passes values through.
     public internal(set) var appliesReLU = false
-    private var cache: (input: Tensor, statistics: BatchNormalization.Statistics, output: Tensor?)?
+    /// From a training forward pass to its backward pass: the input and its statistics (with the ReLU
+    /// fused, backward recomputes its mask from them: the output is not kept).
+    private var cache: (input: Tensor, statistics: BatchNormalization.Statistics)?
 
     /// Set while a data-parallel job trains with `sync_batch_norm`: the sum over its replicas that
     /// makes every batch norm's training statistics those of the global batch (a task-local, for the
@@ -51,7 +53,7 @@ public final class BatchNorm: Layer {
                                                    runningVariance: &runningVariance.value, momentum: momentum, epsilon: epsilon, relu: appliesReLU)
             }
             batchesTracked.value.scalars[0] += 1
-            cache = (x, statistics, appliesReLU ? y : nil)
+            cache = (x, statistics)
             return y
         }
     }
@@ -66,12 +68,14 @@ public final class BatchNorm: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let cache else { preconditionFailure("BatchNorm.backward without a training forward pass") }
         self.cache = nil
+        // γ and β are still the forward pass's: the optimiser steps after the whole backward pass.
+        let reluBeta = appliesReLU ? bias.value : nil
         if let sum = Self.replicaSum, cache.statistics.count != nil {
             return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics, gammaGradient: &weight.gradient,
-                                               betaGradient: &bias.gradient, reluOutput: cache.output, replicaSum: sum)
+                                               betaGradient: &bias.gradient, reluBeta: reluBeta, replicaSum: sum)
         }
         return BatchNormalization.backward(dy, input: cache.input, gamma: weight.value, statistics: cache.statistics,
-                                           gammaGradient: &weight.gradient, betaGradient: &bias.gradient, reluOutput: cache.output)
+                                           gammaGradient: &weight.gradient, betaGradient: &bias.gradient, reluBeta: reluBeta)
     }
 
     public func state(prefix: String) -> [(name: String, entry: StateEntry)] {

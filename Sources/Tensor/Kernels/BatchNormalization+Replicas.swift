@@ -43,7 +43,7 @@ extension BatchNormalization {
             x.scalars.withUnsafeBufferPointer { xp in
                 Parallel.forEachChunk(channels, costPerItem: run) { range in
                     for c in range {
-                        let scale = gamma.scalars[c] * inverseStd[c], shift = beta.scalars[c] - Float(mean[c]) * scale
+                        let (scale, shift) = affine(gamma: gamma.scalars[c], beta: beta.scalars[c], mean: Float(mean[c]), inverseStd: inverseStd[c])
                         normalize(xp.baseAddress! + c * run, scale: scale, shift: shift, relu: relu, count: run, into: yp.baseAddress! + c * run)
                     }
                 }
@@ -58,26 +58,26 @@ extension BatchNormalization {
     }
 
     public static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics, gammaGradient: inout Tensor,
-                                betaGradient: inout Tensor, reluOutput: Tensor? = nil, replicaSum sum: ReplicaSum) -> Tensor {
+                                betaGradient: inout Tensor, reluBeta: Tensor? = nil, replicaSum sum: ReplicaSum) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
-        precondition(reluOutput == nil || reluOutput!.shape == x.shape, "batch norm output \(reluOutput!.shape) for input \(x.shape)")
-        let mask = reluOutput ?? Tensor(shape: [0])
+        precondition(reluBeta == nil || reluBeta!.count == channels, "batch norm β \(reluBeta!.shape) for \(channels) channels")
         // Σdy for channel c at c, Σdy·x̂ at channels + c.
         var sums = [Double](repeating: 0, count: 2 * channels)
         dy.scalars.withUnsafeBufferPointer { dyp in
             x.scalars.withUnsafeBufferPointer { xp in
-                mask.scalars.withUnsafeBufferPointer { yp in
-                    sums.withUnsafeMutableBufferPointer { sp in
-                        Parallel.forEachChunk(channels, costPerItem: 2 * run) { range in
-                            for c in range {
-                                let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run
-                                let (mu, inv) = (s.mean[c], s.inverseStd[c])
-                                let local = reluOutput == nil
-                                    ? gradientSums(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv)
-                                    : gradientSums(ReLUMasked(dy: g, output: yp.baseAddress! + c * run), input: row, count: run, mean: mu, inverseStd: inv)
-                                sp[c] = local.dy
-                                sp[channels + c] = local.dyXhat
+                sums.withUnsafeMutableBufferPointer { sp in
+                    Parallel.forEachChunk(channels, costPerItem: 2 * run) { range in
+                        for c in range {
+                            let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run
+                            let (mu, inv) = (s.mean[c], s.inverseStd[c])
+                            let local = if let reluBeta {
+                                gradientSums(ReLUMasked(dy: g, input: row, gamma: gamma.scalars[c], beta: reluBeta.scalars[c], mean: mu, inverseStd: inv),
+                                             input: row, count: run, mean: mu, inverseStd: inv)
+                            } else {
+                                gradientSums(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv)
                             }
+                            sp[c] = local.dy
+                            sp[channels + c] = local.dyXhat
                         }
                     }
                 }
@@ -92,19 +92,18 @@ extension BatchNormalization {
         let dx = Tensor(shape: x.shape) { dxp in
             dy.scalars.withUnsafeBufferPointer { dyp in
                 x.scalars.withUnsafeBufferPointer { xp in
-                    mask.scalars.withUnsafeBufferPointer { yp in
-                        Parallel.forEachChunk(channels, costPerItem: run) { range in
-                            for c in range {
-                                let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run, out = dxp.baseAddress! + c * run
-                                let meanDy = Float(sums[c] / total), meanDyXhat = Float(sums[channels + c] / total)
-                                let (mu, inv) = (s.mean[c], s.inverseStd[c]), scale = gamma.scalars[c] * inv
-                                if reluOutput == nil {
-                                    inputGradient(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv, scale: scale,
-                                                  meanDy: meanDy, meanDyXhat: meanDyXhat, into: out)
-                                } else {
-                                    inputGradient(ReLUMasked(dy: g, output: yp.baseAddress! + c * run), input: row, count: run, mean: mu,
-                                                  inverseStd: inv, scale: scale, meanDy: meanDy, meanDyXhat: meanDyXhat, into: out)
-                                }
+                    Parallel.forEachChunk(channels, costPerItem: run) { range in
+                        for c in range {
+                            let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run, out = dxp.baseAddress! + c * run
+                            let meanDy = Float(sums[c] / total), meanDyXhat = Float(sums[channels + c] / total)
+                            let (mu, inv) = (s.mean[c], s.inverseStd[c]), scale = gamma.scalars[c] * inv
+                            if let reluBeta {
+                                inputGradient(ReLUMasked(dy: g, input: row, gamma: gamma.scalars[c], beta: reluBeta.scalars[c], mean: mu, inverseStd: inv),
+                                              input: row, count: run, mean: mu, inverseStd: inv, scale: scale, meanDy: meanDy,
+                                              meanDyXhat: meanDyXhat, into: out)
+                            } else {
+                                inputGradient(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv, scale: scale,
+                                              meanDy: meanDy, meanDyXhat: meanDyXhat, into: out)
                             }
                         }
                     }

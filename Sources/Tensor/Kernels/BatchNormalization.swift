@@ -6,8 +6,10 @@
 /// Inference: the running statistics replace μ and σ².
 /// Backward:  dγ += Σ dy·x̂;  dβ += Σ dy;  dx = γ/√(σ²+ε) · (dy − mean(dy) − x̂·mean(dy·x̂)).
 /// With `relu`, a ReLU after the normalisation is fused in: the forward pass writes max(y, 0) in the same
-/// pass, and backward takes the fused output and zeroes dy where it is not positive before the above,
-/// so the activation costs no pass of its own over memory.
+/// pass, and backward zeroes dy where y was not positive before the above, so the activation costs no
+/// pass of its own over memory. Backward recomputes y from the input it reads anyway (γ, β and the
+/// statistics given, by the forward pass's own arithmetic, `affine`, so the very same mask): the output
+/// need not be kept for it, and is freed as soon as the next layer is done with it.
 public enum BatchNormalization {
     /// What backward needs from a training forward pass: per-channel mean and 1/√(σ²+ε).
     public struct Statistics: Sendable {
@@ -44,7 +46,7 @@ public enum BatchNormalization {
                                     mp[c] = Float(mu)
                                     ip[c] = inv
                                     vp[c] = Float(variance)
-                                    let scale = gamma.scalars[c] * inv, shift = beta.scalars[c] - Float(mu) * scale
+                                    let (scale, shift) = affine(gamma: gamma.scalars[c], beta: beta.scalars[c], mean: Float(mu), inverseStd: inv)
                                     normalize(row, scale: scale, shift: shift, relu: relu, count: run, into: yp.baseAddress! + c * run)
                                 }
                             }
@@ -78,32 +80,31 @@ public enum BatchNormalization {
         }
     }
 
-    /// Returns dx; accumulates dγ and dβ. `reluOutput`: the forward pass's output, when it had the ReLU fused.
+    /// Returns dx; accumulates dγ and dβ. `reluBeta`: the forward pass's β, when it had the ReLU fused
+    /// (the mask is recomputed from it, with γ and the statistics, as the forward pass computed y).
     public static func backward(_ dy: Tensor, input x: Tensor, gamma: Tensor, statistics s: Statistics,
-                                gammaGradient: inout Tensor, betaGradient: inout Tensor, reluOutput: Tensor? = nil) -> Tensor {
+                                gammaGradient: inout Tensor, betaGradient: inout Tensor, reluBeta: Tensor? = nil) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
-        precondition(reluOutput == nil || reluOutput!.shape == x.shape, "batch norm output \(reluOutput!.shape) for input \(x.shape)")
+        precondition(reluBeta == nil || reluBeta!.count == channels, "batch norm β \(reluBeta!.shape) for \(channels) channels")
         var dGamma = [Float](repeating: 0, count: channels), dBeta = [Float](repeating: 0, count: channels)
-        let mask = reluOutput ?? Tensor(shape: [0])
         // Every channel's run is written below.
         let dx = Tensor(shape: x.shape) { dxp in
             dy.scalars.withUnsafeBufferPointer { dyp in
                 x.scalars.withUnsafeBufferPointer { xp in
-                    mask.scalars.withUnsafeBufferPointer { yp in
-                        dGamma.withUnsafeMutableBufferPointer { gp in
-                            dBeta.withUnsafeMutableBufferPointer { bp in
-                                Parallel.forEachChunk(channels, costPerItem: 3 * run) { range in
-                                    for c in range {
-                                        let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run, out = dxp.baseAddress! + c * run
-                                        let (mu, inv, gammaC) = (s.mean[c], s.inverseStd[c], gamma.scalars[c])
-                                        let sums = reluOutput == nil
-                                            ? backwardChannel(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv,
-                                                              gamma: gammaC, into: out)
-                                            : backwardChannel(ReLUMasked(dy: g, output: yp.baseAddress! + c * run), input: row, count: run,
-                                                              mean: mu, inverseStd: inv, gamma: gammaC, into: out)
-                                        gp[c] = Float(sums.dyXhat)
-                                        bp[c] = Float(sums.dy)
+                    dGamma.withUnsafeMutableBufferPointer { gp in
+                        dBeta.withUnsafeMutableBufferPointer { bp in
+                            Parallel.forEachChunk(channels, costPerItem: 3 * run) { range in
+                                for c in range {
+                                    let g = dyp.baseAddress! + c * run, row = xp.baseAddress! + c * run, out = dxp.baseAddress! + c * run
+                                    let (mu, inv, gammaC) = (s.mean[c], s.inverseStd[c], gamma.scalars[c])
+                                    let sums = if let reluBeta {
+                                        backwardChannel(ReLUMasked(dy: g, input: row, gamma: gammaC, beta: reluBeta.scalars[c], mean: mu, inverseStd: inv),
+                                                        input: row, count: run, mean: mu, inverseStd: inv, gamma: gammaC, into: out)
+                                    } else {
+                                        backwardChannel(Unmasked(dy: g), input: row, count: run, mean: mu, inverseStd: inv, gamma: gammaC, into: out)
                                     }
+                                    gp[c] = Float(sums.dyXhat)
+                                    bp[c] = Float(sums.dy)
                                 }
                             }
                         }
@@ -160,6 +161,14 @@ public enum BatchNormalization {
             out[i] = scale * (g.at(i) - meanDy - xhat * meanDyXhat)
             i += 1
         }
+    }
+
+    /// y = x·scale + shift for one channel: scale = γ/√(σ²+ε), shift = β − μ·scale. The forward pass and
+    /// the fused ReLU's mask in backward both compute y through this, so they agree to the bit.
+    @inline(__always)
+    static func affine(gamma: Float, beta: Float, mean: Float, inverseStd: Float) -> (scale: Float, shift: Float) {
+        let scale = gamma * inverseStd
+        return (scale, beta - mean * scale)
     }
 
     /// out[i] = x[i]·scale + shift, or its positive part with `relu`.
@@ -221,14 +230,24 @@ struct Unmasked: IncomingGradient {
     @inline(__always) func lanes(_ i: Int) -> SIMD8<Float> { BatchNormalization.lanes(dy, i) }
 }
 
-/// Through a fused ReLU: zero where its output was not positive.
+/// Through a fused ReLU: zero where its output was not positive, that output recomputed from the
+/// input as the forward pass computed it (`BatchNormalization.affine`, then `normalize`'s x·scale + shift).
 struct ReLUMasked: IncomingGradient {
-    let dy: UnsafePointer<Float>, output: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>, input: UnsafePointer<Float>
+    let scale: Float, shift: Float
+
+    init(dy: UnsafePointer<Float>, input: UnsafePointer<Float>, gamma: Float, beta: Float, mean: Float, inverseStd: Float) {
+        self.dy = dy
+        self.input = input
+        (scale, shift) = BatchNormalization.affine(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd)
+    }
+
     @inline(__always) func at(_ i: Int) -> Float {
         let d = dy[i]
-        return output[i] > 0 ? d : 0
+        return input[i] * scale + shift > 0 ? d : 0
     }
     @inline(__always) func lanes(_ i: Int) -> SIMD8<Float> {
-        BatchNormalization.lanes(dy, i).replacing(with: 0, where: BatchNormalization.lanes(output, i) .<= 0)
+        let y = BatchNormalization.lanes(input, i) * scale + shift
+        return BatchNormalization.lanes(dy, i).replacing(with: 0, where: y .<= 0)
     }
 }

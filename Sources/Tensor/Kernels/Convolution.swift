@@ -124,7 +124,34 @@ public enum Convolution {
                                 weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
                                 inputGradient: Bool = true, prepared: Winograd.PreparedWeights? = nil,
                                 kept: Winograd.KeptInput? = nil) -> Tensor {
-        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        backward(dy, input: x, inputShape: x.shape, weight: weight, geometry: g, weightGradient: &weightGradient,
+                 biasGradient: &biasGradient, workspace: &workspace, inputGradient: inputGradient, prepared: prepared, kept: kept)
+    }
+
+    /// The backward pass of a training forward pass whose input was let go (`needsInput(keeping:)` was
+    /// false): Winograd takes both gradients, the weight gradient from `kept`'s V.
+    public static func backward(_ dy: Tensor, keptOnly kept: Winograd.KeptInput, weight: Tensor, geometry g: ConvolutionGeometry,
+                                weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
+                                inputGradient: Bool = true, prepared: Winograd.PreparedWeights? = nil) -> Tensor {
+        backward(dy, input: nil, inputShape: kept.inputShape, weight: weight, geometry: g, weightGradient: &weightGradient,
+                 biasGradient: &biasGradient, workspace: &workspace, inputGradient: inputGradient, prepared: prepared, kept: kept)
+    }
+
+    /// Whether the backward pass of a training forward pass that kept `kept` needs the input itself: not
+    /// where Winograd takes the weight gradient from the kept V (and with it the input gradient, from U),
+    /// so a layer can let the input go and the memory is freed once no other layer holds it.
+    public static func needsInput(keeping kept: Winograd.KeptInput?) -> Bool {
+        guard let kept else { return true }
+        let (ho, wo) = kept.geometry.outputSize(height: kept.inputShape[2], width: kept.inputShape[3])
+        return !(EngineSettings.current.winograd.appliesToWeightGradient(of: kept.geometry, outputPixels: ho * wo)
+            && kept.matches(shape: kept.inputShape, geometry: kept.geometry, settings: EngineSettings.current.winograd))
+    }
+
+    /// `x` nil: its V is `kept`, and Winograd takes both gradients.
+    private static func backward(_ dy: Tensor, input x: Tensor?, inputShape: [Int], weight: Tensor, geometry g: ConvolutionGeometry,
+                                 weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
+                                 inputGradient: Bool, prepared: Winograd.PreparedWeights?, kept: Winograd.KeptInput?) -> Tensor {
+        let n = inputShape[1], h = inputShape[2], w = inputShape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
         let columns = n * ho * wo, k = g.patchSize
@@ -141,12 +168,16 @@ public enum Convolution {
                                              padding: (g.kernel.height - 1 - g.padding.height, g.kernel.width - 1 - g.padding.width))
         let transposedForInput = inputGradient && !winogradInput && settings.convolution.transposedInputGradient && g.stride == (1, 1)
             && !g.isPointwise && g.padding.height < g.kernel.height && g.padding.width < g.kernel.width && ho * wo >= 64
+        precondition(x != nil || (winogradWeights && (winogradInput || !inputGradient)),
+                     "convolution backward without its input where Winograd does not take both gradients")
         var dx = Tensor(shape: [0])
         if winogradInput || winogradWeights {
             let gradients: Winograd.Gradients = [winogradInput ? .input : [], winogradWeights ? .weight : []]
-            dx = Winograd.backward(dy, input: x, weight: weight, prepared: prepared, kept: kept, geometry: g, computing: gradients,
-                                   weightGradient: &weightGradient, workspace: &workspace)
+            dx = Winograd.backward(dy, input: x, inputShape: inputShape, weight: weight, prepared: prepared, kept: kept, geometry: g,
+                                   computing: gradients, weightGradient: &weightGradient, workspace: &workspace)
         }
+        // Only the paths below read the input, and none of them runs without it (the precondition).
+        let x = x ?? Tensor(shape: [0])
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.
         if inputGradient && !winogradInput { dx = Tensor(shape: x.shape) { _ in } }

@@ -12,7 +12,9 @@ public final class Workspace {
 public final class ConvolutionPlan {
     public let geometry: ConvolutionGeometry
     private let workspace: Workspace
-    /// The last training forward pass's input, until its backward pass.
+    /// The last training forward pass's input, until its backward pass; let go where the backward pass
+    /// needs only V (`Convolution.needsInput(keeping:)`), so the activation is freed as soon as no
+    /// other layer holds it.
     private var input: Tensor?
     /// V from the last training forward pass, for the weight gradient (its buffer reused from step to
     /// step; dropped by an inference pass).
@@ -22,6 +24,9 @@ public final class ConvolutionPlan {
     /// passes, and in training from the forward pass to the backward pass's input gradient (every
     /// optimiser step changes the weights, so the next forward pass makes U again, in the same buffer).
     private var prepared: (version: Int, weights: Winograd.PreparedWeights, budget: PreparedWeightsBudget)?
+
+    /// Whether the plan holds its last training forward pass's input (else its backward pass needs V alone).
+    public var holdsInput: Bool { input != nil }
 
     public init(_ geometry: ConvolutionGeometry, workspace: Workspace = Workspace()) {
         self.geometry = geometry
@@ -41,18 +46,27 @@ public final class ConvolutionPlan {
             return Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,
                                        workspace: &workspace.buffer)
         }
-        return Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,
-                                   keeping: &keptInput, workspace: &workspace.buffer)
+        let y = Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,
+                                    keeping: &keptInput, workspace: &workspace.buffer)
+        if !Convolution.needsInput(keeping: keptInput) { input = nil }
+        return y
     }
 
     /// Returns dx (empty without `inputGradient`); accumulates into `weightGradient` and `biasGradient`.
     public func backward(_ dy: Tensor, weight: Tensor, weightVersion: Int, weightGradient: inout Tensor,
                          biasGradient: inout Tensor?, inputGradient: Bool) -> Tensor {
-        guard let input else { preconditionFailure("convolution backward without a training forward pass") }
         let current = prepared.flatMap { $0.version == weightVersion ? $0.weights : nil }
-        let dx = Convolution.backward(dy, input: input, weight: weight, geometry: geometry, weightGradient: &weightGradient,
-                                      biasGradient: &biasGradient, workspace: &workspace.buffer, inputGradient: inputGradient,
-                                      prepared: current, kept: keptInput)
+        let dx = if let input {
+            Convolution.backward(dy, input: input, weight: weight, geometry: geometry, weightGradient: &weightGradient,
+                                 biasGradient: &biasGradient, workspace: &workspace.buffer, inputGradient: inputGradient,
+                                 prepared: current, kept: keptInput)
+        } else if let keptInput {
+            Convolution.backward(dy, keptOnly: keptInput, weight: weight, geometry: geometry, weightGradient: &weightGradient,
+                                 biasGradient: &biasGradient, workspace: &workspace.buffer, inputGradient: inputGradient,
+                                 prepared: current)
+        } else {
+            preconditionFailure("convolution backward without a training forward pass")
+        }
         self.input = nil
         keptInput = nil
         return dx

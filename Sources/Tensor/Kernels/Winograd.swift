@@ -59,7 +59,7 @@ public enum Winograd {
     public struct KeptInput {
         let variant: Variant
         let geometry: ConvolutionGeometry
-        let inputShape: [Int]
+        public let inputShape: [Int]
         /// Where the input's scalars were: the caller holds the input until its backward pass (as a
         /// layer does), so another input cannot sit at the same address meanwhile.
         let input: UnsafeRawPointer?
@@ -69,8 +69,13 @@ public enum Winograd {
         /// Whether the weight gradient of `x` under `g` can use it: the same input (shape and storage),
         /// convolution, variant and grouping (the groups are laid out one after another).
         func matches(_ x: Tensor, geometry g: ConvolutionGeometry, settings: EngineSettings.WinogradSettings) -> Bool {
-            inputShape == x.shape && input == address(of: x) && geometry == g && variant == settings.variant
-                && groupFloats == settings.targetGroupFloats
+            input == address(of: x) && matches(shape: x.shape, geometry: g, settings: settings)
+        }
+
+        /// The same without the input's storage, for a layer that let its input go and keeps this V
+        /// from its own forward pass to its backward pass (`Convolution.needsInput(keeping:)`).
+        func matches(shape: [Int], geometry g: ConvolutionGeometry, settings: EngineSettings.WinogradSettings) -> Bool {
+            inputShape == shape && geometry == g && variant == settings.variant && groupFloats == settings.targetGroupFloats
         }
     }
 
@@ -138,11 +143,16 @@ public enum Winograd {
     ///   `weight`. (The transposed convolution would transform dy as its input and need U of the
     ///   flipped weights besides.)
     /// Returns dx, or an empty tensor without `.input`.
-    public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, prepared: PreparedWeights?, kept: KeptInput?,
-                                geometry g: ConvolutionGeometry, computing gradients: Gradients, weightGradient: inout Tensor,
-                                workspace: inout [Float]) -> Tensor {
+    /// `x` nil (`inputShape` its shape): the input was let go, and `kept` holds its V (`.weight`).
+    public static func backward(_ dy: Tensor, input x: Tensor?, inputShape: [Int], weight: Tensor, prepared: PreparedWeights?,
+                                kept: KeptInput?, geometry g: ConvolutionGeometry, computing gradients: Gradients,
+                                weightGradient: inout Tensor, workspace: inout [Float]) -> Tensor {
         let settings = EngineSettings.current.winograd
-        let usableV = gradients.contains(.weight) ? kept.flatMap { $0.matches(x, geometry: g, settings: settings) ? $0.v : nil } : nil
+        func usable(_ kept: KeptInput) -> Bool {
+            if let x { kept.matches(x, geometry: g, settings: settings) } else { kept.matches(shape: inputShape, geometry: g, settings: settings) }
+        }
+        let usableV = gradients.contains(.weight) ? kept.flatMap { usable($0) ? $0.v : nil } : nil
+        precondition(x != nil || usableV != nil || !gradients.contains(.weight), "Winograd's weight gradient without the input or its V")
         let u = gradients.contains(.input)
             ? current(prepared, weight: weight, for: g).u : nil
         func run(_ dx: UnsafeMutablePointer<Float>?) {
@@ -152,9 +162,9 @@ public enum Winograd {
                         let keptV = usableV == nil ? nil : v.baseAddress, weights = dx == nil ? nil : up.baseAddress
                         let dw = gradients.contains(.weight) ? dw.baseAddress : nil
                         switch settings.variant {
-                        case .f2x2: backward(WinogradF2x2.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
+                        case .f2x2: backward(WinogradF2x2.self, dy, input: x, inputShape: inputShape, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
                                              dx: dx, workspace: &workspace)
-                        case .f4x4: backward(WinogradF4x4.self, dy, input: x, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
+                        case .f4x4: backward(WinogradF4x4.self, dy, input: x, inputShape: inputShape, u: weights, keptV: keptV, geometry: g, weightGradient: dw,
                                              dx: dx, workspace: &workspace)
                         }
                     }
@@ -166,7 +176,7 @@ public enum Winograd {
             return Tensor(shape: [0])
         }
         // Every image plane of every channel is written whole by the adjoint transform.
-        return Tensor(shape: x.shape) { dx in run(dx.baseAddress!) }
+        return Tensor(shape: inputShape) { dx in run(dx.baseAddress!) }
     }
 
     /// Tiles and tile groups of one convolution under scheme S.
@@ -225,12 +235,13 @@ public enum Winograd {
 
     /// `u` (U, for dx) and `dx` are given together; `keptV`: V of every group, one after another, from
     /// the forward pass (else transformed here when `weightGradient` is given).
-    static func backward<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor, u: UnsafePointer<Float>?,
+    static func backward<S: WinogradScheme>(_ scheme: S.Type, _ dy: Tensor, input x: Tensor?, inputShape: [Int], u: UnsafePointer<Float>?,
                                             keptV: UnsafePointer<Float>?, geometry g: ConvolutionGeometry,
                                             weightGradient: UnsafeMutablePointer<Float>?, dx: UnsafeMutablePointer<Float>?,
                                             workspace: inout [Float]) {
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
-        let n = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let n = inputShape[1], h = inputShape[2], w = inputShape[3]
+        let x = x ?? Tensor(shape: [0])  // read only to transform V again, which `keptV` then replaces
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [co, n, ho, wo], "conv output gradient \(dy.shape)")
         precondition((u == nil) == (dx == nil), "Winograd's input gradient needs U")
