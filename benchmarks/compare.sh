@@ -8,7 +8,8 @@
 #   benchmarks/compare.sh [--quick]
 #
 # Environment (defaults in brackets):
-#   CONFIGS  "model:size:mode ..." [resnet18:128:train resnet18:128:infer vgg11_bn:128:train googlenet:128:train]
+#   CONFIGS  "model:size:mode ..." [ResNet-18 train and infer at 64, 128 and 256 px; VGG-11-BN, GoogLeNet
+#            and ResNet-50 train at 128 px: the rows issue 20 asks for]
 #   ROUNDS [3]  BATCH [32]  THREADS [2]  STEPS [10]  WARMUP [2]   (--quick: ROUNDS=1 STEPS=3 WARMUP=1)
 #   CANOPY   path of a built canopy; unset: `swift build -c release --product canopy` and .build/release/canopy
 #   PY       the peers' Python [.venv-bench/bin/python, made by benchmarks/reference/setup.sh]
@@ -34,7 +35,7 @@ for arg in "$@"; do
     esac
 done
 
-CONFIGS=${CONFIGS:-"resnet18:128:train resnet18:128:infer vgg11_bn:128:train googlenet:128:train"}
+CONFIGS=${CONFIGS:-"resnet18:64:train resnet18:64:infer resnet18:128:train resnet18:128:infer resnet18:256:train resnet18:256:infer vgg11_bn:128:train googlenet:128:train resnet50:128:train"}
 BATCH=${BATCH:-32}
 THREADS=${THREADS:-2}
 if [ $QUICK = 1 ]; then

@@ -13,6 +13,8 @@ Networks (NHWC, Keras default compile settings: on CPU with TensorFlow no XLA), 
              [2,2,2,2], global average pool, Dense 17): same layers, parameters (11,185,233) and FLOPs as
              torchvision's; Keras's 'same' padding on stride-2 layers pads (before, after) = (2, 3) or
              (0, 1) where torchvision pads (3, 3) or (1, 1): same output shapes and work, shifted windows.
+  resnet50 : torchvision's resnet50 (v1.5, stride on the 3x3 of each Bottleneck), built as resnet18 is;
+             parameters 23,542,865.
   vgg11_bn : torchvision's vgg11_bn: [64,M,128,M,256,256,M,512,512,M,512,512,M], each conv 3x3 pad 1
              (with bias, as torchvision) + BN + ReLU; max-pool 2x2; then PyTorch's AdaptiveAvgPool2d((7, 7))
              reproduced exactly (AdaptiveAveragePooling2D below: PyTorch's bins [floor(i*n/7),
@@ -138,6 +140,31 @@ def resnet18(inp):
     return layers.GlobalAveragePooling2D()(x)
 
 
+def resnet50(inp):
+    """torchvision's resnet50 (v1.5: the stride on each stage's first 3x3, not its first 1x1), Bottleneck
+    blocks [3, 4, 6, 3] with expansion 4: parameters 23,542,865 with the 17-way head, as torchvision's."""
+    def conv_bn(x, f, k, s):
+        x = layers.Conv2D(f, k, strides=s, padding="same", use_bias=False)(x)
+        return layers.BatchNormalization(epsilon=1e-5, momentum=0.9)(x)
+
+    def bottleneck(x, f, s):
+        sc = x
+        y = layers.ReLU()(conv_bn(x, f, 1, 1))
+        y = layers.ReLU()(conv_bn(y, f, 3, s))
+        y = conv_bn(y, 4 * f, 1, 1)
+        if s != 1 or x.shape[-1] != 4 * f:
+            sc = conv_bn(x, 4 * f, 1, s)
+        return layers.ReLU()(layers.Add()([y, sc]))
+
+    x = layers.ReLU()(conv_bn(inp, 64, 7, 2))
+    x = layers.MaxPooling2D(3, 2, padding="same")(x)
+    for f, blocks, s in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+        x = bottleneck(x, f, s)
+        for _ in range(blocks - 1):
+            x = bottleneck(x, f, 1)
+    return layers.GlobalAveragePooling2D()(x)
+
+
 def vgg11_bn(inp):
     x = inp
     for v in [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]:
@@ -198,7 +225,7 @@ def simple(inp):
     return layers.Dense(128, activation="relu")(x)
 
 
-MODELS = {"resnet18": resnet18, "vgg11_bn": vgg11_bn, "googlenet": googlenet, "simple": simple}
+MODELS = {"resnet18": resnet18, "resnet50": resnet50, "vgg11_bn": vgg11_bn, "googlenet": googlenet, "simple": simple}
 
 
 def forward_gflops_per_image(model):
