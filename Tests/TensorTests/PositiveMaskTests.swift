@@ -18,6 +18,21 @@ final class PositiveMaskTests: XCTestCase {
         }
     }
 
+    /// The residual sum, its ReLU and the mask in one pass: the two-pass results to the bit.
+    func testAddReLUInOnePassEqualsTheSumThenTheMask() {
+        var rng = SeededRandom(seed: 8)
+        for count in [64, 1_003, 5] {
+            var a = Tensor(shape: [count], scalars: (0..<count).map { _ in rng.nextUniform() * 2 - 1 })
+            let b = Tensor(shape: [count], scalars: (0..<count).map { _ in rng.nextUniform() * 2 - 1 })
+            for (i, value) in [Float(-0.0) - b.scalars[0], .nan, -b.scalars[2]].enumerated() where i < count { a.scalars[i] = value }
+            let (y, mask) = PositiveMask.addReLU(a, b)
+            let expected = TensorPlumbing.addReLU(a, b)
+            XCTAssertEqual(y.scalars.map(\.bitPattern), expected.scalars.map(\.bitPattern), "\(count) values")
+            let dy = Tensor(shape: [count], repeating: 3)
+            XCTAssertEqual(mask.masking(dy).scalars, PositiveMask(expected).masking(dy).scalars)
+        }
+    }
+
     func testFourDimensionalShapesAreKept() {
         let y = Tensor(shape: [2, 3, 2, 2], scalars: (0..<24).map { Float($0 % 3) - 1 })
         let dy = Tensor(shape: y.shape, repeating: 2)

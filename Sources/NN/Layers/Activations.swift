@@ -18,8 +18,12 @@ public final class ReLU: Layer {
     /// max(a + b, 0), for a residual block's sum and its ReLU in one pass; backward as usual.
     public func forward(sumOf a: Tensor, and b: Tensor, mode: Mode) -> Tensor {
         precondition(!isFused, "a fused ReLU follows a batch norm, not a sum")
-        let y = TensorPlumbing.addReLU(a, b)
-        mask = mode == .training ? PositiveMask(y) : nil
+        guard mode == .training else {
+            mask = nil
+            return TensorPlumbing.addReLU(a, b)
+        }
+        let (y, mask) = PositiveMask.addReLU(a, b)
+        self.mask = mask
         return y
     }
 

@@ -19,6 +19,43 @@ public struct PositiveMask: Sendable {
         }
     }
 
+    private init(shape: [Int], bits: [UInt8]) {
+        self.shape = shape
+        self.bits = bits
+    }
+
+    /// y = max(a + b, 0) (`TensorPlumbing.addReLU`, to the bit) and y's mask, in one pass: a residual
+    /// block's sum, its ReLU and what the ReLU's backward pass needs.
+    public static func addReLU(_ a: Tensor, _ b: Tensor) -> (output: Tensor, mask: PositiveMask) {
+        precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
+        let count = a.count, bytes = (count + 7) / 8, whole = count / 8
+        var bits: [UInt8] = []
+        let y = Tensor(shape: a.shape) { yp in
+            bits = [UInt8](unsafeUninitializedCapacity: bytes) { out, initialized in
+                a.scalars.withUnsafeBufferPointer { ap in
+                    b.scalars.withUnsafeBufferPointer { bp in
+                        Parallel.forEachChunk(bytes, costPerItem: 8) { range in
+                            for byte in range.lowerBound..<min(range.upperBound, whole) {
+                                let i = byte * 8
+                                let sum = UnsafeRawPointer(ap.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                                    + UnsafeRawPointer(bp.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                                // max(sum, 0) as Swift's max: 0 for −0 and below, NaN kept.
+                                UnsafeMutableRawPointer(yp.baseAddress! + i)
+                                    .storeBytes(of: sum.replacing(with: 0, where: sum .<= 0), as: SIMD8<Float>.self)
+                                out[byte] = UInt8(truncatingIfNeeded: SIMD8<Int32>.zero.replacing(with: weights, where: sum .> 0).wrappedSum())
+                            }
+                            guard range.upperBound > whole else { return }
+                            for i in whole * 8..<count { yp[i] = max(ap[i] + bp[i], 0) }
+                            out[whole] = pack(UnsafePointer(yp.baseAddress!), from: whole * 8, count: count)
+                        }
+                    }
+                }
+                initialized = bytes
+            }
+        }
+        return (y, PositiveMask(shape: a.shape, bits: bits))
+    }
+
     /// Lane weights 1, 2, 4, ..., 128: a lane's bit in its byte.
     private static let weights = SIMD8<Int32>(1, 2, 4, 8, 16, 32, 64, 128)
 
