@@ -35,7 +35,7 @@ struct NonFiniteGuard {
 
     /// The first gradient that is not finite, as a problem; nil when all are finite.
     static func gradientProblem(_ model: Layer) -> String? {
-        for (name, parameter) in model.namedParameters where !parameter.gradient.scalars.allSatisfy(\.isFinite) {
+        for (name, parameter) in model.namedParameters where !parameter.gradient.allFinite {
             return "the gradient of \(name) is not finite"
         }
         return nil
@@ -43,7 +43,7 @@ struct NonFiniteGuard {
 
     /// The first of the model's parameters and buffers that is not finite.
     static func firstNonFiniteValue(_ model: Layer) -> String? {
-        for (name, entry) in model.state(prefix: "") where !entry.value.scalars.allSatisfy(\.isFinite) { return name }
+        for (name, entry) in model.state(prefix: "") where !entry.value.allFinite { return name }
         return nil
     }
 }

@@ -2,6 +2,22 @@ import Tensor
 import XCTest
 
 final class TensorBasicsTests: XCTestCase {
+    /// Every value finite, or the first NaN or infinity anywhere (lanes, tail, either worker's chunk) found.
+    func testAllFiniteFindsANaNOrAnInfinityAnywhere() {
+        for count in [0, 5, 64, 100_003] {
+            var t = Tensor(shape: [count], scalars: (0..<count).map { Float($0 % 7) * 1e37 - 3e37 })
+            XCTAssertTrue(t.allFinite, "\(count) finite values")
+            for position in Set([0, count / 2, count - 1]) where count > 0 {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    let kept = t.scalars[position]
+                    t.scalars[position] = bad
+                    XCTAssertFalse(t.allFinite, "\(bad) at \(position) of \(count)")
+                    t.scalars[position] = kept
+                }
+            }
+        }
+    }
+
     func testLayoutConversionsRoundTrip() {
         let nchw = Tensor(shape: [2, 3, 2, 2], scalars: (0..<24).map(Float.init))
         let cnhw = nchw.swappingLeadingAxes()
