@@ -142,9 +142,9 @@ public enum Convolution {
     /// so a layer can let the input go and the memory is freed once no other layer holds it.
     public static func needsInput(keeping kept: Winograd.KeptInput?) -> Bool {
         guard let kept else { return true }
+        let settings = EngineSettings.current.winograd
         let (ho, wo) = kept.geometry.outputSize(height: kept.inputShape[2], width: kept.inputShape[3])
-        return !(EngineSettings.current.winograd.appliesToWeightGradient(of: kept.geometry, outputPixels: ho * wo)
-            && kept.matches(shape: kept.inputShape, geometry: kept.geometry, settings: EngineSettings.current.winograd))
+        return !(settings.appliesToWeightGradient(of: kept.geometry, outputPixels: ho * wo) && kept.isCurrent(under: settings))
     }
 
     /// `x` nil: its V is `kept`, and Winograd takes both gradients.

@@ -75,7 +75,12 @@ public enum Winograd {
         /// The same without the input's storage, for a layer that let its input go and keeps this V
         /// from its own forward pass to its backward pass (`Convolution.needsInput(keeping:)`).
         func matches(shape: [Int], geometry g: ConvolutionGeometry, settings: EngineSettings.WinogradSettings) -> Bool {
-            inputShape == shape && geometry == g && variant == settings.variant && groupFloats == settings.targetGroupFloats
+            inputShape == shape && geometry == g && isCurrent(under: settings)
+        }
+
+        /// Made under `settings`' variant and grouping (its own shape and convolution aside).
+        func isCurrent(under settings: EngineSettings.WinogradSettings) -> Bool {
+            variant == settings.variant && groupFloats == settings.targetGroupFloats
         }
     }
 
