@@ -112,7 +112,8 @@ public final class FoldTrainer {
         ChipLoader(chips: spec.oversampleRare?.expand(train) ?? train, bands: bands, options: LoaderOptions(
             batchSize: spec.batchSize, inputSize: inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
-            normalization: statistics, onBadImage: onBadImage, shard: dataParallel?.shard))
+            normalization: statistics, onBadImage: onBadImage, shard: dataParallel?.shard,
+            epochChips: spec.oversampleRare?.keepEpochSize == true ? train.count : nil))
     }
 
     func makeOptimizer() -> Optimizer {

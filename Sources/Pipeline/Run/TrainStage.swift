@@ -87,11 +87,11 @@ extension PipelineRunner {
         var units = config.folds.trained.map { fold in
             let held = dataset.train.filter { folds.foldOf[$0.name] == fold }
             let rest = dataset.train.filter { folds.foldOf[$0.name] != fold }
-            return UnitWork(fold: fold, drawn: model.oversampleRare?.expand(rest).count ?? rest.count, validated: held.count,
+            return UnitWork(fold: fold, drawn: model.oversampleRare?.drawnPerEpoch(rest) ?? rest.count, validated: held.count,
                             predictionViews: held.count * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views)
         }
         if config.folds.refit {
-            units.append(UnitWork(fold: refitFold, drawn: model.oversampleRare?.expand(dataset.train).count ?? dataset.train.count,
+            units.append(UnitWork(fold: refitFold, drawn: model.oversampleRare?.drawnPerEpoch(dataset.train) ?? dataset.train.count,
                                   validated: 0, predictionViews: dataset.test.count * views))
         }
         return units

@@ -33,11 +33,14 @@ public struct LoaderOptions: Sendable {
     /// This process's part of every batch, when the ranks of a data-parallel job share each batch:
     /// the epoch's order and each chip's augmentation stay those of the whole batch.
     public var shard: BatchShard?
+    /// Chips an epoch draws: the first `epochChips` of the epoch's (shuffled) order; nil draws them
+    /// all. With chips repeated in the list (rare-label oversampling), an epoch keeps a fixed length.
+    public var epochChips: Int?
 
     public init(batchSize: Int = 32, inputSize: Int = 128, workers: Int = 2, prefetch: Int = 4, shuffle: Bool = false,
                 dropLast: Bool = false, seed: UInt64 = 0, augmentation: Augmentation = .none,
                 normalization: NormalizationStatistics? = nil, onBadImage: BadImagePolicy = .fail, symmetry: Symmetry = .identity,
-                shard: BatchShard? = nil) {
+                shard: BatchShard? = nil, epochChips: Int? = nil) {
         self.batchSize = batchSize
         self.inputSize = inputSize
         self.workers = workers
@@ -50,6 +53,7 @@ public struct LoaderOptions: Sendable {
         self.onBadImage = onBadImage
         self.symmetry = symmetry
         self.shard = shard
+        self.epochChips = epochChips
     }
 }
 
@@ -138,8 +142,11 @@ public final class ChipLoader: @unchecked Sendable {
     }
 
     public var batchesPerEpoch: Int {
-        options.dropLast ? chips.count / options.batchSize : (chips.count + options.batchSize - 1) / options.batchSize
+        options.dropLast ? drawnPerEpoch / options.batchSize : (drawnPerEpoch + options.batchSize - 1) / options.batchSize
     }
+
+    /// Chips an epoch draws (`epochChips`, at most every chip).
+    public var drawnPerEpoch: Int { min(options.epochChips ?? chips.count, chips.count) }
 
     /// Chips skipped so far (under `.skip`), in the order they were met.
     public var skipped: [SkippedChip] {
@@ -147,14 +154,14 @@ public final class ChipLoader: @unchecked Sendable {
         return skippedChips
     }
 
-    /// The chip order of `epoch`: a seeded shuffle, or the chips' own order.
+    /// The chip order of `epoch`: a seeded shuffle, or the chips' own order, cut to `drawnPerEpoch`.
     public func order(epoch: Int) -> [Int] {
         var order = Array(chips.indices)
         if options.shuffle {
             var random = SeededRandom(seed: Self.mix(options.seed, UInt64(epoch), 0x5348_5546))
             order.shuffle(using: &random)
         }
-        return order
+        return Array(order.prefix(drawnPerEpoch))
     }
 
     /// Starts the workers on `epoch`'s batches; take them with `next()`. Dropping the returned
