@@ -4,6 +4,8 @@ import Foundation
 import Tensor
 
 /// The flags `canopy bench train` and `canopy bench infer` share.
+extension ModelBenchmark.OptimizerChoice: ExpressibleByArgument {}
+
 struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Backbone (see canopy models).") var model = "resnet18"
     @Option(help: "Input size in pixels.") var size = 128
@@ -15,6 +17,8 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
     @Flag(help: "After the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
+    @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
+    var optimizer = ModelBenchmark.OptimizerChoice.sgd
 
     func validate() throws {
         guard size >= 32, batch > 0, threads > 0, steps > 0, warmup >= 0, [3, 4].contains(bands) else {
@@ -29,6 +33,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
         winograd?.apply(to: &settings)
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
+        benchmark.optimizer = optimizer
         let result = try EngineSettings.with(settings) { try body(benchmark) }
         if !result.profile.isEmpty { printProfile(result, training: mode == "train") }
         print(String(format: "%@ %@ at %d px, batch %d, %d threads: %.1f images/s, %.1f GFLOP/s, peak RSS %.0f MB (median of %d steps)",
@@ -63,9 +68,14 @@ func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
         print(String(format: "%@ %8@  %10.2f  %11.2f  %5.1f%%", "\(small.count) more rows under 0.5% each".padding(toLength: 64, withPad: " ", startingAt: 0),
                      "", small.forward, small.backward, (small.forward + small.backward) / step * 100))
     }
-    let outside = training ? "not in a layer: residual sums, concatenation, loss, optimiser" : "not in a layer: residual sums, concatenation, sigmoid"
+    let optimizer = result.optimizerSeconds / steps * 1000
+    if training {
+        print(String(format: "%@ %8@  %23.2f  %5.1f%%", "optimiser step".padding(toLength: 64, withPad: " ", startingAt: 0),
+                     "", optimizer, optimizer / step * 100))
+    }
+    let outside = training ? "not in a layer: residual sums, concatenation, loss, zeroing gradients" : "not in a layer: residual sums, concatenation, sigmoid"
     print(String(format: "%@ %8@  %23.2f  %5.1f%%", outside.padding(toLength: 64, withPad: " ", startingAt: 0),
-                 "", step - leaves, (step - leaves) / step * 100))
+                 "", step - leaves - optimizer, (step - leaves - optimizer) / step * 100))
     if let peak = result.peakHeapInUse, let held = result.heapSize {
         print(String(format: "memory: at most %.0f MB in allocated blocks, after %@; the allocator holds %.0f MB",
                      Double(peak.bytes) / 1_048_576, peak.after, Double(held) / 1_048_576))

@@ -48,6 +48,36 @@ final class OptimizerTests: XCTestCase {
         assertTrajectory("adamw", Adam.adamW(learningRate: 0.01, weightDecay: 0.1))
     }
 
+    /// Adam's step runs eight lanes at a time, split over workers, with a scalar tail: every element
+    /// gets the bits of the plain one-element-at-a-time formula (Adam, Adam with L2, AdamW), so a
+    /// faster optimiser changes no training run.
+    func testAdamLanesGiveTheScalarFormulasBits() {
+        let count = 1003  // 125 groups of eight and a tail of three, in two chunks
+        var random = SeededRandom(seed: 5)
+        let start = (0..<count).map { _ in random.nextNormal() }
+        let gradients = (0..<4).map { _ in (0..<count).map { _ in random.nextNormal() * 0.1 } }
+        let settings = EngineSettings().with { ($0.workers, $0.minimumWorkPerChunk) = (2, 64) }
+        for (lr, wd, decoupled) in [(Float(0.01), Float(0), false), (0.01, 0.1, false), (0.003, 0.05, true)] {
+            let parameter = Parameter(Tensor(shape: [count], scalars: start))
+            let adam = Adam(learningRate: lr, weightDecay: wd, decoupledWeightDecay: decoupled)
+            var theta = start, m = [Float](repeating: 0, count: count), v = m
+            for (t, gradient) in gradients.enumerated() {
+                parameter.gradient = Tensor(shape: [count], scalars: gradient)
+                EngineSettings.with(settings) { adam.step([("w", parameter)]) }
+                let correction1 = Float(1 - pow(Double(Float(0.9)), Double(t + 1)))
+                let correction2Root = Float((1 - pow(Double(Float(0.999)), Double(t + 1))).squareRoot())
+                for i in 0..<count {
+                    var g = gradient[i]
+                    if decoupled { theta[i] *= 1 - lr * wd } else { g += wd * theta[i] }
+                    m[i] = 0.9 * m[i] + (1 - 0.9) * g
+                    v[i] = 0.999 * v[i] + (1 - 0.999) * g * g
+                    theta[i] -= lr / correction1 * m[i] / (v[i].squareRoot() / correction2Root + 1e-8)
+                }
+                XCTAssertEqual(parameter.value.scalars, theta, "lr \(lr) wd \(wd) decoupled \(decoupled) step \(t + 1)")
+            }
+        }
+    }
+
     func testStateRoundTripContinuesIdentically() throws {
         for make in [{ SGD(learningRate: 0.1, momentum: 0.9) as Optimizer }, { Adam.adamW() as Optimizer }] {
             let a = make(), b = make()

@@ -45,14 +45,11 @@ public final class Adam: Optimizer {
                 parameter.gradient.scalars.withUnsafeBufferPointer { gradient in
                     m.scalars.withUnsafeMutableBufferPointer { mp in
                         v.scalars.withUnsafeMutableBufferPointer { vp in
+                            let update = AdamUpdate(theta: theta.baseAddress!, gradient: gradient.baseAddress!, m: mp.baseAddress!,
+                                                    v: vp.baseAddress!, beta1: b1, beta2: b2, epsilon: eps, stepSize: stepSize,
+                                                    correction2Root: correction2Root, decay: wd, decayFactor: 1 - lr * wd)
                             Parallel.forEachChunk(theta.count, costPerItem: 8) { range in
-                                for i in range {
-                                    var g = gradient[i]
-                                    if decoupled { theta[i] *= 1 - lr * wd } else { g += wd * theta[i] }
-                                    mp[i] = b1 * mp[i] + (1 - b1) * g
-                                    vp[i] = b2 * vp[i] + (1 - b2) * g * g
-                                    theta[i] -= stepSize * mp[i] / (vp[i].squareRoot() / correction2Root + eps)
-                                }
+                                decoupled ? update.run(range, AdamUpdate.Decoupled.self) : update.run(range, AdamUpdate.Coupled.self)
                             }
                         }
                     }
@@ -69,5 +66,57 @@ public final class Adam: Optimizer {
         try OptimizerSlots.validate(tensors, suffixes: ["exp_avg", "exp_avg_sq"])
         moments.tensors = tensors
         steps = step
+    }
+}
+
+/// One Adam step over a range of one parameter, eight lanes at a time (the scalar tail runs the same
+/// operations in the same order, so every element gets the same bits either way):
+///   g ← ∇ (+ wd·θ) or θ ← θ·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g·g;
+///   θ ← θ − (lr/(1 − β1ᵗ))·m / (√v / √(1 − β2ᵗ) + ε)
+private struct AdamUpdate {
+    let theta: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>
+    let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let beta1: Float, beta2: Float, epsilon: Float, stepSize: Float, correction2Root: Float
+    /// L2 weight decay added to the gradient (Adam), and AdamW's shrink factor 1 − lr·wd.
+    let decay: Float, decayFactor: Float
+
+    /// Where the weight decay goes: into the gradient (Adam) or onto the weights (AdamW).
+    protocol Variant { static func gradient<V: SIMD>(_ g: V, _ theta: inout V, _ update: AdamUpdate) -> V where V.Scalar == Float }
+    enum Coupled: Variant {
+        static func gradient<V: SIMD>(_ g: V, _ theta: inout V, _ update: AdamUpdate) -> V where V.Scalar == Float { g + update.decay * theta }
+    }
+    enum Decoupled: Variant {
+        static func gradient<V: SIMD>(_ g: V, _ theta: inout V, _ update: AdamUpdate) -> V where V.Scalar == Float {
+            theta *= update.decayFactor
+            return g
+        }
+    }
+
+    /// The step on lanes of values: the new (θ, m, v).
+    @inline(__always)
+    func step<V: SIMD, W: Variant>(_ theta: V, _ gradient: V, _ m: V, _ v: V, _ variant: W.Type) -> (V, V, V) where V.Scalar == Float {
+        var t = theta
+        let g = W.gradient(gradient, &t, self)
+        let mi = beta1 * m + (1 - beta1) * g
+        let vi = beta2 * v + (1 - beta2) * g * g
+        t -= stepSize * mi / (vi.squareRoot() / correction2Root + epsilon)
+        return (t, mi, vi)
+    }
+
+    func run<W: Variant>(_ range: Range<Int>, _ variant: W.Type) {
+        func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> { UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
+        func store(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) { UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: SIMD8<Float>.self) }
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let (t, mi, vi) = step(load(theta, i), load(gradient, i), load(m, i), load(v, i), variant)
+            (store(mi, m, i), store(vi, v, i), store(t, theta, i))
+            i += 8
+        }
+        // The tail in lane 0 of a pair (the same operations, so the same bits as a full group's).
+        while i < range.upperBound {
+            let (t, mi, vi) = step(SIMD2(theta[i], 0), SIMD2(gradient[i], 0), SIMD2(m[i], 0), SIMD2(v[i], 0), variant)
+            (theta[i], m[i], v[i]) = (t[0], mi[0], vi[0])
+            i += 1
+        }
     }
 }
