@@ -8,9 +8,11 @@ extension FoldTrainer {
     static let validationGrid: [Float] = (1...19).map { Float($0) * 0.05 }
 
     /// Mean BCE (unweighted, whatever the training loss) and mean F2 (at the best threshold of
-    /// `validationGrid`) on the validation chips that decode.
-    func validate(_ model: Layer) throws -> (loss: Double, meanF2: Double, threshold: Float) {
-        let predictor = Predictor(bands: bands, statistics: statistics, inputSize: spec.inputSize, batchSize: spec.batchSize,
+    /// `validationGrid`) on the validation chips that decode, at `inputSize` (the model's unless
+    /// said: under `progressive_resizing` an epoch is validated at the size it trained at, which is
+    /// cheaper and what the network has just learnt to see).
+    func validate(_ model: Layer, inputSize: Int? = nil) throws -> (loss: Double, meanF2: Double, threshold: Float) {
+        let predictor = Predictor(bands: bands, statistics: statistics, inputSize: inputSize ?? spec.inputSize, batchSize: spec.batchSize,
                                   workers: loaderWorkers, onBadImage: onBadImage)
         let loss = BinaryCrossEntropy()
         var lossSum = 0.0, count = 0

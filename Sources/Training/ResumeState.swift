@@ -77,8 +77,13 @@ extension FoldTrainer {
         } catch let error as CheckpointError { throw TrainingError(error.description) }
     }
 
+    /// Whether epoch record `a` beats the best so far, `b`. Under `progressive_resizing` epochs were
+    /// validated at their own sizes: an epoch at the model's size (the one it predicts at) beats any
+    /// at a smaller size, and a smaller size's never beats it.
     func isBetter(_ a: EpochRecord, than b: EpochRecord) -> Bool {
-        switch spec.earlyStopping?.metric ?? .f2 {
+        let atModelSize = { (record: EpochRecord) in self.spec.trainingInputSize(epoch: record.epoch - 1) == self.spec.inputSize }
+        if atModelSize(a) != atModelSize(b) { return atModelSize(a) }
+        return switch spec.earlyStopping?.metric ?? .f2 {
         case .f2: a.validationMeanF2 > b.validationMeanF2
         case .loss: a.validationLoss < b.validationLoss
         }

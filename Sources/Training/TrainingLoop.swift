@@ -163,7 +163,7 @@ struct TrainingLoop {
         }
         var validation: (loss: Double, meanF2: Double, threshold: Float) = (.nan, .nan, .nan)  // a refit holds no chip out
         if !trainer.validation.isEmpty {
-            do { validation = try trainer.validate(model) } catch let error as PredictionError {
+            do { validation = try trainer.validate(model, inputSize: spec.trainingInputSize(epoch: epoch)) } catch let error as PredictionError {
                 throw TrainingError("\(place), epoch \(epoch + 1) (\(skipped) batches skipped): \(error); not writing a checkpoint")
             }
         }
