@@ -73,7 +73,7 @@ func printProfile(_ result: ModelBenchmark.Result, training: Bool) {
         print(String(format: "%@ %8@  %23.2f  %5.1f%%", "optimiser step".padding(toLength: 64, withPad: " ", startingAt: 0),
                      "", optimizer, optimizer / step * 100))
     }
-    let outside = training ? "not in a layer: residual sums, concatenation, loss, zeroing gradients" : "not in a layer: residual sums, concatenation, sigmoid"
+    let outside = training ? "not in a layer: sums, concatenation, loss, zeroing the gradients" : "not in a layer: residual sums, concatenation, sigmoid"
     print(String(format: "%@ %8@  %23.2f  %5.1f%%", outside.padding(toLength: 64, withPad: " ", startingAt: 0),
                  "", step - leaves - optimizer, (step - leaves - optimizer) / step * 100))
     if let peak = result.peakHeapInUse, let held = result.heapSize {
