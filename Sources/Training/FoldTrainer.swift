@@ -113,7 +113,7 @@ public final class FoldTrainer {
             batchSize: spec.batchSize, inputSize: inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
             normalization: statistics, onBadImage: onBadImage, shard: dataParallel?.shard,
-            epochChips: spec.oversampleRare?.keepEpochSize == true ? train.count : nil))
+            epochChips: spec.oversampleRare?.drawnPerEpoch(train)))
     }
 
     func makeOptimizer() -> Optimizer {

@@ -55,7 +55,9 @@ public struct RareOversampling: Codable, Sendable, Equatable, ValidatedSettings 
 
     /// Chips an epoch of `chips` draws: the fold's count under `keep_epoch_size`, else every repeat.
     public func drawnPerEpoch(_ chips: [DatasetChip]) -> Int {
-        keepEpochSize ? chips.count : expand(chips).count
+        guard !keepEpochSize, times > 1 else { return chips.count }
+        let rare = rareLabels(in: chips).mask
+        return chips.count + (times - 1) * chips.count { chip in chip.labels.map { $0.mask & rare != 0 } == true }
     }
 
     /// `chips` with every chip that carries a rare label repeated `times` times, in place (the

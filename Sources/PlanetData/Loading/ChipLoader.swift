@@ -161,7 +161,8 @@ public final class ChipLoader: @unchecked Sendable {
             var random = SeededRandom(seed: Self.mix(options.seed, UInt64(epoch), 0x5348_5546))
             order.shuffle(using: &random)
         }
-        return Array(order.prefix(drawnPerEpoch))
+        order.removeSubrange(drawnPerEpoch...)
+        return order
     }
 
     /// Starts the workers on `epoch`'s batches; take them with `next()`. Dropping the returned
