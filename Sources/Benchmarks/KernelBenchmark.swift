@@ -28,10 +28,11 @@ public struct KernelBenchmark {
         public var backwardGflops: Double
         public var backwardSgemmGflops: Double
         public var perImageForwardGflops: Double
-        /// The backward pass without Winograd, with the input gradient by fold rather than the transposed
+        /// The backward pass without Winograd or the small-map GEMM, with the input gradient by fold rather than the transposed
         /// convolution (equal to `directBackwardGflops` for strided shapes).
         public var foldBackwardGflops: Double
-        /// Forward and backward without Winograd (equal to the above where it does not apply). GFLOP/s are
+        /// Forward and backward by the unfolded GEMM, without Winograd or the small-map GEMM (equal to the
+        /// above where neither applies). GFLOP/s are
         /// effective throughout: the direct method's FLOPs over the time, so Winograd can pass sgemm.
         public var directForwardGflops: Double
         public var directBackwardGflops: Double
@@ -100,7 +101,7 @@ public struct KernelBenchmark {
             }
             let perImage = { perImageForward(x: x, weight: weight, geometry: g, workspace: &workspace) }
             func direct(_ body: @escaping () -> Void) -> () -> Void {
-                { EngineSettings.adjusting({ $0.winograd.enabled = false }, body) }
+                { EngineSettings.adjusting({ $0.winograd.enabled = false; $0.smallMaps.enabled = false }, body) }
             }
             let foldBackward = direct {
                 EngineSettings.adjusting({ $0.convolution.transposedInputGradient = false }, backward)

@@ -65,7 +65,29 @@ public struct EngineSettings: Sendable, Equatable {
         public init() {}
     }
 
+    /// Convolutions on maps of a pixel or four as one dense GEMM (`SmallMapConvolution`).
+    public struct SmallMapSettings: Sendable, Equatable {
+        public var enabled = true
+        /// Largest dense weight matrix W″, in floats (16 Mi floats = 64 MB).
+        public var maximumDenseFloats = 16 << 20
+        /// Where W″ is not kept (training: the weights change every step), it is made block by block of
+        /// output channels, each about this many floats (128 Ki floats = 512 KB, in a core's cache).
+        public var blockFloats = 1 << 17
+
+        public init() {}
+
+        /// Where W″ has at most half the direct path's products: input maps of at most half the
+        /// kernel's taps (a 3x3 kernel on 2x2 or 1x1 maps: ResNet's layer4 at 64 and 32 px), W″
+        /// within `maximumDenseFloats`.
+        public func applies(to g: ConvolutionGeometry, height: Int, width: Int) -> Bool {
+            let (ho, wo) = g.outputSize(height: height, width: width)
+            return enabled && ho > 0 && wo > 0 && 2 * height * width <= g.kernel.height * g.kernel.width
+                && g.outChannels * ho * wo * g.inChannels * height * width <= maximumDenseFloats
+        }
+    }
+
     public var winograd = WinogradSettings()
+    public var smallMaps = SmallMapSettings()
     public var convolution = ConvolutionSettings()
     /// How many chunks parallel work is split into (`Parallel`): the machine's cores unless set.
     public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)

@@ -20,7 +20,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Winograd's transformed input and output per group, in MB (default: the engine's).") var winogradMb: Int?
     @Option(help: "Fewest channels each way for Winograd (default: the engine's).") var winogradChannels: Int?
     @Option(help: "Fewest output pixels per image for Winograd (default: the engine's).") var winogradPixels: Int?
-    @Option(help: "Winograd algorithm (default: the engine's; 'fwd direct' and 'bwd direct' never use it).") var winograd: WinogradChoice?
+    @Option(help: "Winograd algorithm (default: the engine's; 'fwd direct', 'bwd direct' and 'bwd by fold' use neither it nor the small-map GEMM).") var winograd: WinogradChoice?
     @Option(help: "Only shapes whose name starts with this (e.g. conv1, layer3).") var only: String?
     @Flag(help: "One JSON object per shape after the table.") var json = false
 

@@ -17,6 +17,8 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
     @Flag(help: "After the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
+    @Option(help: "Small-map convolutions (3x3 on 2x2 or 1x1 maps) as one dense GEMM, or by the unfolded GEMM (default: on).")
+    var smallMaps = Switch.on
     @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
     var optimizer = ModelBenchmark.OptimizerChoice.sgd
 
@@ -31,6 +33,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
         var settings = EngineSettings()
         settings.workers = threads
         winograd?.apply(to: &settings)
+        settings.smallMaps.enabled = smallMaps == .on
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
         benchmark.optimizer = optimizer
@@ -43,6 +46,11 @@ struct ModelBenchmarkOptions: ParsableArguments {
                                               imagesPerSecond: result.imagesPerSecond, gflops: result.gflops, peakRssMb: result.peakRSSMegabytes)))
         }
     }
+}
+
+/// A flag's on or off.
+enum Switch: String, CaseIterable, ExpressibleByArgument {
+    case on, off
 }
 
 /// The per-layer table of `--profile`: milliseconds per step, forward and backward, and the share of

@@ -55,18 +55,23 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// sizes, are `EngineSettings.current`'s.
 public enum Convolution {
 
-    /// `prepared`: Winograd's transformed weights for this convolution, made once by a caller that runs
-    /// the same weights many times (inference); used where Winograd applies and its variant is current.
+    /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map W″),
+    /// made once by a caller that runs the same weights many times (inference); used where they fit
+    /// the path that runs, else made here.
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               prepared: Winograd.PreparedWeights? = nil, workspace: inout [Float]) -> Tensor {
+                               prepared: PreparedConvolutionWeights? = nil, workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         precondition(weight.count == g.outChannels * g.patchSize, "conv weight \(weight.shape)")
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
         let settings = EngineSettings.current
+        if settings.smallMaps.applies(to: g, height: h, width: w) {
+            return SmallMapConvolution.forward(x, weight: weight, prepared: prepared?.smallMap, bias: bias, geometry: g,
+                                               workspace: &workspace)
+        }
         if settings.winograd.applies(to: g, outputPixels: ho * wo) {
-            let current = Winograd.current(prepared, weight: weight, for: g)
+            let current = Winograd.current(prepared?.winograd, weight: weight, for: g)
             return Winograd.forward(x, prepared: current, bias: bias, geometry: g, workspace: &workspace)
         }
         let columns = n * ho * wo, k = g.patchSize
@@ -102,15 +107,17 @@ public enum Convolution {
     /// input) goes into `kept` for `backward(...kept:)`; elsewhere `kept` is emptied. `prepared` as in
     /// the forward pass above (a layer keeps U for its backward pass).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               prepared: Winograd.PreparedWeights? = nil, keeping kept: inout Winograd.KeptInput?,
+                               prepared: PreparedConvolutionWeights? = nil, keeping kept: inout Winograd.KeptInput?,
                                workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
-        guard ho > 0 && wo > 0 && EngineSettings.current.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
+        let settings = EngineSettings.current
+        guard ho > 0 && wo > 0 && !settings.smallMaps.applies(to: g, height: x.shape[2], width: x.shape[3])
+            && settings.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
             kept = nil
             return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, workspace: &workspace)
         }
-        let current = Winograd.current(prepared, weight: weight, for: g)
+        let current = Winograd.current(prepared?.winograd, weight: weight, for: g)
         return Winograd.forward(x, prepared: current, bias: bias, geometry: g, keeping: &kept, workspace: &workspace)
     }
 
@@ -122,7 +129,7 @@ public enum Convolution {
     /// from this input's forward pass (`forward(...keeping:...)`), if any.
     public static func backward(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
                                 weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
-                                inputGradient: Bool = true, prepared: Winograd.PreparedWeights? = nil,
+                                inputGradient: Bool = true, prepared: PreparedConvolutionWeights? = nil,
                                 kept: Winograd.KeptInput? = nil) -> Tensor {
         backward(dy, input: x, inputShape: x.shape, weight: weight, geometry: g, weightGradient: &weightGradient,
                  biasGradient: &biasGradient, workspace: &workspace, inputGradient: inputGradient, prepared: prepared, kept: kept)
@@ -132,7 +139,7 @@ public enum Convolution {
     /// false): Winograd takes both gradients, the weight gradient from `kept`'s V.
     public static func backward(_ dy: Tensor, keptOnly kept: Winograd.KeptInput, weight: Tensor, geometry g: ConvolutionGeometry,
                                 weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
-                                inputGradient: Bool = true, prepared: Winograd.PreparedWeights? = nil) -> Tensor {
+                                inputGradient: Bool = true, prepared: PreparedConvolutionWeights? = nil) -> Tensor {
         backward(dy, input: nil, inputShape: kept.inputShape, weight: weight, geometry: g, weightGradient: &weightGradient,
                  biasGradient: &biasGradient, workspace: &workspace, inputGradient: inputGradient, prepared: prepared, kept: kept)
     }
@@ -150,15 +157,21 @@ public enum Convolution {
     /// `x` nil: its V is `kept`, and Winograd takes both gradients.
     private static func backward(_ dy: Tensor, input x: Tensor?, inputShape: [Int], weight: Tensor, geometry g: ConvolutionGeometry,
                                  weightGradient: inout Tensor, biasGradient: inout Tensor?, workspace: inout [Float],
-                                 inputGradient: Bool, prepared: Winograd.PreparedWeights?, kept: Winograd.KeptInput?) -> Tensor {
+                                 inputGradient: Bool, prepared: PreparedConvolutionWeights?, kept: Winograd.KeptInput?) -> Tensor {
         let n = inputShape[1], h = inputShape[2], w = inputShape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [g.outChannels, n, ho, wo], "conv output gradient \(dy.shape)")
         let columns = n * ho * wo, k = g.patchSize
+        let settings = EngineSettings.current
+        // Small maps keep no V: their training forward pass holds the input (`needsInput`).
+        if let x, settings.smallMaps.applies(to: g, height: h, width: w) {
+            if biasGradient != nil { accumulateBiasGradient(dy, rows: g.outChannels, columns: columns, into: &biasGradient!) }
+            return SmallMapConvolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &weightGradient,
+                                                inputGradient: inputGradient, workspace: &workspace)
+        }
         // The input gradient by Winograd's adjoint wherever its forward pass applies, and the weight
         // gradient where that pays too (its GEMMs sum over the tiles: too few on small maps); else
         // by the unfolded input in the loop below.
-        let settings = EngineSettings.current
         let winogradInput = inputGradient && settings.winograd.applies(to: g, outputPixels: ho * wo)
         let winogradWeights = settings.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo)
         // Otherwise, at stride 1, dx is the convolution of dy with the weights flipped and transposed,
@@ -173,7 +186,7 @@ public enum Convolution {
         var dx = Tensor(shape: [0])
         if winogradInput || winogradWeights {
             let gradients: Winograd.Gradients = [winogradInput ? .input : [], winogradWeights ? .weight : []]
-            dx = Winograd.backward(dy, input: x, inputShape: inputShape, weight: weight, prepared: prepared, kept: kept, geometry: g,
+            dx = Winograd.backward(dy, input: x, inputShape: inputShape, weight: weight, prepared: prepared?.winograd, kept: kept, geometry: g,
                                    computing: gradients, weightGradient: &weightGradient, workspace: &workspace)
         }
         // Only the paths below read the input, and none of them runs without it (the precondition).
@@ -181,13 +194,7 @@ public enum Convolution {
         // Fully written below: by a GEMM with β = 0 (1x1), by fold, which zeroes each image first, or
         // replaced whole by the transposed convolution.
         if inputGradient && !winogradInput { dx = Tensor(shape: x.shape) { _ in } }
-        if biasGradient != nil {
-            dy.scalars.withUnsafeBufferPointer { dyp in
-                biasGradient!.scalars.withUnsafeMutableBufferPointer { db in
-                    sumRows(dyp, rows: g.outChannels, columns: columns, into: db)
-                }
-            }
-        }
+        if biasGradient != nil { accumulateBiasGradient(dy, rows: g.outChannels, columns: columns, into: &biasGradient!) }
         dy.scalars.withUnsafeBufferPointer { dyp in
             weight.scalars.withUnsafeBufferPointer { wp in
                 weightGradient.scalars.withUnsafeMutableBufferPointer { dwp in
@@ -316,6 +323,13 @@ func addBias(_ bias: Tensor, to y: UnsafeMutableBufferPointer<Float>, rows: Int,
                 for c in 0..<columns { row[c] += value }
             }
         }
+    }
+}
+
+/// db[o] += Σ dy[o, ...] for dy as a [rows, columns] matrix.
+func accumulateBiasGradient(_ dy: Tensor, rows: Int, columns: Int, into db: inout Tensor) {
+    dy.scalars.withUnsafeBufferPointer { dyp in
+        db.scalars.withUnsafeMutableBufferPointer { sumRows(dyp, rows: rows, columns: columns, into: $0) }
     }
 }
 

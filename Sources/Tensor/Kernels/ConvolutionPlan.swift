@@ -5,8 +5,64 @@ public final class Workspace {
     public init() {}
 }
 
+/// A convolution's weights in the form its path multiplies by, which a layer keeps while the weights
+/// are unchanged: Winograd's U or the small-map W″.
+public enum PreparedConvolutionWeights: Sendable {
+    case winograd(Winograd.PreparedWeights)
+    case smallMap(SmallMapConvolution.PreparedWeights)
+
+    public var winograd: Winograd.PreparedWeights? {
+        if case .winograd(let u) = self { u } else { nil }
+    }
+
+    public var smallMap: SmallMapConvolution.PreparedWeights? {
+        if case .smallMap(let dense) = self { dense } else { nil }
+    }
+
+    public var byteCount: Int {
+        switch self {
+        case .winograd(let u): u.byteCount
+        case .smallMap(let dense): dense.byteCount
+        }
+    }
+
+    /// The form the path that runs `g` on `height` x `width` inputs under `settings` multiplies by, or
+    /// nil where that path is the unfolded GEMM on the weights themselves.
+    static func wanted(for g: ConvolutionGeometry, height: Int, width: Int, settings: EngineSettings) -> Kind? {
+        let (ho, wo) = g.outputSize(height: height, width: width)
+        if settings.smallMaps.applies(to: g, height: height, width: width) { return .smallMap }
+        return settings.winograd.applies(to: g, outputPixels: ho * wo) ? .winograd : nil
+    }
+
+    enum Kind { case winograd, smallMap }
+
+    /// Whether these weights serve `kind` for `g` on `height` x `width` inputs under `settings`.
+    func fits(_ kind: Kind, _ g: ConvolutionGeometry, height: Int, width: Int, settings: EngineSettings) -> Bool {
+        switch (self, kind) {
+        case (.winograd(let u), .winograd): u.geometry == g && u.variant == settings.winograd.variant
+        case (.smallMap(let dense), .smallMap): dense.fits(g, height: height, width: width)
+        default: false
+        }
+    }
+
+    /// `kind`'s form of `weight`, in `old`'s buffer when it is of the same kind and size; `old` is emptied.
+    static func prepare(_ kind: Kind, _ weight: Tensor, for g: ConvolutionGeometry, height: Int, width: Int,
+                        reusing old: inout PreparedConvolutionWeights?) -> PreparedConvolutionWeights {
+        switch kind {
+        case .winograd:
+            var u = old?.winograd
+            old = nil
+            return .winograd(Winograd.prepare(weight, for: g, reusing: &u))
+        case .smallMap:
+            var dense = old?.smallMap
+            old = nil
+            return .smallMap(SmallMapConvolution.prepare(weight, for: g, height: height, width: width, reusing: &dense))
+        }
+    }
+}
+
 /// What one convolution keeps from call to call, and the choice of path for each: the shared
-/// workspace, Winograd's transformed weights U while the weights are unchanged, and from a training
+/// workspace, the weights as its path multiplies them (Winograd's U, the small-map W″) while they are unchanged, and from a training
 /// forward pass to its backward pass the input and Winograd's transformed input V. The path and its
 /// sizes follow `EngineSettings.current` at each call (a change of variant makes U again).
 public final class ConvolutionPlan {
@@ -19,11 +75,11 @@ public final class ConvolutionPlan {
     /// V from the last training forward pass, for the weight gradient (its buffer reused from step to
     /// step; dropped by an inference pass).
     private var keptInput: Winograd.KeptInput?
-    /// U while the weights' version is unchanged and the variant current, within the settings' budget
+    /// U or W″ while the weights' version is unchanged and the path current, within the settings' budget
     /// (`PreparedWeightsBudget`, charged here and released to the same budget): across inference
     /// passes, and in training from the forward pass to the backward pass's input gradient (every
     /// optimiser step changes the weights, so the next forward pass makes U again, in the same buffer).
-    private var prepared: (version: Int, weights: Winograd.PreparedWeights, budget: PreparedWeightsBudget)?
+    private var prepared: (version: Int, weights: PreparedConvolutionWeights, budget: PreparedWeightsBudget)?
 
     /// Whether the plan holds its last training forward pass's input (else its backward pass needs V alone).
     public var holdsInput: Bool { input != nil }
@@ -39,8 +95,7 @@ public final class ConvolutionPlan {
     /// pass keeps what its backward pass needs.
     public func forward(_ x: Tensor, weight: Tensor, weightVersion: Int, bias: Tensor?, training: Bool) -> Tensor {
         input = training ? x : nil
-        let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
-        let prepared = preparedWeights(weight, version: weightVersion, outputPixels: ho * wo)
+        let prepared = preparedWeights(weight, version: weightVersion, height: x.shape[2], width: x.shape[3], training: training)
         guard training else {
             keptInput = nil
             return Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,
@@ -72,13 +127,16 @@ public final class ConvolutionPlan {
         return dx
     }
 
-    private func preparedWeights(_ weight: Tensor, version: Int, outputPixels: Int) -> Winograd.PreparedWeights? {
+    /// U is made once a training step for the forward pass and the input gradient; W″ is not kept in
+    /// training, where the small-map path makes it block by block in cache (`SmallMapConvolution`).
+    private func preparedWeights(_ weight: Tensor, version: Int, height: Int, width: Int, training: Bool) -> PreparedConvolutionWeights? {
         let settings = EngineSettings.current
-        guard settings.winograd.applies(to: geometry, outputPixels: outputPixels) else {
+        guard let kind = PreparedConvolutionWeights.wanted(for: geometry, height: height, width: width, settings: settings),
+              kind == .winograd || !training else {
             dropPreparedWeights()
             return nil
         }
-        if let prepared, prepared.version == version, prepared.weights.variant == settings.winograd.variant,
+        if let prepared, prepared.version == version, prepared.weights.fits(kind, geometry, height: height, width: width, settings: settings),
            prepared.budget === settings.preparedWeights {
             return prepared.weights
         }
@@ -89,8 +147,8 @@ public final class ConvolutionPlan {
         }
         let heldBytes = self.prepared?.weights.byteCount ?? 0
         self.prepared = nil
-        let weights = Winograd.prepare(weight, for: geometry, reusing: &old)
-        // The share of the budget follows U's size (the variant's).
+        let weights = PreparedConvolutionWeights.prepare(kind, weight, for: geometry, height: height, width: width, reusing: &old)
+        // The share of the budget follows the size of what is kept (the path's, the variant's).
         if weights.byteCount == heldBytes || settings.preparedWeights.reserve(weights.byteCount - heldBytes) {
             self.prepared = (version, weights, settings.preparedWeights)
         } else {
