@@ -88,6 +88,10 @@ public struct EngineSettings: Sendable, Equatable {
 
     public var winograd = WinogradSettings()
     public var smallMaps = SmallMapSettings()
+    /// In inference, the batch norm after a convolution (with its ReLU), and a residual block's sum and
+    /// ReLU after its last one, applied in the convolution's output pass (`ConvolutionEpilogue`, set up
+    /// by `fuseInferenceEpilogues`); off, each layer makes its own pass.
+    public var fusedInferenceEpilogues = true
     public var convolution = ConvolutionSettings()
     /// How many chunks parallel work is split into (`Parallel`): the machine's cores unless set.
     public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)

@@ -19,6 +19,8 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
     @Option(help: "Small-map convolutions (3x3 on 2x2 or 1x1 maps) as one dense GEMM, or by the unfolded GEMM (default: on).")
     var smallMaps = Switch.on
+    @Option(help: "Inference: batch norm, ReLU and residual sum in the convolution's output pass, or each layer's own pass (default: on).")
+    var fusedEpilogues = Switch.on
     @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
     var optimizer = ModelBenchmark.OptimizerChoice.sgd
 
@@ -34,6 +36,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
         settings.workers = threads
         winograd?.apply(to: &settings)
         settings.smallMaps.enabled = smallMaps == .on
+        settings.fusedInferenceEpilogues = fusedEpilogues == .on
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
         benchmark.optimizer = optimizer

@@ -49,6 +49,9 @@ public final class Residual: Layer {
     public let shortcutName: String
     public let activation: Layer?
     public var children: [Layer] { [body, shortcut, activation].compactMap { $0 } }
+    /// The body's last convolution, which folds the batch norm after it (`fuseInferenceEpilogues`): in
+    /// inference the shortcut runs first and that convolution adds it, and applies the ReLU, as it writes.
+    public internal(set) var fusedTail: Convolution2D?
 
     public init(body: Layer, shortcut: Layer? = nil, shortcutName: String = "downsample", activation: Layer? = nil) {
         self.body = body
@@ -58,6 +61,12 @@ public final class Residual: Layer {
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        if mode == .inference, let tail = fusedTail, EngineSettings.current.fusedInferenceEpilogues {
+            tail.pendingResidual = (shortcut.map { LayerProfiler.forward($0, x, mode: mode) } ?? x, activation != nil)
+            let output = LayerProfiler.forward(body, x, mode: mode)
+            CostMeter.recordContainerOutput(output)
+            return output
+        }
         let main = LayerProfiler.forward(body, x, mode: mode), side = shortcut.map { LayerProfiler.forward($0, x, mode: mode) } ?? x
         if let relu = activation as? ReLU {
             // The sum and the ReLU in one pass (timed as the ReLU's).

@@ -17,6 +17,9 @@ public final class BatchNorm: Layer {
     /// A ReLU right after this layer is fused in (`fuseBatchNormReLU`): this layer applies it, and the
     /// ReLU layer passes values through.
     public internal(set) var appliesReLU = false
+    /// The convolution before this layer applies it in inference (`fuseInferenceEpilogues`): values pass
+    /// through then (training is unchanged).
+    public internal(set) var isFoldedIntoConvolution = false
     /// From a training forward pass to its backward pass: the input and its statistics (with the ReLU
     /// fused, backward recomputes its mask from them: the output is not kept).
     private var cache: (input: Tensor, statistics: BatchNormalization.Statistics)?
@@ -40,6 +43,7 @@ public final class BatchNorm: Layer {
         switch mode {
         case .inference:
             cache = nil
+            if isFoldedIntoConvolution && EngineSettings.current.fusedInferenceEpilogues { return x }
             return BatchNormalization.forwardInference(x, gamma: weight.value, beta: bias.value, runningMean: runningMean.value,
                                                        runningVariance: runningVariance.value, epsilon: epsilon, relu: appliesReLU)
         case .training:

@@ -11,6 +11,12 @@ public final class Convolution2D: Layer {
     /// False for a network's first layer: its input is the image, whose gradient nobody uses, so
     /// backward skips it and returns an empty tensor.
     public var computesInputGradient = true
+    /// The batch norm right after this layer (`fuseInferenceEpilogues`): in inference this layer applies
+    /// it (and the ReLU fused into it) as it writes its output, and the batch norm passes values through.
+    public internal(set) var foldedBatchNorm: BatchNorm?
+    /// Set by a residual block just before an inference pass of its body, whose last convolution this
+    /// is: the shortcut to add in the output pass, and whether the block's ReLU follows.
+    var pendingResidual: (shortcut: Tensor, relu: Bool)?
 
     /// Weights drawn with PyTorch's default for convolutions (uniform ±1/√fan_in), bias likewise.
     public init(_ geometry: ConvolutionGeometry, bias: Bool = true, workspace: Workspace = Workspace(),
@@ -34,6 +40,16 @@ public final class Convolution2D: Layer {
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
         let (ho, wo) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
         CostMeter.addFlops(2 * Double(geometry.outChannels * geometry.patchSize) * Double(x.shape[1] * ho * wo))
+        let residual = pendingResidual
+        pendingResidual = nil
+        if mode == .inference, let batchNorm = foldedBatchNorm, EngineSettings.current.fusedInferenceEpilogues {
+            let epilogue = ConvolutionEpilogue(batchNorm: batchNorm.weight.value, beta: batchNorm.bias.value,
+                                               runningMean: batchNorm.runningMean.value, runningVariance: batchNorm.runningVariance.value,
+                                               epsilon: batchNorm.epsilon, convolutionBias: bias?.value, residual: residual?.shortcut,
+                                               relu: residual?.relu ?? batchNorm.appliesReLU)
+            return plan.forward(x, weight: weight.value, weightVersion: weight.version, bias: nil, training: false, epilogue: epilogue)
+        }
+        precondition(residual == nil, "a residual for a convolution that does not fold its batch norm")
         return plan.forward(x, weight: weight.value, weightVersion: weight.version, bias: bias?.value, training: mode == .training)
     }
 

@@ -57,22 +57,28 @@ public enum Convolution {
 
     /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map W″),
     /// made once by a caller that runs the same weights many times (inference); used where they fit
-    /// the path that runs, else made here.
+    /// the path that runs, else made here. `epilogue` (inference, in place of `bias`): the batch norm,
+    /// residual and ReLU after the convolution, applied as the output is written where the path can.
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               prepared: PreparedConvolutionWeights? = nil, workspace: inout [Float]) -> Tensor {
+                               prepared: PreparedConvolutionWeights? = nil, epilogue: ConvolutionEpilogue? = nil,
+                               workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         precondition(weight.count == g.outChannels * g.patchSize, "conv weight \(weight.shape)")
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
         precondition(ho > 0 && wo > 0, "conv output would be \(ho)x\(wo) for input \(h)x\(w)")
+        precondition(epilogue == nil || bias == nil, "a convolution's bias goes into its epilogue's shift")
+        epilogue?.check([g.outChannels, n, ho, wo])
         let settings = EngineSettings.current
         if settings.smallMaps.applies(to: g, height: h, width: w) {
-            return SmallMapConvolution.forward(x, weight: weight, prepared: prepared?.smallMap, bias: bias, geometry: g,
-                                               workspace: &workspace)
+            var y = SmallMapConvolution.forward(x, weight: weight, prepared: prepared?.smallMap, bias: bias, geometry: g,
+                                                workspace: &workspace)
+            if let epilogue { y.scalars.withUnsafeMutableBufferPointer { epilogue.apply(to: $0, channels: g.outChannels) } }
+            return y
         }
         if settings.winograd.applies(to: g, outputPixels: ho * wo) {
             let current = Winograd.current(prepared?.winograd, weight: weight, for: g)
-            return Winograd.forward(x, prepared: current, bias: bias, geometry: g, workspace: &workspace)
+            return Winograd.forward(x, prepared: current, bias: bias, epilogue: epilogue, geometry: g, workspace: &workspace)
         }
         let columns = n * ho * wo, k = g.patchSize
         // Every column block is written by a GEMM with β = 0, so the output needs no zero fill.
@@ -100,6 +106,7 @@ public enum Convolution {
                 }
             }
             if let bias { addBias(bias, to: yp, rows: g.outChannels, columns: columns) }
+            epilogue?.apply(to: yp, channels: g.outChannels)
         }
     }
 

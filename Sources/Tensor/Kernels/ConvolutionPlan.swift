@@ -93,12 +93,15 @@ public final class ConvolutionPlan {
 
     /// y = conv(x); `weightVersion` changes whenever the weights do (U is remade then). A training
     /// pass keeps what its backward pass needs.
-    public func forward(_ x: Tensor, weight: Tensor, weightVersion: Int, bias: Tensor?, training: Bool) -> Tensor {
+    /// `epilogue`: inference only (`Convolution.forward`).
+    public func forward(_ x: Tensor, weight: Tensor, weightVersion: Int, bias: Tensor?, training: Bool,
+                        epilogue: ConvolutionEpilogue? = nil) -> Tensor {
+        precondition(epilogue == nil || !training, "an epilogue replaces layers' inference passes only")
         input = training ? x : nil
         let prepared = preparedWeights(weight, version: weightVersion, height: x.shape[2], width: x.shape[3], training: training)
         guard training else {
             keptInput = nil
-            return Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,
+            return Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared, epilogue: epilogue,
                                        workspace: &workspace.buffer)
         }
         let y = Convolution.forward(x, weight: weight, bias: bias, geometry: geometry, prepared: prepared,

@@ -21,18 +21,22 @@ public enum Winograd {
     }
 
     /// The forward pass with U already made (`prepare`): a layer in inference keeps it across batches.
-    public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
-                               workspace: inout [Float]) -> Tensor {
-        forward(x, prepared: prepared, bias: bias, geometry: g, keepingInto: nil, workspace: &workspace)
+    /// `epilogue` (in place of a bias) is applied in the output transform.
+    public static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, epilogue: ConvolutionEpilogue? = nil,
+                               geometry g: ConvolutionGeometry, workspace: inout [Float]) -> Tensor {
+        forward(x, prepared: prepared, bias: bias, epilogue: epilogue, geometry: g, keepingInto: nil, workspace: &workspace)
     }
 
     /// The forward pass under `prepared`'s variant, V written at `keepingInto` when given.
-    private static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, geometry g: ConvolutionGeometry,
-                                keepingInto v: UnsafeMutablePointer<Float>?, workspace: inout [Float]) -> Tensor {
+    private static func forward(_ x: Tensor, prepared: PreparedWeights, bias: Tensor?, epilogue: ConvolutionEpilogue? = nil,
+                                geometry g: ConvolutionGeometry, keepingInto v: UnsafeMutablePointer<Float>?,
+                                workspace: inout [Float]) -> Tensor {
         precondition(prepared.geometry == g, "Winograd weights prepared for another convolution")
         switch prepared.variant {
-        case .f2x2: return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v, workspace: &workspace)
-        case .f4x4: return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, geometry: g, keeping: v, workspace: &workspace)
+        case .f2x2:
+            return forward(WinogradF2x2.self, x, u: prepared.u, bias: bias, epilogue: epilogue, geometry: g, keeping: v, workspace: &workspace)
+        case .f4x4:
+            return forward(WinogradF4x4.self, x, u: prepared.u, bias: bias, epilogue: epilogue, geometry: g, keeping: v, workspace: &workspace)
         }
     }
 
@@ -199,8 +203,10 @@ public enum Winograd {
     }
 
     /// `keeping`: where V goes, the groups' one after another (else into the workspace).
-    static func forward<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, u: [Float], bias: Tensor?, geometry g: ConvolutionGeometry,
-                                           keeping: UnsafeMutablePointer<Float>?, workspace: inout [Float]) -> Tensor {
+    static func forward<S: WinogradScheme>(_ scheme: S.Type, _ x: Tensor, u: [Float], bias: Tensor?, epilogue: ConvolutionEpilogue?,
+                                           geometry g: ConvolutionGeometry, keeping: UnsafeMutablePointer<Float>?,
+                                           workspace: inout [Float]) -> Tensor {
+        precondition(epilogue == nil || bias == nil, "a convolution's bias goes into its epilogue's shift")
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
@@ -208,29 +214,35 @@ public enum Winograd {
         let needed = positions * (ci + co) * plan.groupTiles
         if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
         let plane = ho * wo
+        epilogue?.check([co, n, ho, wo])
         return Tensor(shape: [co, n, ho, wo]) { yp in
-            x.scalars.withUnsafeBufferPointer { xp in
-                u.withUnsafeBufferPointer { up in
-                    workspace.withUnsafeMutableBufferPointer { buffer in
-                        let m = buffer.baseAddress! + positions * ci * plan.groupTiles
-                        var first = 0
-                        while first < n {
-                            let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
-                            let v = keeping.map { $0 + positions * ci * first * plan.tilesPerImage } ?? buffer.baseAddress!
-                            transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
-                                            plan: plan, into: v)
-                            forEachPosition(positions) { xi in
-                                BLAS.gemm(m: co, n: tiles, k: ci, a: up.baseAddress! + xi * co * ci, lda: ci,
-                                          b: v + xi * ci * tiles, ldb: tiles, c: m + xi * co * tiles, ldc: tiles)
-                            }
-                            Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
-                                for o in channels {
-                                    S.transformOutput(m + o * tiles, stride: co * tiles, bias: bias?.scalars[o] ?? 0,
-                                                      images: count, height: ho, width: wo, tilesHigh: plan.tilesHigh,
-                                                      tilesWide: plan.tilesWide, into: yp.baseAddress! + (o * n + first) * plane)
+            ConvolutionEpilogue.withResidual(of: epilogue) { residual in
+                x.scalars.withUnsafeBufferPointer { xp in
+                    u.withUnsafeBufferPointer { up in
+                        workspace.withUnsafeMutableBufferPointer { buffer in
+                            let m = buffer.baseAddress! + positions * ci * plan.groupTiles
+                            var first = 0
+                            while first < n {
+                                let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
+                                let v = keeping.map { $0 + positions * ci * first * plan.tilesPerImage } ?? buffer.baseAddress!
+                                transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
+                                                plan: plan, into: v)
+                                forEachPosition(positions) { xi in
+                                    BLAS.gemm(m: co, n: tiles, k: ci, a: up.baseAddress! + xi * co * ci, lda: ci,
+                                              b: v + xi * ci * tiles, ldb: tiles, c: m + xi * co * tiles, ldc: tiles)
                                 }
+                                Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
+                                    for o in channels {
+                                        let offset = (o * n + first) * plane
+                                        let pass = epilogue?.pass(channel: o, offset: offset, residual: residual)
+                                            ?? .bias(bias?.scalars[o] ?? 0)
+                                        S.transformOutput(m + o * tiles, stride: co * tiles, pass: pass,
+                                                          images: count, height: ho, width: wo, tilesHigh: plan.tilesHigh,
+                                                          tilesWide: plan.tilesWide, into: yp.baseAddress! + offset)
+                                    }
+                                }
+                                first += count
                             }
-                            first += count
                         }
                     }
                 }
@@ -377,9 +389,10 @@ protocol WinogradScheme {
                                padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
                                into v: UnsafeMutablePointer<Float>, stride: Int)
 
-    /// y = Aᵀ m A + bias for every tile of one output channel (M at `m + ξ·stride + t`, output
-    /// planes at `into`); tiles past the output's edge drop their outer rows and columns.
-    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height: Int, width: Int,
+    /// y = pass(Aᵀ m A) (the bias, or a folded batch norm, residual and ReLU) for every tile of one
+    /// output channel (M at `m + ξ·stride + t`, output planes at `into`, the pass's residual at the
+    /// same offsets); tiles past the output's edge drop their outer rows and columns.
+    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, pass: OutputPass, images: Int, height: Int, width: Int,
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>)
 
     /// dM[ξ, t] = (A dy Aᵀ)[ξ] for every tile of one output channel (gradient planes from `source`,
