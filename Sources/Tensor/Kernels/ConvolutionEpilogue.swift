@@ -5,7 +5,7 @@
 /// convolution the sum with the shortcut before the block's ReLU. Where a path writes its output in an
 /// output transform (Winograd F(4x4)) this costs no pass over memory; elsewhere it is one pass, as the
 /// batch norm's own was.
-public struct ConvolutionEpilogue: @unchecked Sendable {
+public struct ConvolutionEpilogue: Sendable {
     public var scale: [Float]
     public var shift: [Float]
     /// Added before the ReLU; the shape of the convolution's output.

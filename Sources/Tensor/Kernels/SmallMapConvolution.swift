@@ -6,7 +6,8 @@
 /// weight of tap (iy − oy·sh + ph, ix − ox·sw + pw) where that lies inside the kernel and zero where it
 /// does not. Laid out as one dense matrix over (pixel, channel) pairs, the convolution is a single
 /// GEMM with no unfolding and none of the padding's products:
-///   W″[(o, p), (c, q)]  = w[o, c, tap(p, q)], or 0         (made once per weight version: `prepare`)
+///   W″[(o, p), (c, q)]  = w[o, c, tap(p, q)], or 0         (inference: once per weight version, `prepare`;
+///                                                           training: block by block in cache, every pass)
 ///   X[(c, q), n]        = x[c, n, q]                       (a transpose of each channel's [N, P] block)
 ///   Y = W″ × X;  y[o, n, p] = Y[(o, p), n] + b[o]
 ///   dX = W″ᵀ × dY;  dW″ = dY × Xᵀ;  dw[o, c, t] += Σ over (p, q) with tap(p, q) = t of dW″[(o, p), (c, q)]
