@@ -87,41 +87,33 @@ public enum SmallMapConvolution {
             self.taps = taps
         }
 
-        /// W″'s rows of output channels `outputs` ([outputs.count·pOut, columns]) from w ([Co, Ci·kh·kw]):
-        /// channel by channel, its kh·kw weights read once and each row written pIn floats at a time.
+        /// W″'s rows of output channels `outputs` ([outputs.count·pOut, columns]) from w ([Co, Ci·kh·kw]).
         func denseRows(_ w: UnsafePointer<Float>, outputChannels outputs: Range<Int>, into rows: UnsafeMutablePointer<Float>) {
-            let kernelSize = g.kernel.height * g.kernel.width
-            taps.withUnsafeBufferPointer { taps in
-                for (index, o) in outputs.enumerated() {
-                    let block = rows + index * pOut * columns
-                    for c in 0..<g.inChannels {
-                        let kernel = w + o * g.patchSize + c * kernelSize
-                        for p in 0..<pOut {
-                            let target = block + p * columns + c * pIn
-                            for q in 0..<pIn {
-                                let tap = taps[p * pIn + q]
-                                target[q] = tap < 0 ? 0 : kernel[tap]
-                            }
-                        }
-                    }
-                }
-            }
+            forEachEntry(outputChannels: outputs) { entry, weight in rows[entry] = weight < 0 ? 0 : w[weight] }
         }
 
         /// dw[o, c, t] += Σ over (p, q) with tap(p, q) = t of dW″[(o, p), (c, q)] for the output channels
-        /// `outputs`, whose rows of dW″ start at `rows`.
+        /// `outputs`, whose rows of dW″ start at `rows`: the adjoint of `denseRows`.
         func accumulateTaps(_ rows: UnsafePointer<Float>, outputChannels outputs: Range<Int>, into dw: UnsafeMutablePointer<Float>) {
+            forEachEntry(outputChannels: outputs) { entry, weight in if weight >= 0 { dw[weight] += rows[entry] } }
+        }
+
+        /// `body(entry, weight)` for every entry of W″'s rows of output channels `outputs`: its offset
+        /// from the first of those rows, and the index in w of its weight, or −1 where its tap falls
+        /// outside the kernel. Channel by channel: the kh·kw weights of (o, c) together, and each row's
+        /// pIn entries of c one after another.
+        @inline(__always)
+        private func forEachEntry(outputChannels outputs: Range<Int>, _ body: (Int, Int) -> Void) {
             let kernelSize = g.kernel.height * g.kernel.width
             taps.withUnsafeBufferPointer { taps in
                 for (index, o) in outputs.enumerated() {
-                    let block = rows + index * pOut * columns
                     for c in 0..<g.inChannels {
-                        let kernel = dw + o * g.patchSize + c * kernelSize
+                        let kernel = o * g.patchSize + c * kernelSize
                         for p in 0..<pOut {
-                            let source = block + p * columns + c * pIn
+                            let row = (index * pOut + p) * columns + c * pIn
                             for q in 0..<pIn {
                                 let tap = taps[p * pIn + q]
-                                if tap >= 0 { kernel[tap] += source[q] }
+                                body(row + q, tap < 0 ? -1 : kernel + tap)
                             }
                         }
                     }
