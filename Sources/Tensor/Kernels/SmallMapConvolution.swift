@@ -236,23 +236,22 @@ public enum SmallMapConvolution {
 
     /// m[(c, q), n] = t[c, n, q]: each channel's [N, P] block transposed.
     static func pixelsOutward(_ t: UnsafePointer<Float>, channels: Int, batch: Int, pixels: Int, into m: UnsafeMutablePointer<Float>) {
-        Parallel.forEachChunk(channels, costPerItem: batch * pixels) { range in
-            for c in range {
-                let source = t + c * batch * pixels, target = m + c * batch * pixels
-                for q in 0..<pixels {
-                    for image in 0..<batch { target[q * batch + image] = source[image * pixels + q] }
-                }
-            }
-        }
+        transposeBlocks(t, channels: channels, rows: batch, columns: pixels, into: m)
     }
 
     /// t[c, n, q] = m[(c, q), n]: the inverse of `pixelsOutward`.
     static func pixelsInward(_ m: UnsafePointer<Float>, channels: Int, batch: Int, pixels: Int, into t: UnsafeMutablePointer<Float>) {
-        Parallel.forEachChunk(channels, costPerItem: batch * pixels) { range in
+        transposeBlocks(m, channels: channels, rows: pixels, columns: batch, into: t)
+    }
+
+    /// Each channel's [rows, columns] block transposed, written one output row after another.
+    private static func transposeBlocks(_ source: UnsafePointer<Float>, channels: Int, rows: Int, columns: Int,
+                                        into target: UnsafeMutablePointer<Float>) {
+        Parallel.forEachChunk(channels, costPerItem: rows * columns) { range in
             for c in range {
-                let source = m + c * batch * pixels, target = t + c * batch * pixels
-                for image in 0..<batch {
-                    for q in 0..<pixels { target[image * pixels + q] = source[q * batch + image] }
+                let from = source + c * rows * columns, to = target + c * rows * columns
+                for column in 0..<columns {
+                    for row in 0..<rows { to[column * rows + row] = from[row * columns + column] }
                 }
             }
         }
