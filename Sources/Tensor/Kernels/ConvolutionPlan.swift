@@ -62,8 +62,9 @@ public enum PreparedConvolutionWeights: Sendable {
 }
 
 /// What one convolution keeps from call to call, and the choice of path for each: the shared
-/// workspace, the weights as its path multiplies them (Winograd's U, the small-map W″) while they are unchanged, and from a training
-/// forward pass to its backward pass the input and Winograd's transformed input V. The path and its
+/// workspace, the weights as its path multiplies them (Winograd's U, the small-map W″) while they are
+/// unchanged, and from a training forward pass to its backward pass the input and Winograd's
+/// transformed input V. The path and its
 /// sizes follow `EngineSettings.current` at each call (a change of variant makes U again).
 public final class ConvolutionPlan {
     public let geometry: ConvolutionGeometry
