@@ -11,6 +11,8 @@
 #   CONFIGS  "model:size:mode ..." [ResNet-18 train and infer at 64, 128 and 256 px; VGG-11-BN, GoogLeNet
 #            and ResNet-50 train at 128 px: the rows issue 20 asks for]
 #   ROUNDS [3]  BATCH [32]  THREADS [2]  STEPS [10]  WARMUP [2]   (--quick: ROUNDS=1 STEPS=3 WARMUP=1)
+#   INFER_STEPS [30; --quick 3]: timed steps of the infer rows, a fraction of a training step each (ten
+#            64 px inference passes are half a second, where one disturbance moved a round by half)
 #   CANOPY   path of a built canopy; unset: `swift build -c release --product canopy` and .build/release/canopy
 #   PY       the peers' Python [.venv-bench/bin/python, made by benchmarks/reference/setup.sh]
 #   FRAMEWORKS which to run, in order [canopy torch keras]
@@ -39,9 +41,9 @@ CONFIGS=${CONFIGS:-"resnet18:64:train resnet18:64:infer resnet18:128:train resne
 BATCH=${BATCH:-32}
 THREADS=${THREADS:-2}
 if [ $QUICK = 1 ]; then
-    ROUNDS=1 STEPS=3 WARMUP=1
+    ROUNDS=1 STEPS=3 WARMUP=1 INFER_STEPS=3
 else
-    ROUNDS=${ROUNDS:-3} STEPS=${STEPS:-10} WARMUP=${WARMUP:-2}
+    ROUNDS=${ROUNDS:-3} STEPS=${STEPS:-10} WARMUP=${WARMUP:-2} INFER_STEPS=${INFER_STEPS:-30}
 fi
 PY=${PY:-.venv-bench/bin/python}
 FRAMEWORKS=${FRAMEWORKS:-"canopy torch keras"}
@@ -82,7 +84,9 @@ record() {  # fw model size mode round status reason
 
 run_one() {  # fw model size mode round
     local fw=$1 model=$2 size=$3 mode=$4 round=$5 out rc line
-    local common=(--model "$model" --size "$size" --batch "$BATCH" --threads "$THREADS" --steps "$STEPS" --warmup "$WARMUP")
+    local steps=$STEPS
+    [ "$mode" = infer ] && steps=$INFER_STEPS
+    local common=(--model "$model" --size "$size" --batch "$BATCH" --threads "$THREADS" --steps "$steps" --warmup "$WARMUP")
     local cmd
     case $fw in
         canopy) cmd=("$CANOPY" bench "$mode" "${common[@]}" --json) ;;
@@ -116,7 +120,7 @@ run_one() {  # fw model size mode round
 }
 
 FAILURES=0
-say "run $RUN: configs [$CONFIGS], $ROUNDS round(s), batch $BATCH, $THREADS threads, $STEPS steps after $WARMUP warm-up; canopy $CANOPY, python $PY"
+say "run $RUN: configs [$CONFIGS], $ROUNDS round(s), batch $BATCH, $THREADS threads, $STEPS steps ($INFER_STEPS for infer) after $WARMUP warm-up; canopy $CANOPY, python $PY"
 for c in $CONFIGS; do
     IFS=: read -r model size mode <<< "$c"
     case $mode in train|infer) ;; *) say "config $c: mode must be train or infer"; exit 2 ;; esac
