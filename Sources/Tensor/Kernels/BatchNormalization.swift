@@ -63,6 +63,15 @@ public enum BatchNormalization {
         return (y, Statistics(mean: mean, inverseStd: inverseStd))
     }
 
+    /// Channel c's y = x·scale + shift in inference: scale = γ/√(σ² + ε), shift = β − μ·scale (also what a
+    /// convolution's epilogue folds in, `ConvolutionEpilogue`).
+    @inline(__always)
+    public static func inferenceScaleShift(gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVariance: Tensor,
+                                           epsilon: Float, channel c: Int) -> (scale: Float, shift: Float) {
+        let scale = gamma.scalars[c] / (runningVariance.scalars[c] + epsilon).squareRoot()
+        return (scale, beta.scalars[c] - runningMean.scalars[c] * scale)
+    }
+
     public static func forwardInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor,
                                         runningVariance: Tensor, epsilon: Float, relu: Bool = false) -> Tensor {
         let channels = x.shape[0], run = x.count / channels
@@ -70,8 +79,8 @@ public enum BatchNormalization {
             x.scalars.withUnsafeBufferPointer { xp in
                 Parallel.forEachChunk(channels, costPerItem: run) { range in
                     for c in range {
-                        let scale = gamma.scalars[c] / (runningVariance.scalars[c] + epsilon).squareRoot()
-                        let shift = beta.scalars[c] - runningMean.scalars[c] * scale
+                        let (scale, shift) = inferenceScaleShift(gamma: gamma, beta: beta, runningMean: runningMean,
+                                                                 runningVariance: runningVariance, epsilon: epsilon, channel: c)
                         normalize(xp.baseAddress! + c * run, scale: scale, shift: shift, relu: relu, count: run,
                                   into: yp.baseAddress! + c * run)
                     }

@@ -2,9 +2,9 @@
 /// it: y = scale[o] · (W ∗ x)[o] + shift[o], plus a residual block's shortcut, then the ReLU:
 /// the batch norm after the convolution folded in (scale = γ/√(σ² + ε), shift = β − μ·scale, with the
 /// convolution's bias folded into the shift), the ReLU after that, and in a residual block's last
-/// convolution the sum with the shortcut before the block's ReLU. Where a path writes its output in an
-/// output transform (Winograd F(4x4)) this costs no pass over memory; elsewhere it is one pass, as the
-/// batch norm's own was.
+/// convolution the sum with the shortcut before the block's ReLU. Winograd applies it to each tile
+/// group's planes right after its output transform wrote them (in cache, no pass over memory); the
+/// other paths in one pass, as the batch norm's own was.
 public struct ConvolutionEpilogue: Sendable {
     public var scale: [Float]
     public var shift: [Float]
@@ -26,9 +26,8 @@ public struct ConvolutionEpilogue: Sendable {
         let channels = gamma.count
         var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
         for c in 0..<channels {
-            // As BatchNormalization.forwardInference computes them.
-            scale[c] = gamma.scalars[c] / (runningVariance.scalars[c] + epsilon).squareRoot()
-            shift[c] = beta.scalars[c] - runningMean.scalars[c] * scale[c]
+            (scale[c], shift[c]) = BatchNormalization.inferenceScaleShift(gamma: gamma, beta: beta, runningMean: runningMean,
+                                                                          runningVariance: runningVariance, epsilon: epsilon, channel: c)
             if let bias { shift[c] += bias.scalars[c] * scale[c] }
         }
         self.init(scale: scale, shift: shift, residual: residual, relu: relu)
