@@ -389,10 +389,9 @@ protocol WinogradScheme {
                                padding: (height: Int, width: Int), tilesHigh: Int, tilesWide: Int,
                                into v: UnsafeMutablePointer<Float>, stride: Int)
 
-    /// y = pass(Aᵀ m A) (the bias, or a folded batch norm, residual and ReLU) for every tile of one
-    /// output channel (M at `m + ξ·stride + t`, output planes at `into`, the pass's residual at the
-    /// same offsets); tiles past the output's edge drop their outer rows and columns.
-    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, pass: OutputPass, images: Int, height: Int, width: Int,
+    /// y = Aᵀ m A + bias for every tile of one output channel (M at `m + ξ·stride + t`, output
+    /// planes at `into`); tiles past the output's edge drop their outer rows and columns.
+    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height: Int, width: Int,
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>)
 
     /// dM[ξ, t] = (A dy Aᵀ)[ξ] for every tile of one output channel (gradient planes from `source`,
@@ -409,6 +408,19 @@ protocol WinogradScheme {
 
     /// dg += Gᵀ dU G for one 3x3 weight (dU at `du + ξ·stride`).
     static func accumulateWeight(_ du: UnsafePointer<Float>, stride: Int, into g: UnsafeMutablePointer<Float>)
+}
+
+extension WinogradScheme {
+    /// y = pass(Aᵀ m A): the bias in the tiles; a folded batch norm, residual or ReLU in a second pass
+    /// over the channel's planes of the group, still in cache (inside the transform's loop it cost
+    /// F(4x4)'s loop its registers: layer1 ran 2.6x slower). The pass's residual is at the output's offsets.
+    @inline(__always)
+    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, pass: OutputPass, images: Int, height: Int, width: Int,
+                                tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
+        transformOutput(m, stride: stride, bias: pass.isPlainBias ? pass.shift : 0, images: images, height: height, width: width,
+                        tilesHigh: tilesHigh, tilesWide: tilesWide, into: y)
+        if !pass.isPlainBias { pass.apply(to: y, count: images * height * width) }
+    }
 }
 
 extension WinogradScheme {

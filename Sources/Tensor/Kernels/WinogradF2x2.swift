@@ -140,15 +140,6 @@ enum WinogradF2x2: WinogradScheme {
 
     /// Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. Odd sizes drop the tiles' last row or column.
     @inline(__always)
-    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, pass: OutputPass, images: Int, height ho: Int, width wo: Int,
-                                tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
-        // As F(4x4)'s: the bias in the tiles, anything more in a second pass over the planes, in cache.
-        transformOutput(m, stride: stride, bias: pass.isPlainBias ? pass.shift : 0, images: images, height: ho, width: wo,
-                        tilesHigh: tilesHigh, tilesWide: tilesWide, into: y)
-        if !pass.isPlainBias { pass.apply(to: y, count: images * ho * wo) }
-    }
-
-    @inline(__always)
     static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height ho: Int, width wo: Int,
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
         forEachOutputTile(images: images, height: ho, width: wo, tilesHigh: tilesHigh, tilesWide: tilesWide) { t, offset in

@@ -287,15 +287,6 @@ enum WinogradF4x4: WinogradScheme {
 
     // MARK: Output tiles: eight at a time in tile order.
 
-    static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, pass: OutputPass, images: Int, height ho: Int, width wo: Int,
-                                tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
-        // Its tiles add a bias; anything more is a second pass over the channel's planes of the group,
-        // still in cache (inside the transform's loop it cost the loop its registers).
-        transformOutput(m, stride: stride, bias: pass.isPlainBias ? pass.shift : 0, images: images, height: ho, width: wo,
-                        tilesHigh: tilesHigh, tilesWide: tilesWide, into: y)
-        if !pass.isPlainBias { pass.apply(to: y, count: images * ho * wo) }
-    }
-
     static func transformOutput(_ m: UnsafePointer<Float>, stride: Int, bias: Float, images: Int, height ho: Int, width wo: Int,
                                 tilesHigh: Int, tilesWide: Int, into y: UnsafeMutablePointer<Float>) {
         let tilesPerImage = tilesHigh * tilesWide, total = images * tilesPerImage
