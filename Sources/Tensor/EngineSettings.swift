@@ -65,24 +65,47 @@ public struct EngineSettings: Sendable, Equatable {
         public init() {}
     }
 
-    /// Convolutions on maps of a pixel or four as one dense GEMM (`SmallMapConvolution`).
+    /// Convolutions on small maps by their taps' GEMMs (`SmallMapConvolution`), which skip the
+    /// products of the padding: where those are a large share of the direct path's.
     public struct SmallMapSettings: Sendable, Equatable {
         public var enabled = true
-        /// Largest dense weight matrix W″, in floats (16 Mi floats = 64 MB).
-        public var maximumDenseFloats = 16 << 20
-        /// Where W″ is not kept (training: the weights change every step), it is made block by block of
-        /// output channels, each about this many floats (128 Ki floats = 512 KB, in a core's cache).
-        public var blockFloats = 1 << 17
+        /// Largest share of the direct path's products (output pixels × kernel taps) for the taps'
+        /// GEMMs: always where it is at most `share` (a 3x3 kernel on 2x2 or 1x1 maps: 0.44 and 0.11);
+        /// strided convolutions up to `stridedShare` (0.69 from 4x4 to 2x2, 0.84 from 8x8 to 4x4; 0.92
+        /// from 16x16 to 8x8 measured no faster); stride-1 convolutions, which Winograd takes otherwise,
+        /// in training up to `trainingShare` (4x4 maps, 0.69: as fast as Winograd, whose transformed
+        /// weights are 4 times the taps'; 8x8 maps, 0.84, are twice as slow as Winograd).
+        /// `canopy bench train|infer --profile`, ResNet-18 at 64 and 128 px.
+        public var share = 0.5
+        public var stridedShare = 0.9
+        public var trainingShare = 0.75
 
         public init() {}
 
-        /// Where W″ has at most half the direct path's products: input maps of at most half the
-        /// kernel's taps (a 3x3 kernel on 2x2 or 1x1 maps: ResNet's layer4 at 64 and 32 px), W″
-        /// within `maximumDenseFloats`.
-        public func applies(to g: ConvolutionGeometry, height: Int, width: Int) -> Bool {
+        /// Whether `g` on `height` x `width` inputs takes the taps' GEMMs (`training`: a training
+        /// step's forward and backward passes).
+        public func applies(to g: ConvolutionGeometry, height: Int, width: Int, training: Bool = false) -> Bool {
             let (ho, wo) = g.outputSize(height: height, width: width)
-            return enabled && ho > 0 && wo > 0 && 2 * height * width <= g.kernel.height * g.kernel.width
-                && g.outChannels * ho * wo * g.inChannels * height * width <= maximumDenseFloats
+            guard enabled && ho > 0 && wo > 0 && g.kernel != (1, 1) else { return false }
+            let share = productShare(of: g, height: height, width: width)
+            if share <= self.share { return true }
+            if g.stride != (1, 1) { return share <= stridedShare }
+            return training && share <= trainingShare
+        }
+
+        /// The products of every (output pixel, input pixel) pair a tap joins, over the direct path's
+        /// (every output pixel times every tap, padding included).
+        public func productShare(of g: ConvolutionGeometry, height: Int, width: Int) -> Double {
+            let (ho, wo) = g.outputSize(height: height, width: width)
+            func pairs(outputs: Int, inputs: Int, kernel: Int, stride: Int, padding: Int) -> Int {
+                (0..<outputs).reduce(0) { sum, o in
+                    let first = o * stride - padding
+                    return sum + max(0, min(inputs, first + kernel) - max(0, first))
+                }
+            }
+            let rows = pairs(outputs: ho, inputs: height, kernel: g.kernel.height, stride: g.stride.height, padding: g.padding.height)
+            let columns = pairs(outputs: wo, inputs: width, kernel: g.kernel.width, stride: g.stride.width, padding: g.padding.width)
+            return Double(rows * columns) / Double(ho * wo * g.kernel.height * g.kernel.width)
         }
     }
 

@@ -63,7 +63,11 @@ final class ConvolutionEpilogueTests: XCTestCase {
         XCTAssertTrue(EngineSettings.current.smallMaps.applies(to: small, height: 2, width: 2))
         check(small, n: 3, h: 2, w: 2, path: "small map")
         check(small, n: 2, h: 2, w: 2, settings: EngineSettings().with { $0.smallMaps.enabled = false }, path: "direct on a small map")
-        check(ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 3, stride: 2, padding: 1), n: 2, h: 9, w: 8, path: "direct stride 2")
+        let strided = ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 3, stride: 2, padding: 1)
+        XCTAssertTrue(EngineSettings.current.smallMaps.applies(to: strided, height: 9, width: 8))
+        check(strided, n: 2, h: 9, w: 8, path: "small map stride 2")
+        XCTAssertFalse(EngineSettings.current.smallMaps.applies(to: strided, height: 20, width: 18))
+        check(strided, n: 2, h: 20, w: 18, path: "direct stride 2")
         check(ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 1), n: 2, h: 5, w: 6, path: "pointwise")
         check(ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 2), n: 2, h: 5, w: 6, path: "pointwise stride 2")
     }

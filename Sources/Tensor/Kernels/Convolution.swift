@@ -55,13 +55,14 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// sizes, are `EngineSettings.current`'s.
 public enum Convolution {
 
-    /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map W″),
+    /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map tap matrices),
     /// made once by a caller that runs the same weights many times (inference); used where they fit
     /// the path that runs, else made here. `epilogue` (inference, in place of `bias`): the batch norm,
     /// residual and ReLU after the convolution, applied as the output is written where the path can.
+    /// `training`: a training step's pass, whose path may differ (`EngineSettings.SmallMapSettings`).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
                                prepared: PreparedConvolutionWeights? = nil, epilogue: ConvolutionEpilogue? = nil,
-                               workspace: inout [Float]) -> Tensor {
+                               training: Bool = false, workspace: inout [Float]) -> Tensor {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         precondition(weight.count == g.outChannels * g.patchSize, "conv weight \(weight.shape)")
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
@@ -70,7 +71,7 @@ public enum Convolution {
         precondition(epilogue == nil || bias == nil, "a convolution's bias goes into its epilogue's shift")
         epilogue?.check([g.outChannels, n, ho, wo])
         let settings = EngineSettings.current
-        if settings.smallMaps.applies(to: g, height: h, width: w) {
+        if settings.smallMaps.applies(to: g, height: h, width: w, training: training) {
             var y = SmallMapConvolution.forward(x, weight: weight, prepared: prepared?.smallMap, bias: bias, geometry: g,
                                                 workspace: &workspace)
             if let epilogue { y.scalars.withUnsafeMutableBufferPointer { epilogue.apply(to: $0, channels: g.outChannels) } }
@@ -119,10 +120,10 @@ public enum Convolution {
         precondition(x.rank == 4 && x.shape[0] == g.inChannels, "conv input \(x.shape) for \(g.inChannels) channels")
         let (ho, wo) = g.outputSize(height: x.shape[2], width: x.shape[3])
         let settings = EngineSettings.current
-        guard ho > 0 && wo > 0 && !settings.smallMaps.applies(to: g, height: x.shape[2], width: x.shape[3])
+        guard ho > 0 && wo > 0 && !settings.smallMaps.applies(to: g, height: x.shape[2], width: x.shape[3], training: true)
             && settings.winograd.appliesToWeightGradient(of: g, outputPixels: ho * wo) else {
             kept = nil
-            return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, workspace: &workspace)
+            return forward(x, weight: weight, bias: bias, geometry: g, prepared: prepared, training: true, workspace: &workspace)
         }
         let current = Winograd.current(prepared?.winograd, weight: weight, for: g)
         return Winograd.forward(x, prepared: current, bias: bias, geometry: g, keeping: &kept, workspace: &workspace)
@@ -171,9 +172,10 @@ public enum Convolution {
         let columns = n * ho * wo, k = g.patchSize
         let settings = EngineSettings.current
         // Small maps keep no V: their training forward pass holds the input (`needsInput`).
-        if let x, settings.smallMaps.applies(to: g, height: h, width: w) {
+        if let x, settings.smallMaps.applies(to: g, height: h, width: w, training: true) {
             if biasGradient != nil { accumulateBiasGradient(dy, rows: g.outChannels, columns: columns, into: &biasGradient!) }
-            return SmallMapConvolution.backward(dy, input: x, weight: weight, geometry: g, weightGradient: &weightGradient,
+            return SmallMapConvolution.backward(dy, input: x, weight: weight, prepared: prepared?.smallMap, geometry: g,
+                                                weightGradient: &weightGradient,
                                                 inputGradient: inputGradient, workspace: &workspace)
         }
         // The input gradient by Winograd's adjoint wherever its forward pass applies, and the weight

@@ -6,7 +6,7 @@ public final class Workspace {
 }
 
 /// A convolution's weights in the form its path multiplies by, which a layer keeps while the weights
-/// are unchanged: Winograd's U or the small-map W″.
+/// are unchanged: Winograd's U or the small-map tap matrices.
 public enum PreparedConvolutionWeights: Sendable {
     case winograd(Winograd.PreparedWeights)
     case smallMap(SmallMapConvolution.PreparedWeights)
@@ -16,21 +16,21 @@ public enum PreparedConvolutionWeights: Sendable {
     }
 
     public var smallMap: SmallMapConvolution.PreparedWeights? {
-        if case .smallMap(let dense) = self { dense } else { nil }
+        if case .smallMap(let taps) = self { taps } else { nil }
     }
 
     public var byteCount: Int {
         switch self {
         case .winograd(let u): u.byteCount
-        case .smallMap(let dense): dense.byteCount
+        case .smallMap(let taps): taps.byteCount
         }
     }
 
     /// The form the path that runs `g` on `height` x `width` inputs under `settings` multiplies by, or
     /// nil where that path is the unfolded GEMM on the weights themselves.
-    static func wanted(for g: ConvolutionGeometry, height: Int, width: Int, settings: EngineSettings) -> Kind? {
+    static func wanted(for g: ConvolutionGeometry, height: Int, width: Int, training: Bool, settings: EngineSettings) -> Kind? {
         let (ho, wo) = g.outputSize(height: height, width: width)
-        if settings.smallMaps.applies(to: g, height: height, width: width) { return .smallMap }
+        if settings.smallMaps.applies(to: g, height: height, width: width, training: training) { return .smallMap }
         return settings.winograd.applies(to: g, outputPixels: ho * wo) ? .winograd : nil
     }
 
@@ -40,7 +40,7 @@ public enum PreparedConvolutionWeights: Sendable {
     func fits(_ kind: Kind, _ g: ConvolutionGeometry, height: Int, width: Int, settings: EngineSettings) -> Bool {
         switch (self, kind) {
         case (.winograd(let u), .winograd): u.geometry == g && u.variant == settings.winograd.variant
-        case (.smallMap(let dense), .smallMap): dense.fits(g, height: height, width: width)
+        case (.smallMap(let taps), .smallMap): taps.fits(g, height: height, width: width)
         default: false
         }
     }
@@ -54,15 +54,15 @@ public enum PreparedConvolutionWeights: Sendable {
             old = nil
             return .winograd(Winograd.prepare(weight, for: g, reusing: &u))
         case .smallMap:
-            var dense = old?.smallMap
+            var taps = old?.smallMap
             old = nil
-            return .smallMap(SmallMapConvolution.prepare(weight, for: g, height: height, width: width, reusing: &dense))
+            return .smallMap(SmallMapConvolution.prepare(weight, for: g, height: height, width: width, reusing: &taps))
         }
     }
 }
 
 /// What one convolution keeps from call to call, and the choice of path for each: the shared
-/// workspace, the weights as its path multiplies them (Winograd's U, the small-map W″) while they are
+/// workspace, the weights as its path multiplies them (Winograd's U, the small-map tap matrices) while they are
 /// unchanged, and from a training forward pass to its backward pass the input and Winograd's
 /// transformed input V. The path and its
 /// sizes follow `EngineSettings.current` at each call (a change of variant makes U again).
@@ -76,7 +76,7 @@ public final class ConvolutionPlan {
     /// V from the last training forward pass, for the weight gradient (its buffer reused from step to
     /// step; dropped by an inference pass).
     private var keptInput: Winograd.KeptInput?
-    /// U or W″ while the weights' version is unchanged and the path current, within the settings' budget
+    /// U or the tap matrices while the weights' version is unchanged and the path current, within the settings' budget
     /// (`PreparedWeightsBudget`, charged here and released to the same budget): across inference
     /// passes, and in training from the forward pass to the backward pass's input gradient (every
     /// optimiser step changes the weights, so the next forward pass makes U again, in the same buffer).
@@ -131,12 +131,11 @@ public final class ConvolutionPlan {
         return dx
     }
 
-    /// U is made once a training step for the forward pass and the input gradient; W″ is not kept in
-    /// training, where the small-map path makes it block by block in cache (`SmallMapConvolution`).
+    /// U, or the small-map tap matrices, made once a training step for the forward pass and the input gradient.
     private func preparedWeights(_ weight: Tensor, version: Int, height: Int, width: Int, training: Bool) -> PreparedConvolutionWeights? {
         let settings = EngineSettings.current
-        guard let kind = PreparedConvolutionWeights.wanted(for: geometry, height: height, width: width, settings: settings),
-              kind == .winograd || !training else {
+        guard let kind = PreparedConvolutionWeights.wanted(for: geometry, height: height, width: width, training: training,
+                                                           settings: settings) else {
             dropPreparedWeights()
             return nil
         }
