@@ -64,7 +64,17 @@ public enum MaxPooling {
                                 }
                                 for oy in 0..<ho {
                                     let output = (p * ho + oy) * wo
-                                    for block in 0..<blocks {
+                                    for block in 0..<blocks where !recordingArgmax {
+                                        let ox = block * 8
+                                        let best = eightMaxima(padded.baseAddress!, paddedWidth: paddedWidth, outputRow: oy,
+                                                               firstOutput: ox, geometry: g)
+                                        if ox + 8 <= wo {
+                                            UnsafeMutableRawPointer(yp.baseAddress! + output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                                        } else {
+                                            for lane in 0..<(wo - ox) { yp[output + ox + lane] = best[lane] }
+                                        }
+                                    }
+                                    for block in 0..<blocks where recordingArgmax {
                                         let ox = block * 8
                                         let (best, at) = eightWindows(padded.baseAddress!, paddedWidth: paddedWidth, width: w,
                                                                       outputRow: oy, firstOutput: ox, geometry: g,
@@ -72,13 +82,11 @@ public enum MaxPooling {
                                                                       starts: block == 0 ? firstBlockStarts : nil)
                                         if ox + 8 <= wo {
                                             UnsafeMutableRawPointer(yp.baseAddress! + output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
-                                            if recordingArgmax {
-                                                UnsafeMutableRawPointer(ap.baseAddress! + output + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
-                                            }
+                                            UnsafeMutableRawPointer(ap.baseAddress! + output + ox).storeBytes(of: at, as: SIMD8<Int32>.self)
                                         } else {
                                             for lane in 0..<(wo - ox) {
                                                 yp[output + ox + lane] = best[lane]
-                                                if recordingArgmax { ap[output + ox + lane] = at[lane] }
+                                                ap[output + ox + lane] = at[lane]
                                             }
                                         }
                                     }
@@ -123,6 +131,27 @@ public enum MaxPooling {
             }
         }
         return (best, at)
+    }
+
+    /// `eightWindows`' maxima alone (inference: no index to keep).
+    @inline(__always)
+    private static func eightMaxima(_ padded: UnsafePointer<Float>, paddedWidth: Int, outputRow oy: Int, firstOutput ox: Int,
+                                    geometry g: PoolingGeometry) -> SIMD8<Float> {
+        let s = g.stride
+        var best = SIMD8<Float>(repeating: -.infinity)
+        for ky in 0..<g.kernel {
+            let row = padded + (oy * s + ky) * paddedWidth + ox * s
+            for kx in 0..<g.kernel {
+                let value: SIMD8<Float>
+                switch s {
+                case 1: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD8<Float>.self)
+                case 2: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                default: value = SIMD8<Float>((0..<8).lazy.map { row[kx + $0 * s] })
+                }
+                best.replace(with: value, where: (value .> best .| value .!= value) .& (best .== best))
+            }
+        }
+        return best
     }
 
     public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
