@@ -31,6 +31,8 @@ public final class FoldTrainer {
     public let bands: BandSource
     public let statistics: NormalizationStatistics
     public var loaderWorkers = 2
+    /// Bytes of decoded chips each training loader keeps across epochs (`LoaderOptions.cacheBytes`).
+    public var loaderCacheBytes = 0
     public var onBadImage: BadImagePolicy = .fail
     /// Identifies the spec and data a checkpoint belongs to (the pipeline's stage hash).
     public var fingerprint: String
@@ -113,7 +115,7 @@ public final class FoldTrainer {
             batchSize: spec.batchSize, inputSize: inputSize, workers: loaderWorkers, prefetch: 4, shuffle: true,
             dropLast: train.count > spec.batchSize, seed: ChipLoader.mix(spec.seed, UInt64(fold)), augmentation: spec.augmentation,
             normalization: statistics, onBadImage: onBadImage, shard: dataParallel?.shard,
-            epochChips: spec.oversampleRare?.drawnPerEpoch(train)))
+            epochChips: spec.oversampleRare?.drawnPerEpoch(train), cacheBytes: loaderCacheBytes))
     }
 
     func makeOptimizer() -> Optimizer {

@@ -53,7 +53,12 @@ struct TrainingLoop {
     mutating func trainEpoch(_ epoch: Int, started: Date) throws -> EpochTraining {
         reseedDropout(epoch: epoch)
         let size = spec.trainingInputSize(epoch: epoch)
-        if loaders[size] == nil { loaders[size] = trainer.trainingLoader(inputSize: size) }
+        if loaders[size] == nil {
+            // Progressive resizing only grows: an earlier size's loader, and the decoded chips it
+            // keeps, go when the next size starts (the model's own size stays).
+            loaders = loaders.filter { $0.key == spec.inputSize }
+            loaders[size] = trainer.trainingLoader(inputSize: size)
+        }
         let batches = loaders[size]!.epoch(epoch)
         var trained = EpochTraining(learningRate: optimizer.learningRate)
         var index = 0

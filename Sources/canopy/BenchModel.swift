@@ -17,7 +17,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Flag(help: "A last line of JSON: images_per_second, gflops, peak_rss_mb, ...") var json = false
     @Flag(help: "After the timed steps, as many more with every layer timed; prints where a step's time goes.") var profile = false
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
-    @Option(help: "Small-map convolutions (3x3 on 2x2 or 1x1 maps) as one dense GEMM, or by the unfolded GEMM (default: on).")
+    @Option(help: "Small-map convolutions (3x3 on 2x2 or 1x1 maps, strided ones to 8x8 inputs, stride-1 4x4 maps in training) by their taps' GEMMs, or by Winograd and the unfolded GEMM (default: on).")
     var smallMaps = Switch.on
     @Option(help: "Inference: batch norm, ReLU and residual sum in the convolution's output pass, or each layer's own pass (default: on).")
     var fusedEpilogues = Switch.on

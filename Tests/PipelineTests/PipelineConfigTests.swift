@@ -104,6 +104,7 @@ final class PipelineConfigTests: XCTestCase {
         check(model("seed: -1"), "p.yaml:3: models.0.seed: -1 is out of range >= 0")
         check("data: {root: x}\nmodels: []\n", "p.yaml:2: models: at least one model")
         check("data: {root: x, workers: 0}\nmodels: [{backbone: lenet5}]\n", "p.yaml:1: data.workers: 0 is out of range 1...64")
+        check("data: {root: x, cache_mb: -1}\nmodels: [{backbone: lenet5}]\n", "p.yaml:1: data.cache_mb: -1 is out of range 0...1048576")
         check("data: {}\nmodels: [{backbone: lenet5}]\n", "p.yaml:1: data: missing root (the dataset folder)")
         check("data: {root: x}\nmodels: [{backbone: lenet5}]\noutputs: {report: maybe}\n", "p.yaml:3: outputs.report: expected true or false, got \"maybe\"")
         check("data: {root: x}\nmodels: [{backbone: lenet5}]\nthreads: 0\n", "p.yaml:3: threads: 0 is out of range 1...1024")

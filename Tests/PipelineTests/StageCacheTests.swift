@@ -28,6 +28,7 @@ final class StageCacheTests: XCTestCase {
     struct Settings {
         var tta = "none"
         var workers = 2
+        var cacheMB = 1024
         var onBadImage = "fail"
         var thresholds = "best"
         var ensemble = "ridge"
@@ -42,7 +43,7 @@ final class StageCacheTests: XCTestCase {
         let modelB = s.twoModels ? "\n  - {name: lenet5-b, backbone: lenet5, epochs: \(s.epochsB), batch_size: 5, seed: 9, augmentation: none}" : ""
         return try PipelineConfig.parse("""
             name: cache
-            data: {root: \(root), input_size: 32, \(s.limitTest)workers: \(s.workers), on_bad_image: \(s.onBadImage)}
+            data: {root: \(root), input_size: 32, \(s.limitTest)workers: \(s.workers), cache_mb: \(s.cacheMB), on_bad_image: \(s.onBadImage)}
             folds: {k: 2, seed: 3}
             models:
               - {backbone: lenet5, epochs: 1, batch_size: 5, optimizer: {kind: adam, learning_rate: 0.002}, augmentation: {symmetries: d4}\(initA)}\(modelB)
@@ -113,8 +114,9 @@ final class StageCacheTests: XCTestCase {
         XCTAssertNotEqual(try ProbabilityTable.read(results + "/models/lenet5/fold-0/test.csv"), testBefore, "flips predicted anew")
         XCTAssertTrue(lines.contains("ensemble: redone (predictions changed)"), "\(lines)")
 
-        // workers and on_bad_image change no result: every stage is up to date.
+        // workers, the decoded-chip cache and on_bad_image change no result: every stage is up to date.
         settings.workers = 1
+        settings.cacheMB = 0
         settings.onBadImage = "skip"
         lines = try run(try config(root: root, settings), results: results)
         XCTAssertEqual(lines, ["train: up to date (4 model folds: training and predictions reused)", "predict: up to date (reused)",

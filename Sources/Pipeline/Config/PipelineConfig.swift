@@ -128,6 +128,9 @@ public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public var onBadImage: BadImagePolicy = .fail
     /// Loader threads.
     public var workers: Int = 2
+    /// Megabytes of decoded training chips each loader keeps from epoch to epoch (the decoder then runs
+    /// once per chip and size); 0 decodes every chip every epoch. Results do not depend on it.
+    public var cacheMB: Int = 1024
     /// Use only the first N training chips (quick trials); nil uses all.
     public var limitTrain: Int?
     /// Use only the first N test chips; the submission then cannot be written.
@@ -144,6 +147,7 @@ public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
         case missingFiles = "missing_files"
         case onBadImage = "on_bad_image"
         case workers
+        case cacheMB = "cache_mb"
         case limitTrain = "limit_train"
         case limitTest = "limit_test"
     }
@@ -158,6 +162,7 @@ public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
         missingFiles = try c.setting(.missingFiles) ?? missingFiles
         onBadImage = try c.setting(.onBadImage) ?? onBadImage
         workers = try c.setting(.workers) ?? workers
+        cacheMB = try c.setting(.cacheMB) ?? cacheMB
         limitTrain = try c.decodeIfPresent(Int.self, forKey: .limitTrain)
         limitTest = try c.decodeIfPresent(Int.self, forKey: .limitTest)
     }
@@ -165,6 +170,7 @@ public struct DataConfig: Codable, Sendable, Equatable, ValidatedSettings {
     public func validate() throws(SettingError) {
         try SettingError.check(inputSize, in: 32...1024, "input_size")
         try SettingError.check(workers, in: 1...64, "workers")
+        try SettingError.check(cacheMB, in: 0...(1 << 20), "cache_mb")
         if let limitTrain { try SettingError.check(limitTrain, in: 1...Int.max, "limit_train") }
         if let limitTest { try SettingError.check(limitTest, in: 1...Int.max, "limit_test") }
     }

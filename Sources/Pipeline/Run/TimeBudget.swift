@@ -72,6 +72,7 @@ extension PipelineRunner {
             let trainer = FoldTrainer(spec: model, fold: fold, folder: "", train: training, validation: [],
                                       bands: dataset.bands, statistics: statistics, fingerprint: "")
             trainer.loaderWorkers = config.data.workers
+            trainer.loaderCacheBytes = config.data.cacheMB << 20
             trainer.onBadImage = config.data.onBadImage
             let seconds = try trainer.measureSecondsPerTrainingChip()
             let units = self.work(model)

@@ -181,6 +181,7 @@ extension PipelineRunner {
             }
             if isDataParallel { try cluster.barrier("\(unit): its folder ready") }
             trainer.loaderWorkers = config.data.workers
+            trainer.loaderCacheBytes = config.data.cacheMB << 20
             trainer.onBadImage = config.data.onBadImage
             joinDataParallel(trainer)
             let outcome = try trainer.run(observer: progress)

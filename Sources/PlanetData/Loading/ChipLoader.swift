@@ -36,11 +36,13 @@ public struct LoaderOptions: Sendable {
     /// Chips an epoch draws: the first `epochChips` of the epoch's (shuffled) order; nil draws them
     /// all. With chips repeated in the list (rare-label oversampling), an epoch keeps a fixed length.
     public var epochChips: Int?
+    /// Bytes of decoded chips kept from epoch to epoch (`DecodedChipCache`); 0 decodes every chip every time.
+    public var cacheBytes: Int
 
     public init(batchSize: Int = 32, inputSize: Int = 128, workers: Int = 2, prefetch: Int = 4, shuffle: Bool = false,
                 dropLast: Bool = false, seed: UInt64 = 0, augmentation: Augmentation = .none,
                 normalization: NormalizationStatistics? = nil, onBadImage: BadImagePolicy = .fail, symmetry: Symmetry = .identity,
-                shard: BatchShard? = nil, epochChips: Int? = nil) {
+                shard: BatchShard? = nil, epochChips: Int? = nil, cacheBytes: Int = 0) {
         self.batchSize = batchSize
         self.inputSize = inputSize
         self.workers = workers
@@ -54,6 +56,7 @@ public struct LoaderOptions: Sendable {
         self.symmetry = symmetry
         self.shard = shard
         self.epochChips = epochChips
+        self.cacheBytes = cacheBytes
     }
 }
 
@@ -120,16 +123,19 @@ public struct SkippedChip: Sendable, Equatable, Codable {
 }
 
 /// Streams batches from disk: worker threads read, decode (DCT-scaled), augment and normalise chips
-/// into a bounded queue of ready batches that the training loop takes in order.
+/// into a bounded queue of ready batches that the training loop takes in order. With a cache
+/// (`LoaderOptions.cacheBytes`) later epochs take the decoded files from memory.
 ///
 /// Determinism: an epoch's order is a seeded shuffle of (seed, epoch); each chip's augmentation draws
 /// from a generator seeded by (seed, epoch, chip). Which worker builds which batch therefore changes
 /// nothing: one worker or eight give identical batches. Memory: at most `prefetch` ready batches
-/// plus one per worker exist at a time, whatever the dataset's size.
+/// plus one per worker exist at a time, whatever the dataset's size, and the cache's `cacheBytes`.
 public final class ChipLoader: @unchecked Sendable {
     public let chips: [DatasetChip]
     public let bands: BandSource
     public let options: LoaderOptions
+    /// The decoded chips kept across epochs, when `options.cacheBytes` allows any.
+    public let cache: DecodedChipCache?
 
     private let skippedLock = NSLock()
     private var skippedChips: [SkippedChip] = []
@@ -139,6 +145,7 @@ public final class ChipLoader: @unchecked Sendable {
         self.chips = chips
         self.bands = bands
         self.options = options
+        cache = options.cacheBytes > 0 ? DecodedChipCache(limit: options.cacheBytes) : nil
     }
 
     public var batchesPerEpoch: Int {
@@ -181,7 +188,11 @@ public final class ChipLoader: @unchecked Sendable {
         for chipIndex in members {
             let chip = chips[chipIndex]
             do {
-                var planes = try reader.read(chip, minimumSide: size)
+                var planes = if let cache {
+                    try cache.decoded(chip.name) { () throws(ImageIOError) in try reader.decode(chip, minimumSide: size) }.planes()
+                } else {
+                    try reader.read(chip, minimumSide: size)
+                }
                 var random = SeededRandom(seed: Self.mix(options.seed, UInt64(epoch), UInt64(chipIndex)))
                 planes = options.augmentation.apply(planes, size: size, random: &random)
                 if options.symmetry != .identity { planes = options.symmetry.apply(planes) }
