@@ -117,12 +117,7 @@ public enum MaxPooling {
             let rowIndex = Int32((oy * s + ky - pad) * w)
             let row = padded + (oy * s + ky) * paddedWidth + ox * s
             for kx in 0..<g.kernel {
-                let value: SIMD8<Float>
-                switch s {
-                case 1: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD8<Float>.self)
-                case 2: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                default: value = SIMD8<Float>((0..<8).lazy.map { row[kx + $0 * s] })
-                }
+                let value = lanes(row + kx, stride: s)
                 // Replace where larger, or NaN, unless this lane already holds a NaN.
                 let replace = (value .> best .| value .!= value) .& (best .== best)
                 best.replace(with: value, where: replace)
@@ -131,6 +126,16 @@ public enum MaxPooling {
             }
         }
         return (best, at)
+    }
+
+    /// first[0], first[s], ..., first[7·s]: one cell of eight windows s apart.
+    @inline(__always)
+    private static func lanes(_ first: UnsafePointer<Float>, stride s: Int) -> SIMD8<Float> {
+        switch s {
+        case 1: UnsafeRawPointer(first).loadUnaligned(as: SIMD8<Float>.self)
+        case 2: UnsafeRawPointer(first).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        default: SIMD8<Float>((0..<8).lazy.map { first[$0 * s] })
+        }
     }
 
     /// `eightWindows`' maxima alone (inference: no index to keep).
@@ -142,12 +147,7 @@ public enum MaxPooling {
         for ky in 0..<g.kernel {
             let row = padded + (oy * s + ky) * paddedWidth + ox * s
             for kx in 0..<g.kernel {
-                let value: SIMD8<Float>
-                switch s {
-                case 1: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD8<Float>.self)
-                case 2: value = UnsafeRawPointer(row + kx).loadUnaligned(as: SIMD16<Float>.self).evenHalf
-                default: value = SIMD8<Float>((0..<8).lazy.map { row[kx + $0 * s] })
-                }
+                let value = lanes(row + kx, stride: s)
                 best.replace(with: value, where: (value .> best .| value .!= value) .& (best .== best))
             }
         }
