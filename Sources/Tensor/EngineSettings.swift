@@ -74,11 +74,12 @@ public struct EngineSettings: Sendable, Equatable {
         /// strided convolutions up to `stridedShare` (0.69 from 4x4 to 2x2, 0.84 from 8x8 to 4x4; 0.92
         /// from 16x16 to 8x8 measured no faster); stride-1 convolutions, which Winograd takes otherwise,
         /// in training up to `trainingShare` (4x4 maps, 0.69: as fast as Winograd, whose transformed
-        /// weights are 4 times the taps'; 8x8 maps, 0.84, are twice as slow as Winograd).
-        /// `canopy bench train|infer --profile`, ResNet-18 at 64 and 128 px.
+        /// weights are 4 times the taps'; 6x6 maps, 0.79: 54 against 74 ms a step for layer3 at 96 px;
+        /// 8x8 maps, 0.84, are twice as slow as Winograd).
+        /// `canopy bench train|infer --profile`, ResNet-18 at 64, 96 and 128 px.
         public var share = 0.5
         public var stridedShare = 0.9
-        public var trainingShare = 0.75
+        public var trainingShare = 0.8
 
         public init() {}
 

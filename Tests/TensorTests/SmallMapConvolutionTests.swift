@@ -54,8 +54,11 @@ final class SmallMapConvolutionTests: XCTestCase {
             XCTAssertFalse(settings.applies(to: ConvolutionGeometry(inChannels: 8, outChannels: 8, kernel: 1), height: 1, width: 1,
                                             training: training), "a 1x1 kernel has nothing to skip")
         }
-        XCTAssertTrue(settings.applies(to: layer4, height: 4, width: 4, training: true), "training: the taps")
-        XCTAssertFalse(settings.applies(to: layer4, height: 4, width: 4, training: false), "inference: Winograd's kept U")
+        XCTAssertEqual(settings.productShare(of: layer4, height: 6, width: 6), 256.0 / 324, accuracy: 1e-12)
+        for side in [3, 4, 6] {
+            XCTAssertTrue(settings.applies(to: layer4, height: side, width: side, training: true), "training: the taps, \(side)x\(side)")
+            XCTAssertFalse(settings.applies(to: layer4, height: side, width: side, training: false), "inference: Winograd's kept U")
+        }
         var off = settings
         off.enabled = false
         XCTAssertFalse(off.applies(to: layer4, height: 2, width: 2))
