@@ -55,9 +55,9 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 /// sizes, are `EngineSettings.current`'s.
 public enum Convolution {
 
-    /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map tap matrices),
-    /// made once by a caller that runs the same weights many times (inference); used where they fit
-    /// the path that runs, else made here. `epilogue` (inference, in place of `bias`): the batch norm,
+    /// `prepared`: the weights in the form the path multiplies by (Winograd's U, the small-map tap
+    /// matrices), made once by a caller that runs the same weights many times (inference); used where
+    /// they fit the path that runs, else made here. `epilogue` (inference, in place of `bias`): the batch norm,
     /// residual and ReLU after the convolution, applied as the output is written where the path can.
     /// `training`: a training step's pass, whose path may differ (`EngineSettings.SmallMapSettings`).
     public static func forward(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,

@@ -62,10 +62,10 @@ public enum PreparedConvolutionWeights: Sendable {
 }
 
 /// What one convolution keeps from call to call, and the choice of path for each: the shared
-/// workspace, the weights as its path multiplies them (Winograd's U, the small-map tap matrices) while they are
-/// unchanged, and from a training forward pass to its backward pass the input and Winograd's
-/// transformed input V. The path and its
-/// sizes follow `EngineSettings.current` at each call (a change of variant makes U again).
+/// workspace, the weights as its path multiplies them (Winograd's U, the small-map tap matrices)
+/// while they are unchanged, and from a training forward pass to its backward pass the input and
+/// Winograd's transformed input V. The path and its sizes follow `EngineSettings.current` at each
+/// call (a change of variant makes U again).
 public final class ConvolutionPlan {
     public let geometry: ConvolutionGeometry
     private let workspace: Workspace
@@ -76,8 +76,8 @@ public final class ConvolutionPlan {
     /// V from the last training forward pass, for the weight gradient (its buffer reused from step to
     /// step; dropped by an inference pass).
     private var keptInput: Winograd.KeptInput?
-    /// U or the tap matrices while the weights' version is unchanged and the path current, within the settings' budget
-    /// (`PreparedWeightsBudget`, charged here and released to the same budget): across inference
+    /// U or the tap matrices while the weights' version is unchanged and the path current, within the
+    /// settings' budget (`PreparedWeightsBudget`, charged here and released to the same budget): across inference
     /// passes, and in training from the forward pass to the backward pass's input gradient (every
     /// optimiser step changes the weights, so the next forward pass makes U again, in the same buffer).
     private var prepared: (version: Int, weights: PreparedConvolutionWeights, budget: PreparedWeightsBudget)?
