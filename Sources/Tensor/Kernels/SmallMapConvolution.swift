@@ -43,13 +43,7 @@ public enum SmallMapConvolution {
         old = nil
         // Every element is written by `gatherTaps`.
         if taps.count != shape.tapFloats { taps = [Float](unsafeUninitializedCapacity: shape.tapFloats) { $1 = shape.tapFloats } }
-        weight.scalars.withUnsafeBufferPointer { wp in
-            taps.withUnsafeMutableBufferPointer { tp in
-                Parallel.forEachChunk(g.outChannels, costPerItem: g.patchSize) { range in
-                    shape.gatherTaps(wp.baseAddress!, outputChannels: range, into: tp.baseAddress!)
-                }
-            }
-        }
+        taps.withUnsafeMutableBufferPointer { shape.gatherTaps(weight, into: $0.baseAddress!) }
         return PreparedWeights(geometry: g, inputSize: Size(height: h, width: w), taps: taps)
     }
 
@@ -114,6 +108,15 @@ public enum SmallMapConvolution {
                 for (i, tap) in usedTaps.enumerated() {
                     let row = taps + i * matrix + o * g.inChannels, weights = w + o * g.patchSize + tap
                     for c in 0..<g.inChannels { row[c] = weights[c * kernelSize] }
+                }
+            }
+        }
+
+        /// Every output channel's tap matrices gathered from `weight`, the channels split over the workers.
+        func gatherTaps(_ weight: Tensor, into taps: UnsafeMutablePointer<Float>) {
+            weight.scalars.withUnsafeBufferPointer { wp in
+                Parallel.forEachChunk(g.outChannels, costPerItem: g.patchSize) { range in
+                    gatherTaps(wp.baseAddress!, outputChannels: range, into: taps)
                 }
             }
         }
@@ -223,11 +226,7 @@ public enum SmallMapConvolution {
             prepared.taps.withUnsafeBufferPointer { body($0.baseAddress!) }
             return
         }
-        weight.scalars.withUnsafeBufferPointer { wp in
-            Parallel.forEachChunk(shape.g.outChannels, costPerItem: shape.g.patchSize) { range in
-                shape.gatherTaps(wp.baseAddress!, outputChannels: range, into: scratch)
-            }
-        }
+        shape.gatherTaps(weight, into: scratch)
         body(scratch)
     }
 
