@@ -61,6 +61,9 @@ public struct EngineSettings: Sendable, Equatable {
         public var groupsAcrossWorkers = true
         public var workerGroupFloats = 1 << 18
         public var minimumWorkerColumns = 512
+        /// Where one image's unfolded input is over `workerGroupFloats`, each worker's group is a band
+        /// of that image's output rows (`Convolution.workerBandRows`).
+        public var bandsAcrossWorkers = true
 
         public init() {}
     }

@@ -290,6 +290,27 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    func testForwardBandsOfOutputRowsAcrossWorkersGiveTheSameResult() {
+        // One image's unfolded input over a worker's group (the stem's case): bands of 1, 2 and 3 output
+        // rows of a 7-row output (the last band short), three images, against the loops.
+        for (g, h) in [(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernel: 7, stride: 2, padding: 3), 13),
+                       (ConvolutionGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1), 7)] {
+            let (ho, wo) = g.outputSize(height: h, width: h)
+            XCTAssertEqual(ho, 7)
+            for rows in [1, 2, 3] {
+                var settings = EngineSettings()
+                settings.convolution.minimumWorkerColumns = 1
+                settings.convolution.workerGroupFloats = rows * wo * g.patchSize
+                XCTAssertEqual(Convolution.workerGroupImages(n: 3, columnsPerImage: ho * wo, k: g.patchSize, settings: settings),
+                               settings.workers > 1 ? 1 : nil)
+                XCTAssertEqual(Convolution.workerBandRows(outputHeight: ho, outputWidth: wo, k: g.patchSize, settings: settings), rows)
+                EngineSettings.with(settings) { check(g, n: 3, h: h, w: h) }
+                settings.convolution.bandsAcrossWorkers = false
+                XCTAssertNil(Convolution.workerBandRows(outputHeight: ho, outputWidth: wo, k: g.patchSize, settings: settings))
+            }
+        }
+    }
+
     func testOutputSize() {
         let g = ConvolutionGeometry(inChannels: 3, outChannels: 64, kernel: 7, stride: 2, padding: 3)
         XCTAssertTrue(g.outputSize(height: 128, width: 128) == (64, 64))

@@ -91,18 +91,21 @@ public enum Convolution {
                                   ldb: columns, c: yp.baseAddress!, ldc: columns)
                         return
                     }
-                    let multiply = { (first: Int, count: Int, cols: UnsafeMutablePointer<Float>, parallel: Bool) in
+                    // The images `first ..< first + count`, output rows `rows` of each (a band of one
+                    // image, or every row), unfolded and multiplied into their columns of y.
+                    let multiply = { (first: Int, count: Int, rows: Range<Int>, cols: UnsafeMutablePointer<Float>, parallel: Bool) in
                         Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
-                                      images: first..<(first + count), geometry: g, into: cols, parallel: parallel)
-                        BLAS.gemm(m: g.outChannels, n: count * ho * wo, k: k, a: wp.baseAddress!, lda: k,
-                                  b: cols, ldb: count * ho * wo, c: yp.baseAddress! + first * ho * wo, ldc: columns)
+                                      images: first..<(first + count), outputRows: rows, geometry: g, into: cols, parallel: parallel)
+                        BLAS.gemm(m: g.outChannels, n: count * rows.count * wo, k: k, a: wp.baseAddress!, lda: k, b: cols,
+                                  ldb: count * rows.count * wo, c: yp.baseAddress! + first * ho * wo + rows.lowerBound * wo, ldc: columns)
                     }
                     if let perWorker = workerGroupImages(n: n, columnsPerImage: ho * wo, k: k, settings: settings) {
-                        forEachImageGroupAcrossWorkers(n: n, imagesPerGroup: perWorker, floatsPerImage: ho * wo * k,
-                                                       workspace: &workspace) { multiply($0, $1, $2, false) }
+                        let bandRows = perWorker == 1 ? workerBandRows(outputHeight: ho, outputWidth: wo, k: k, settings: settings) : nil
+                        forEachGroupAcrossWorkers(n: n, imagesPerGroup: perWorker, outputHeight: ho, rowsPerBand: bandRows ?? ho,
+                                                  floatsPerRow: wo * k, workspace: &workspace) { multiply($0, $1, $2, $3, false) }
                     } else {
                         forEachImageGroup(n: n, columnsPerImage: ho * wo, k: k, settings: settings.convolution,
-                                          workspace: &workspace) { multiply($0, $1, $2, true) }
+                                          workspace: &workspace) { multiply($0, $1, 0..<ho, $2, true) }
                     }
                 }
             }
@@ -288,18 +291,35 @@ public enum Convolution {
         return n / images >= 2 && settings.workers * images * perImage <= c.workspaceLimit ? images : nil
     }
 
-    /// Calls `body(firstImage, imageCount, unfoldBuffer)` for every group of `imagesPerGroup`, worker w
-    /// taking groups w, w + workers, ... with its own buffer.
-    private static func forEachImageGroupAcrossWorkers(n: Int, imagesPerGroup: Int, floatsPerImage: Int, workspace: inout [Float],
-                                                       _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+    /// Output rows per band where one image's unfolded input alone overflows a worker's group (the
+    /// stem: a 7x7 kernel over 3 channels at 64x64 output is 147 x 4,096 floats, 2.4 MB): bands of
+    /// about `workerGroupFloats` unfolded floats, so each stays in the worker's cache from the unfold
+    /// to the GEMM, of at least `minimumWorkerColumns` columns; nil where the whole image fits.
+    public static func workerBandRows(outputHeight ho: Int, outputWidth wo: Int, k: Int, settings: EngineSettings = .current) -> Int? {
+        let c = settings.convolution
+        guard c.bandsAcrossWorkers else { return nil }
+        let rows = max(1, c.workerGroupFloats / max(wo * k, 1), (c.minimumWorkerColumns + wo - 1) / max(wo, 1))
+        return rows < ho ? rows : nil
+    }
+
+    /// Calls `body(firstImage, imageCount, outputRows, unfoldBuffer)` for every group of
+    /// `imagesPerGroup` images, each cut into bands of `rowsPerBand` output rows when that is fewer than
+    /// `outputHeight` (then a group is one image); worker w takes blocks w, w + workers, ... with its own
+    /// buffer.
+    private static func forEachGroupAcrossWorkers(n: Int, imagesPerGroup: Int, outputHeight ho: Int, rowsPerBand: Int,
+                                                  floatsPerRow: Int, workspace: inout [Float],
+                                                  _ body: (Int, Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        precondition(rowsPerBand >= ho || imagesPerGroup == 1, "bands of rows are cut from one image at a time")
         let workers = EngineSettings.current.workers, groups = (n + imagesPerGroup - 1) / imagesPerGroup
-        let perWorker = imagesPerGroup * floatsPerImage
+        let bandRows = min(rowsPerBand, ho), bands = (ho + bandRows - 1) / bandRows
+        let perWorker = imagesPerGroup * bandRows * floatsPerRow
         if workspace.count < workers * perWorker { workspace = [Float](repeating: 0, count: workers * perWorker) }
         workspace.withUnsafeMutableBufferPointer { buffer in
             BLAS.onEachWorker { worker in
-                for group in stride(from: worker, to: groups, by: workers) {
-                    let first = group * imagesPerGroup
-                    body(first, min(imagesPerGroup, n - first), buffer.baseAddress! + worker * perWorker)
+                for block in stride(from: worker, to: groups * bands, by: workers) {
+                    let first = block / bands * imagesPerGroup, band = block % bands
+                    let rows = (band * bandRows)..<min(ho, (band + 1) * bandRows)
+                    body(first, min(imagesPerGroup, n - first), rows, buffer.baseAddress! + worker * perWorker)
                 }
             }
         }

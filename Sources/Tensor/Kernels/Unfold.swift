@@ -67,11 +67,16 @@ enum Unfold {
         }
     }
 
-    /// `parallel: false` runs on the calling thread (a worker that owns the group).
+    /// `parallel: false` runs on the calling thread (a worker that owns the group). `outputRows`: only
+    /// these output rows of each image (a band; all when nil), whose columns then follow one another:
+    /// column = (n − first)·rows·Wo + (oy − first row)·Wo + ox.
     static func unfold(_ x: UnsafePointer<Float>, channels: Int, batch: Int, height h: Int, width w: Int,
-                       images: Range<Int>, geometry g: ConvolutionGeometry, into cols: UnsafeMutablePointer<Float>,
-                       parallel: Bool = true) {
-        let (ho, wo) = g.outputSize(height: h, width: w)
+                       images: Range<Int>, outputRows: Range<Int>? = nil, geometry g: ConvolutionGeometry,
+                       into cols: UnsafeMutablePointer<Float>, parallel: Bool = true) {
+        let (fullHeight, wo) = g.outputSize(height: h, width: w)
+        let rows = outputRows ?? 0..<fullHeight
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= fullHeight, "unfold rows \(rows) of \(fullHeight)")
+        let ho = rows.count
         let kh = g.kernel.height, kw = g.kernel.width
         let sh = g.stride.height, sw = g.stride.width, ph = g.padding.height, pw = g.padding.width
         let rowLength = images.count * ho * wo
@@ -90,7 +95,7 @@ enum Unfold {
                 let oxStart = min(wo, max(0, (pw - kx + sw - 1) / sw))
                 let oxEnd = Unfold.lastValidColumn(w - 1 + pw - kx, stride: sw, outputWidth: wo, start: oxStart)
                 let plane = x + (c * batch + image) * h * w
-                for oy in 0..<ho {
+                for oy in rows {
                     let iy = oy * sh - ph + ky
                     if iy < 0 || iy >= h {
                         dst.update(repeating: 0, count: wo)
