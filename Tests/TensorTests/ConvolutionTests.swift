@@ -84,6 +84,10 @@ final class ConvolutionTests: XCTestCase {
                       tolerance: tolerance)
                 check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 1, h: 9, w: 64,
                       tolerance: tolerance)
+                // Exactly eight tiles a row (layer1 at 128 px): every group side by side, the last one
+                // at the end of the last plane.
+                check(ConvolutionGeometry(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1), n: 2, h: 8, w: 32,
+                      tolerance: tolerance)
             }
             settings.winograd.targetGroupFloats = defaults.targetGroupFloats
             EngineSettings.with(settings) {
