@@ -72,6 +72,24 @@ final class ConvolutionEpilogueTests: XCTestCase {
         check(ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 1, stride: 2), n: 2, h: 5, w: 6, path: "pointwise stride 2")
     }
 
+    func testDirectPathAppliesItToEachWorkersGroupOrBand() {
+        var settings = EngineSettings()
+        settings.smallMaps.enabled = false
+        settings.convolution.minimumWorkerColumns = 1
+        // Groups of two images (five images: the last group short), each worker applying the epilogue to
+        // its own group's columns.
+        let strided = ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 3, stride: 2, padding: 1)
+        settings.convolution.workerGroupFloats = 2 * 90 * strided.patchSize
+        XCTAssertEqual(Convolution.workerGroupImages(n: 5, columnsPerImage: 90, k: strided.patchSize, settings: settings),
+                       settings.workers > 1 ? 2 : nil)
+        check(strided, n: 5, h: 20, w: 18, settings: settings, path: "direct stride 2, worker groups")
+        // A stem-like 7x7/2 convolution in bands of three output rows of 7 (the last band one row).
+        let stem = ConvolutionGeometry(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3)
+        settings.convolution.workerGroupFloats = 3 * 7 * stem.patchSize
+        XCTAssertEqual(Convolution.workerBandRows(outputHeight: 7, outputWidth: 7, k: stem.patchSize, settings: settings), 3)
+        check(stem, n: 3, h: 13, w: 13, settings: settings, path: "stem, bands of rows")
+    }
+
     /// The batch norm's scale and shift as its inference pass computes them, the convolution's bias folded in.
     func testTheBatchNormInitialiserFoldsTheBias() {
         let gamma = Tensor(shape: [2], scalars: [2, -1]), beta = Tensor(shape: [2], scalars: [0.5, 1])
