@@ -286,8 +286,7 @@ public enum Convolution {
         let c = settings.convolution
         guard c.groupsAcrossWorkers && settings.workers > 1 else { return nil }
         let perImage = max(columnsPerImage * k, 1)
-        let forColumns = (c.minimumWorkerColumns + columnsPerImage - 1) / max(columnsPerImage, 1)
-        let images = max(1, c.workerGroupFloats / perImage, forColumns)
+        let images = workerGroupUnits(columnsPerUnit: columnsPerImage, k: k, settings: c)
         return n / images >= 2 && settings.workers * images * perImage <= c.workspaceLimit ? images : nil
     }
 
@@ -298,8 +297,15 @@ public enum Convolution {
     public static func workerBandRows(outputHeight ho: Int, outputWidth wo: Int, k: Int, settings: EngineSettings = .current) -> Int? {
         let c = settings.convolution
         guard c.bandsAcrossWorkers else { return nil }
-        let rows = max(1, c.workerGroupFloats / max(wo * k, 1), (c.minimumWorkerColumns + wo - 1) / max(wo, 1))
+        let rows = workerGroupUnits(columnsPerUnit: wo, k: k, settings: c)
         return rows < ho ? rows : nil
+    }
+
+    /// Units (images, or output rows of one image) of `columnsPerUnit` GEMM columns each in a worker's
+    /// group: about `workerGroupFloats` unfolded floats, but at least `minimumWorkerColumns` columns.
+    private static func workerGroupUnits(columnsPerUnit: Int, k: Int, settings c: EngineSettings.ConvolutionSettings) -> Int {
+        let columns = max(columnsPerUnit, 1)
+        return max(1, c.workerGroupFloats / max(columns * k, 1), (c.minimumWorkerColumns + columns - 1) / columns)
     }
 
     /// Calls `body(firstImage, imageCount, outputRows, unfoldBuffer)` for every group of
