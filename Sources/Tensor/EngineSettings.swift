@@ -24,6 +24,11 @@ public struct EngineSettings: Sendable, Equatable {
         /// The α² GEMMs of a group split across the workers, each running OpenBLAS on one thread,
         /// rather than one after another on OpenBLAS's threads (which meet after every GEMM).
         public var gemmsAcrossWorkers = true
+        /// Where V is not kept (inference), each worker takes its own images through the whole pass
+        /// (input transform, α² GEMMs with OpenBLAS on one thread, output transform) in groups of
+        /// about `workerGroupFloats` of V + M, so a group stays in its core's cache from step to step.
+        public var groupsAcrossWorkers = true
+        public var workerGroupFloats = 1 << 18
 
         public init() {}
 

@@ -103,6 +103,37 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// Inference (no V kept) with each worker taking its own images through the whole pass: five images
+    /// on two workers (two and three), in groups of two (the last one short), against the loops and
+    /// against the groups of the whole batch; and a U over the worker group, which keeps the batch's groups.
+    func testWinogradInferenceOnEachWorkerAgainstTheLoops() {
+        var rng = SeededRandom(seed: 21)
+        let g = ConvolutionGeometry(inChannels: 16, outChannels: 17, kernel: 3, stride: 1, padding: 1)
+        let x = random([16, 5, 9, 7], &rng), weight = random([17, 16, 3, 3], &rng), b = random([17], &rng)
+        let expected = naiveForward(x, weight, b, g)
+        for (variant, tolerance) in [(Winograd.Variant.f2x2, Float(1e-4)), (.f4x4, Float(3e-4))] {
+            var settings = EngineSettings()
+            (settings.winograd.minimumChannels, settings.winograd.minimumOutputPixels, settings.winograd.variant) = (16, 1, variant)
+            settings.workers = 2
+            let positions = variant == .f2x2 ? 16 : 36, tilesPerImage = variant == .f2x2 ? 20 : 6
+            settings.winograd.workerGroupFloats = 2 * positions * (16 + 17) * tilesPerImage + 1
+            XCTAssertLessThanOrEqual(positions * 16 * 17, settings.winograd.workerGroupFloats, "U fits the worker group")
+            var workspace: [Float] = []
+            func forward(_ change: (inout EngineSettings) -> Void) -> Tensor {
+                EngineSettings.with(settings.with(change)) {
+                    Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+                }
+            }
+            let onEachWorker = forward { _ in }
+            XCTAssertEqual(workspace.count, 2 * (settings.winograd.workerGroupFloats - 1), "\(variant): a group of two images a worker")
+            XCTAssertLessThan(onEachWorker.maxDifference(from: expected).absolute, tolerance, "\(variant) on each worker")
+            let batchGroups = forward { $0.winograd.groupsAcrossWorkers = false }
+            XCTAssertLessThan(batchGroups.maxDifference(from: onEachWorker).absolute, tolerance, "\(variant): batch groups")
+            let largeU = forward { $0.winograd.workerGroupFloats = positions * 16 * 17 - 1 }
+            XCTAssertEqual(largeU.scalars, batchGroups.scalars, "\(variant): U over the worker group keeps the batch's groups")
+        }
+    }
+
     /// The weight gradient alone (no bias, no input gradient) of one backward pass.
     private func weightGradient(_ dy: Tensor, input x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry,
                                 workspace: inout [Float], kept: Winograd.KeptInput? = nil) -> Tensor {
@@ -179,7 +210,13 @@ final class ConvolutionTests: XCTestCase {
             var kept: Winograd.KeptInput?
             let y = Convolution.forward(x, weight: weight, bias: b, geometry: g, keeping: &kept, workspace: &workspace)
             XCTAssertNotNil(kept)
-            XCTAssertEqual(y.scalars, Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace).scalars)
+            // The same groups without V kept give the same bits; inference's groups on each worker round
+            // otherwise (other GEMMs).
+            XCTAssertEqual(y.scalars, EngineSettings.adjusting({ $0.winograd.groupsAcrossWorkers = false }) {
+                Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+            }.scalars)
+            let inference = Convolution.forward(x, weight: weight, bias: b, geometry: g, workspace: &workspace)
+            XCTAssertLessThan(inference.maxDifference(from: y).absolute, 1e-4)
             XCTAssertEqual(weightGradient(kept).scalars, weightGradient(nil).scalars, "\(variant)")
             // Kept for another input of the same shape: ignored.
             var otherKept: Winograd.KeptInput?

@@ -194,11 +194,13 @@ public enum Winograd {
         var tilesPerImage: Int { tilesHigh * tilesWide }
         var groupTiles: Int { imagesPerGroup * tilesPerImage }
 
-        init<S: WinogradScheme>(_: S.Type, geometry g: ConvolutionGeometry, images n: Int, outputHeight ho: Int, outputWidth wo: Int) {
+        /// Groups of about `groupFloats` of V + M (the settings' `targetGroupFloats` unless given).
+        init<S: WinogradScheme>(_: S.Type, geometry g: ConvolutionGeometry, images n: Int, outputHeight ho: Int, outputWidth wo: Int,
+                                groupFloats: Int = EngineSettings.current.winograd.targetGroupFloats) {
             tilesHigh = (ho + S.outputTile - 1) / S.outputTile
             tilesWide = (wo + S.outputTile - 1) / S.outputTile
             let perImage = S.positions * (g.inChannels + g.outChannels) * tilesHigh * tilesWide
-            imagesPerGroup = max(1, min(n, EngineSettings.current.winograd.targetGroupFloats / max(1, perImage)))
+            imagesPerGroup = max(1, min(n, groupFloats / max(1, perImage)))
         }
     }
 
@@ -207,45 +209,75 @@ public enum Winograd {
                                            geometry g: ConvolutionGeometry, keeping: UnsafeMutablePointer<Float>?,
                                            workspace: inout [Float]) -> Tensor {
         precondition(epilogue == nil || bias == nil, "a convolution's bias goes into its epilogue's shift")
+        let settings = EngineSettings.current
         let ci = g.inChannels, co = g.outChannels, positions = S.positions
         let n = x.shape[1], h = x.shape[2], w = x.shape[3]
         let (ho, wo) = g.outputSize(height: h, width: w)
-        let plan = Plan(S.self, geometry: g, images: n, outputHeight: ho, outputWidth: wo)
-        let needed = positions * (ci + co) * plan.groupTiles
-        if workspace.count < needed { workspace = [Float](repeating: 0, count: needed) }
-        let plane = ho * wo
+        // Without V to keep (inference), each worker can take its own images through the whole pass,
+        // where U is small enough to share its core's cache with a group (every group reads all of it).
+        let workers = keeping == nil && settings.winograd.groupsAcrossWorkers && u.count <= settings.winograd.workerGroupFloats
+            ? min(settings.workers, n) : 1
+        let plan = Plan(S.self, geometry: g, images: n, outputHeight: ho, outputWidth: wo,
+                        groupFloats: workers > 1 ? settings.winograd.workerGroupFloats : settings.winograd.targetGroupFloats)
+        let groupFloats = positions * (ci + co) * plan.groupTiles
+        if workspace.count < workers * groupFloats { workspace = [Float](repeating: 0, count: workers * groupFloats) }
         epilogue?.check([co, n, ho, wo])
         return Tensor(shape: [co, n, ho, wo]) { yp in
             ConvolutionEpilogue.withResidual(of: epilogue) { residual in
                 x.scalars.withUnsafeBufferPointer { xp in
                     u.withUnsafeBufferPointer { up in
                         workspace.withUnsafeMutableBufferPointer { buffer in
-                            let m = buffer.baseAddress! + positions * ci * plan.groupTiles
-                            var first = 0
-                            while first < n {
-                                let count = min(plan.imagesPerGroup, n - first), tiles = count * plan.tilesPerImage
-                                let v = keeping.map { $0 + positions * ci * first * plan.tilesPerImage } ?? buffer.baseAddress!
-                                transformInputs(S.self, xp.baseAddress!, geometry: g, batch: n, height: h, width: w, images: first..<(first + count),
-                                                plan: plan, into: v)
-                                forEachPosition(positions) { xi in
-                                    BLAS.gemm(m: co, n: tiles, k: ci, a: up.baseAddress! + xi * co * ci, lda: ci,
-                                              b: v + xi * ci * tiles, ldb: tiles, c: m + xi * co * tiles, ldc: tiles)
+                            // The groups of `images`, through V and M at `scratch` (V at `keeping` when given).
+                            func groups(_ images: Range<Int>, scratch: UnsafeMutablePointer<Float>) {
+                                var first = images.lowerBound
+                                while first < images.upperBound {
+                                    let count = min(plan.imagesPerGroup, images.upperBound - first)
+                                    let v = keeping.map { $0 + positions * ci * first * plan.tilesPerImage } ?? scratch
+                                    forwardGroup(S.self, xp.baseAddress!, u: up.baseAddress!, v: v, m: scratch + positions * ci * plan.groupTiles,
+                                                 bias: bias, epilogue: epilogue, residual: residual, geometry: g, batch: n, height: h, width: w,
+                                                 images: first..<(first + count), plan: plan, into: yp.baseAddress!)
+                                    first += count
                                 }
-                                Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
-                                    for o in channels {
-                                        let offset = (o * n + first) * plane
-                                        let pass = epilogue?.pass(channel: o, offset: offset, residual: residual)
-                                            ?? .bias(bias?.scalars[o] ?? 0)
-                                        S.transformOutput(m + o * tiles, stride: co * tiles, pass: pass,
-                                                          images: count, height: ho, width: wo, tilesHigh: plan.tilesHigh,
-                                                          tilesWide: plan.tilesWide, into: yp.baseAddress! + offset)
-                                    }
+                            }
+                            guard workers > 1 else { return groups(0..<n, scratch: buffer.baseAddress!) }
+                            // Each worker's group stays in its core's cache from the input transform to the
+                            // output transform; the steps inside run inline, OpenBLAS on one thread.
+                            let inline = settings.with { $0.workers = 1 }
+                            BLAS.onEachWorker { worker in
+                                EngineSettings.with(inline) {
+                                    groups((n * worker / workers)..<(n * (worker + 1) / workers),
+                                           scratch: buffer.baseAddress! + worker * groupFloats)
                                 }
-                                first += count
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// One tile group of the forward pass: V = B x Bᵀ of `images` into `v`, M[ξ] = U[ξ] V[ξ] into `m`,
+    /// then y = A M Aᵀ with the bias or the epilogue, each step split across the workers of the settings.
+    private static func forwardGroup<S: WinogradScheme>(_ scheme: S.Type, _ x: UnsafePointer<Float>, u: UnsafePointer<Float>,
+                                                        v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                                                        bias: Tensor?, epilogue: ConvolutionEpilogue?, residual: UnsafePointer<Float>?,
+                                                        geometry g: ConvolutionGeometry, batch n: Int, height h: Int, width w: Int,
+                                                        images: Range<Int>, plan: Plan, into y: UnsafeMutablePointer<Float>) {
+        let ci = g.inChannels, co = g.outChannels, positions = S.positions
+        let (ho, wo) = g.outputSize(height: h, width: w)
+        let tiles = images.count * plan.tilesPerImage, plane = ho * wo
+        transformInputs(S.self, x, geometry: g, batch: n, height: h, width: w, images: images, plan: plan, into: v)
+        forEachPosition(positions) { xi in
+            BLAS.gemm(m: co, n: tiles, k: ci, a: u + xi * co * ci, lda: ci,
+                      b: v + xi * ci * tiles, ldb: tiles, c: m + xi * co * tiles, ldc: tiles)
+        }
+        Parallel.forEachChunk(co, costPerItem: tiles * 2 * positions) { channels in
+            for o in channels {
+                let offset = (o * n + images.lowerBound) * plane
+                let pass = epilogue?.pass(channel: o, offset: offset, residual: residual) ?? .bias(bias?.scalars[o] ?? 0)
+                S.transformOutput(m + o * tiles, stride: co * tiles, pass: pass,
+                                  images: images.count, height: ho, width: wo, tilesHigh: plan.tilesHigh,
+                                  tilesWide: plan.tilesWide, into: y + offset)
             }
         }
     }
