@@ -14,12 +14,15 @@ final class FusedEpilogueTests: XCTestCase {
     private func check(_ name: String, size: Int, expectResiduals: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
         var random = SeededRandom(seed: 5)
         let model = try XCTUnwrap(BackboneRegistry.make(name, bands: 3, classes: 17, random: &random), file: file, line: line)
-        var folded = 0, tails = 0
+        var folded = 0, tails = 0, pools = 0
         model.forEachLayer { layer in
             if (layer as? Convolution2D)?.foldedBatchNorm != nil { folded += 1 }
+            if (layer as? Convolution2D)?.foldedMaxPool != nil { pools += 1 }
             if (layer as? Residual)?.fusedTail != nil { tails += 1 }
         }
         XCTAssertGreaterThan(folded, 0, "\(name): batch norms folded", file: file, line: line)
+        // A ResNet's stem and VGG-BN's blocks (conv, bn, ReLU, max pool) pool in their convolution.
+        XCTAssertEqual(pools > 0, name.hasPrefix("resnet") || name.hasPrefix("vgg"), "\(name): max pools folded", file: file, line: line)
         XCTAssertEqual(tails > 0, expectResiduals, "\(name): residual sums fused", file: file, line: line)
 
         let n = 2

@@ -90,6 +90,48 @@ final class ConvolutionEpilogueTests: XCTestCase {
         check(stem, n: 3, h: 13, w: 13, settings: settings, path: "stem, bands of rows")
     }
 
+    /// An epilogue that ends in a max pool: the convolution, the epilogue and the pool as separate
+    /// passes, for a stem in bands of rows (three images on two workers), whole images, a residual and
+    /// ceil mode, and the paths that pool after writing the whole output (Winograd, a pointwise one).
+    func testAnEpilogueThatPoolsIsTheConvolutionThenThePool() {
+        func check(_ g: ConvolutionGeometry, n: Int, h: Int, w: Int, pooling: PoolingGeometry, residual: Bool = false,
+                   settings: EngineSettings, path: String, line: UInt = #line) {
+            var rng = SeededRandom(seed: UInt64(g.outChannels * 7 + h))
+            let x = random([g.inChannels, n, h, w], &rng)
+            let weight = random([g.outChannels, g.inChannels, g.kernel.height, g.kernel.width], &rng, scale: 0.1)
+            let (ho, wo) = g.outputSize(height: h, width: w)
+            EngineSettings.with(settings) {
+                var workspace: [Float] = []
+                let epilogue = ConvolutionEpilogue(scale: (0..<g.outChannels).map { _ in rng.nextUniform() + 0.5 },
+                                                   shift: (0..<g.outChannels).map { _ in rng.nextUniform() - 0.5 },
+                                                   residual: residual ? random([g.outChannels, n, ho, wo], &rng) : nil, relu: true)
+                var pooled = epilogue
+                pooled.pooling = pooling
+                let plain = Convolution.forward(x, weight: weight, bias: nil, geometry: g, workspace: &workspace)
+                let expected = MaxPooling.forward(separately(plain, epilogue), geometry: pooling, recordingArgmax: false).output
+                let fused = Convolution.forward(x, weight: weight, bias: nil, geometry: g, epilogue: pooled, workspace: &workspace)
+                XCTAssertEqual(fused.shape, expected.shape, path, line: line)
+                XCTAssertLessThan(fused.maxDifference(from: expected).absolute, 1e-4, path, line: line)
+            }
+        }
+        var settings = EngineSettings()
+        settings.workers = 2
+        settings.convolution.minimumWorkerColumns = 1
+        let stem = ConvolutionGeometry(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3)
+        let resnetPool = PoolingGeometry(kernel: 3, stride: 2, padding: 1)
+        settings.convolution.workerGroupFloats = 3 * 7 * stem.patchSize
+        XCTAssertEqual(Convolution.workerBandRows(outputHeight: 7, outputWidth: 7, k: stem.patchSize, settings: settings), 3)
+        check(stem, n: 3, h: 13, w: 13, pooling: resnetPool, settings: settings, path: "stem in bands of rows")
+        settings.convolution.workerGroupFloats = EngineSettings().convolution.workerGroupFloats
+        check(stem, n: 3, h: 13, w: 14, pooling: resnetPool, residual: true, settings: settings, path: "whole images, a residual")
+        check(stem, n: 1, h: 20, w: 17, pooling: PoolingGeometry(kernel: 3, stride: 2, ceilMode: true), settings: settings,
+              path: "one image, ceil mode")
+        let winograd = ConvolutionGeometry(inChannels: 64, outChannels: 64, kernel: 3, stride: 1, padding: 1)
+        check(winograd, n: 2, h: 8, w: 8, pooling: PoolingGeometry(kernel: 2), settings: settings, path: "Winograd, then the pool")
+        check(ConvolutionGeometry(inChannels: 5, outChannels: 7, kernel: 1), n: 2, h: 6, w: 6, pooling: PoolingGeometry(kernel: 2),
+              settings: settings, path: "pointwise, then the pool")
+    }
+
     /// The batch norm's scale and shift as its inference pass computes them, the convolution's bias folded in.
     func testTheBatchNormInitialiserFoldsTheBias() {
         let gamma = Tensor(shape: [2], scalars: [2, -1]), beta = Tensor(shape: [2], scalars: [0.5, 1])

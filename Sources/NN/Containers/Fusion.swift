@@ -23,16 +23,24 @@ public func fuseBatchNormReLU(in model: Layer) {
 /// ReLU of its own) has that convolution add the shortcut and apply the block's ReLU too. Training is
 /// unchanged; so are the layers, the state names and the graph. Inference outputs are the same to
 /// float rounding (the batch norm's scale multiplies the convolution's sums before they are written).
+/// A max pool right after such a pair (or after its fused ReLU), as in a ResNet's stem, is applied by
+/// the convolution too, to each image while it is in cache (`ConvolutionEpilogue.pooling`).
 /// `EngineSettings.fusedInferenceEpilogues` off runs every layer's own pass instead.
 public func fuseInferenceEpilogues(in model: Layer) {
     model.forEachLayer { layer in
         guard let sequence = layer as? Sequential else { return }
         let children = sequence.children
-        for (first, second) in zip(children, children.dropFirst()) {
+        for (index, (first, second)) in zip(children, children.dropFirst()).enumerated() {
             guard let convolution = first as? Convolution2D, let batchNorm = second as? BatchNorm,
                   batchNorm.weight.value.count == convolution.geometry.outChannels else { continue }
             convolution.foldedBatchNorm = batchNorm
             batchNorm.isFoldedIntoConvolution = true
+            var next = index + 2
+            if next < children.count, let relu = children[next] as? ReLU, relu.isFused { next += 1 }
+            if next < children.count, let pool = children[next] as? MaxPool2D {
+                convolution.foldedMaxPool = pool
+                pool.isFoldedIntoConvolution = true
+            }
         }
     }
     model.forEachLayer { layer in

@@ -14,6 +14,8 @@ public final class Convolution2D: Layer {
     /// The batch norm right after this layer (`fuseInferenceEpilogues`): in inference this layer applies
     /// it (and the ReLU fused into it) as it writes its output, and the batch norm passes values through.
     public internal(set) var foldedBatchNorm: BatchNorm?
+    /// The max pool after that batch norm (and its ReLU), which this layer then applies too.
+    public internal(set) var foldedMaxPool: MaxPool2D?
     /// Set by a residual block just before an inference pass of its body, whose last convolution this
     /// is: the shortcut to add in the output pass, and whether the block's ReLU follows.
     var pendingResidual: (shortcut: Tensor, relu: Bool)?
@@ -46,7 +48,7 @@ public final class Convolution2D: Layer {
             let epilogue = ConvolutionEpilogue(batchNorm: batchNorm.weight.value, beta: batchNorm.bias.value,
                                                runningMean: batchNorm.runningMean.value, runningVariance: batchNorm.runningVariance.value,
                                                epsilon: batchNorm.epsilon, convolutionBias: bias?.value, residual: residual?.shortcut,
-                                               relu: residual?.relu ?? batchNorm.appliesReLU)
+                                               relu: residual?.relu ?? batchNorm.appliesReLU, pooling: foldedMaxPool?.geometry)
             return plan.forward(x, weight: weight.value, weightVersion: weight.version, bias: nil, training: false, epilogue: epilogue)
         }
         precondition(residual == nil, "a residual for a convolution that does not fold its batch norm")

@@ -4,12 +4,19 @@ import Tensor
 public final class MaxPool2D: Layer {
     public let geometry: PoolingGeometry
     private var cache: (argmax: [Int32], inputShape: [Int])?
+    /// The convolution before this layer pools its own output in inference (`fuseInferenceEpilogues`):
+    /// values pass through then.
+    public internal(set) var isFoldedIntoConvolution = false
 
     public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
         geometry = PoolingGeometry(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode)
     }
 
     public func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        if mode == .inference && isFoldedIntoConvolution && EngineSettings.current.fusedInferenceEpilogues {
+            cache = nil
+            return x
+        }
         let (y, argmax) = MaxPooling.forward(x, geometry: geometry, recordingArgmax: mode == .training)
         cache = mode == .training ? (argmax, x.shape) : nil
         return y

@@ -11,18 +11,21 @@ public struct ConvolutionEpilogue: Sendable {
     /// Added before the ReLU; the shape of the convolution's output.
     public var residual: Tensor?
     public var relu: Bool
+    /// The max pool after it all (a ResNet's stem): the convolution's output is this pool's output.
+    public var pooling: PoolingGeometry?
 
-    public init(scale: [Float], shift: [Float], residual: Tensor? = nil, relu: Bool) {
+    public init(scale: [Float], shift: [Float], residual: Tensor? = nil, relu: Bool, pooling: PoolingGeometry? = nil) {
         precondition(scale.count == shift.count, "epilogue scale and shift for \(scale.count) and \(shift.count) channels")
         self.scale = scale
         self.shift = shift
         self.residual = residual
         self.relu = relu
+        self.pooling = pooling
     }
 
     /// A batch norm in inference (running statistics) after a convolution with `bias`.
     public init(batchNorm gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVariance: Tensor, epsilon: Float,
-                convolutionBias bias: Tensor?, residual: Tensor? = nil, relu: Bool) {
+                convolutionBias bias: Tensor?, residual: Tensor? = nil, relu: Bool, pooling: PoolingGeometry? = nil) {
         let channels = gamma.count
         var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
         for c in 0..<channels {
@@ -30,7 +33,7 @@ public struct ConvolutionEpilogue: Sendable {
                                                                           runningVariance: runningVariance, epsilon: epsilon, channel: c)
             if let bias { shift[c] += bias.scalars[c] * scale[c] }
         }
-        self.init(scale: scale, shift: shift, residual: residual, relu: relu)
+        self.init(scale: scale, shift: shift, residual: residual, relu: relu, pooling: pooling)
     }
 
     /// Checks it fits an output of `shape` ([Co, N, Ho, Wo]).

@@ -39,44 +39,37 @@ public enum MaxPooling {
         let planes = x.shape[0] * x.shape[1], h = x.shape[2], w = x.shape[3]
         let ho = g.outputLength(h), wo = g.outputLength(w)
         precondition(ho > 0 && wo > 0, "max pool output \(ho)x\(wo) from \(h)x\(w)")
-        let s = g.stride, k = g.kernel, pad = g.padding
-        let blocks = (wo + 7) / 8
-        // Wide enough for the last block's widest load (sixteen floats from its last window column).
-        let paddedWidth = (blocks * 8 - 1) * s + k + 16, paddedHeight = (ho - 1) * s + k
-        let rowsCopied = max(0, min(h, paddedHeight - pad)), columnsCopied = max(0, min(w, paddedWidth - pad))
+        var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo]) { _ in }
+        guard recordingArgmax else {
+            x.scalars.withUnsafeBufferPointer { xp in
+                y.scalars.withUnsafeMutableBufferPointer { yp in
+                    Parallel.forEachChunk(planes, costPerItem: ho * wo * g.kernel * g.kernel) { range in
+                        maxima(xp.baseAddress! + range.lowerBound * h * w, planes: range.count, height: h, width: w, geometry: g,
+                               into: yp.baseAddress! + range.lowerBound * ho * wo, planeStride: ho * wo)
+                    }
+                }
+            }
+            return (y, [])
+        }
+        let s = g.stride
+        let padded = PaddedPlane(height: h, width: w, geometry: g)
         let laneColumns = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(s)
         // Each lane's first pixel inside the image, as a column: only the first block can start in the
         // padding, so its clamped starts are worked out once here, not per window.
-        let firstBlockStarts = SIMD8<Int32>((0..<8).map { Int32(max($0 * s - pad, 0)) })
-        var y = Tensor(shape: [x.shape[0], x.shape[1], ho, wo]) { _ in }
-        var argmax = recordingArgmax ? [Int32](repeating: 0, count: y.count) : []
+        let firstBlockStarts = SIMD8<Int32>((0..<8).map { Int32(max($0 * s - g.padding, 0)) })
+        var argmax = [Int32](repeating: 0, count: y.count)
         x.scalars.withUnsafeBufferPointer { xp in
             y.scalars.withUnsafeMutableBufferPointer { yp in
                 argmax.withUnsafeMutableBufferPointer { ap in
-                    Parallel.forEachChunk(planes, costPerItem: ho * wo * k * k) { range in
-                        var scratch = [Float](repeating: -.infinity, count: paddedHeight * paddedWidth)
-                        scratch.withUnsafeMutableBufferPointer { padded in
-                            let origin = padded.baseAddress! + pad * paddedWidth + pad
+                    Parallel.forEachChunk(planes, costPerItem: ho * wo * g.kernel * g.kernel) { range in
+                        padded.withScratch { scratch in
                             for p in range {
-                                let plane = xp.baseAddress! + p * h * w
-                                for row in 0..<rowsCopied {
-                                    (origin + row * paddedWidth).update(from: plane + row * w, count: columnsCopied)
-                                }
+                                padded.copy(xp.baseAddress! + p * h * w, into: scratch)
                                 for oy in 0..<ho {
                                     let output = (p * ho + oy) * wo
-                                    for block in 0..<blocks where !recordingArgmax {
+                                    for block in 0..<padded.blocks {
                                         let ox = block * 8
-                                        let best = eightMaxima(padded.baseAddress!, paddedWidth: paddedWidth, outputRow: oy,
-                                                               firstOutput: ox, geometry: g)
-                                        if ox + 8 <= wo {
-                                            UnsafeMutableRawPointer(yp.baseAddress! + output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
-                                        } else {
-                                            for lane in 0..<(wo - ox) { yp[output + ox + lane] = best[lane] }
-                                        }
-                                    }
-                                    for block in 0..<blocks where recordingArgmax {
-                                        let ox = block * 8
-                                        let (best, at) = eightWindows(padded.baseAddress!, paddedWidth: paddedWidth, width: w,
+                                        let (best, at) = eightWindows(scratch, paddedWidth: padded.width, width: w,
                                                                       outputRow: oy, firstOutput: ox, geometry: g,
                                                                       laneColumns: laneColumns,
                                                                       starts: block == 0 ? firstBlockStarts : nil)
@@ -98,6 +91,65 @@ public enum MaxPooling {
             }
         }
         return (y, argmax)
+    }
+
+    /// The maxima alone (inference) of `planes` planes of `height` x `width` at `source`, one after
+    /// another, into planes `planeStride` floats apart at `target`, on the calling thread: what a
+    /// convolution that pools its own output (`ConvolutionEpilogue.pooling`) calls on each image.
+    public static func maxima(_ source: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, geometry g: PoolingGeometry,
+                              into target: UnsafeMutablePointer<Float>, planeStride: Int) {
+        let ho = g.outputLength(h), wo = g.outputLength(w)
+        let padded = PaddedPlane(height: h, width: w, geometry: g)
+        padded.withScratch { scratch in
+            for p in 0..<planes {
+                padded.copy(source + p * h * w, into: scratch)
+                for oy in 0..<ho {
+                    let output = target + p * planeStride + oy * wo
+                    for block in 0..<padded.blocks {
+                        let ox = block * 8
+                        let best = eightMaxima(scratch, paddedWidth: padded.width, outputRow: oy, firstOutput: ox, geometry: g)
+                        if ox + 8 <= wo {
+                            UnsafeMutableRawPointer(output + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+                        } else {
+                            for lane in 0..<(wo - ox) { output[ox + lane] = best[lane] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A plane bordered with −∞ (padding, ceil mode's overhang, and slack for the last lanes' loads)
+    /// that each input plane is copied into before its windows are read.
+    private struct PaddedPlane {
+        let width: Int, height: Int, blocks: Int, padding: Int, rowsCopied: Int, columnsCopied: Int, sourceWidth: Int
+
+        init(height h: Int, width w: Int, geometry g: PoolingGeometry) {
+            let ho = g.outputLength(h), wo = g.outputLength(w)
+            blocks = (wo + 7) / 8
+            // Wide enough for the last block's widest load (sixteen floats from its last window column).
+            width = (blocks * 8 - 1) * g.stride + g.kernel + 16
+            height = (ho - 1) * g.stride + g.kernel
+            padding = g.padding
+            rowsCopied = max(0, min(h, height - g.padding))
+            columnsCopied = max(0, min(w, width - g.padding))
+            sourceWidth = w
+        }
+
+        /// `body` with a plane of −∞, whose border cells stay −∞ through every `copy`.
+        func withScratch(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: height * width) { buffer in
+                buffer.initialize(repeating: -.infinity)
+                body(buffer.baseAddress!)
+            }
+        }
+
+        func copy(_ plane: UnsafePointer<Float>, into scratch: UnsafeMutablePointer<Float>) {
+            let origin = scratch + padding * width + padding
+            for row in 0..<rowsCopied {
+                (origin + row * width).update(from: plane + row * sourceWidth, count: columnsCopied)
+            }
+        }
     }
 
     /// Eight neighbouring windows of one output row in the −∞-bordered plane, one per lane, with the
