@@ -69,6 +69,10 @@ public struct EngineSettings: Sendable, Equatable {
         /// Where one image's unfolded input is over `workerGroupFloats`, each worker's group is a band
         /// of that image's output rows (`Convolution.workerBandRows`).
         public var bandsAcrossWorkers = true
+        /// A convolution whose epilogue max-pools (`ConvolutionEpilogue.pooling`) pools each image while
+        /// it is in cache where the batch's unpooled output is at least this many floats (16 MB: a
+        /// ResNet's stem at 128 px writes 32 MB and gains; at 64 px, 8 MB that stay in the L3, it did not).
+        public var pooledInCacheFloats = 4 << 20
 
         public init() {}
     }

@@ -117,6 +117,7 @@ final class ConvolutionEpilogueTests: XCTestCase {
         var settings = EngineSettings()
         settings.workers = 2
         settings.convolution.minimumWorkerColumns = 1
+        settings.convolution.pooledInCacheFloats = 0
         let stem = ConvolutionGeometry(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3)
         let resnetPool = PoolingGeometry(kernel: 3, stride: 2, padding: 1)
         settings.convolution.workerGroupFloats = 3 * 7 * stem.patchSize

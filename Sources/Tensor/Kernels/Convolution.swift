@@ -73,7 +73,8 @@ public enum Convolution {
         let settings = EngineSettings.current
         if let epilogue, let pooling = epilogue.pooling {
             if !g.isPointwise && !settings.smallMaps.applies(to: g, height: h, width: w, training: training)
-                && !settings.winograd.applies(to: g, outputPixels: ho * wo) && settings.convolution.groupsAcrossWorkers {
+                && !settings.winograd.applies(to: g, outputPixels: ho * wo) && settings.convolution.groupsAcrossWorkers
+                && g.outChannels * n * ho * wo >= settings.convolution.pooledInCacheFloats {
                 return pooledForward(x, weight: weight, geometry: g, epilogue: epilogue, pooling: pooling, workspace: &workspace)
             }
             var unpooled = epilogue
