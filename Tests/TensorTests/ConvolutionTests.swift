@@ -131,6 +131,12 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertLessThan(batchGroups.maxDifference(from: onEachWorker).absolute, tolerance, "\(variant): batch groups")
             let largeU = forward { $0.winograd.workerGroupFloats = positions * 16 * 17 - 1 }
             XCTAssertEqual(largeU.scalars, batchGroups.scalars, "\(variant): U over the worker group keeps the batch's groups")
+            // More workers than images: the workers without an image stay out.
+            let twoImages = Tensor(shape: [16, 2, 9, 7], scalars: Array(x.scalars[0..<(16 * 2 * 63)]))
+            let fewer = EngineSettings.with(settings.with { $0.workers = 7 }) {
+                Convolution.forward(twoImages, weight: weight, bias: b, geometry: g, workspace: &workspace)
+            }
+            XCTAssertLessThan(fewer.maxDifference(from: naiveForward(twoImages, weight, b, g)).absolute, tolerance, "\(variant): 7 workers, 2 images")
         }
     }
 

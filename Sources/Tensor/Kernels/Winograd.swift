@@ -244,6 +244,7 @@ public enum Winograd {
                             // output transform; the steps inside run inline, OpenBLAS on one thread.
                             let inline = settings.with { $0.workers = 1 }
                             BLAS.onEachWorker { worker in
+                                guard worker < workers else { return }  // fewer images than workers
                                 EngineSettings.with(inline) {
                                     groups((n * worker / workers)..<(n * (worker + 1) / workers),
                                            scratch: buffer.baseAddress! + worker * groupFloats)
