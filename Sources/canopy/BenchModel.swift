@@ -19,7 +19,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Winograd algorithm for 3x3 stride-1 convolutions (default: the engine's).") var winograd: WinogradChoice?
     @Option(help: "Small-map convolutions (3x3 on 2x2 or 1x1 maps, strided ones to 8x8 inputs, stride-1 4x4 maps in training) by their taps' GEMMs, or by Winograd and the unfolded GEMM (default: on).")
     var smallMaps = Switch.on
-    @Option(help: "Inference: batch norm, ReLU and residual sum in the convolution's output pass, or each layer's own pass (default: on).")
+    @Option(help: "Inference: batch norm, ReLU, residual sum (and a stem's max pool) in the convolution's output pass, or each layer's own pass (default: on).")
     var fusedEpilogues = Switch.on
     @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
     var optimizer = ModelBenchmark.OptimizerChoice.sgd
