@@ -26,11 +26,9 @@ extension Convolution {
                                 let columns = buffer.baseAddress! + worker * perWorker, image = columns + columnFloats
                                 for i in stride(from: worker, to: n, by: workers) {
                                     for first in stride(from: 0, to: ho, by: bandRows) {
-                                        let rows = first..<min(ho, first + bandRows)
-                                        Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
-                                                      images: i..<(i + 1), outputRows: rows, geometry: g, into: columns, parallel: false)
-                                        BLAS.gemm(m: co, n: rows.count * wo, k: k, a: wp.baseAddress!, lda: k, b: columns,
-                                                  ldb: rows.count * wo, c: image + first * wo, ldc: ho * wo)
+                                        unfoldAndMultiply(xp.baseAddress!, weight: wp.baseAddress!, geometry: g, batch: n, height: h,
+                                                          width: w, images: i..<(i + 1), outputRows: first..<min(ho, first + bandRows),
+                                                          columns: columns, parallel: false, into: image, ldc: ho * wo)
                                     }
                                     for o in 0..<co {
                                         epilogue.pass(channel: o, offset: (o * n + i) * ho * wo, residual: residual)

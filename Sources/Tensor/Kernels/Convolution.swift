@@ -106,10 +106,9 @@ public enum Convolution {
                     // The images `first ..< first + count`, output rows `rows` of each (a band of one
                     // image, or every row), unfolded and multiplied into their columns of y.
                     let multiply = { (first: Int, count: Int, rows: Range<Int>, cols: UnsafeMutablePointer<Float>, parallel: Bool) in
-                        Unfold.unfold(xp.baseAddress!, channels: g.inChannels, batch: n, height: h, width: w,
-                                      images: first..<(first + count), outputRows: rows, geometry: g, into: cols, parallel: parallel)
-                        BLAS.gemm(m: g.outChannels, n: count * rows.count * wo, k: k, a: wp.baseAddress!, lda: k, b: cols,
-                                  ldb: count * rows.count * wo, c: yp.baseAddress! + first * ho * wo + rows.lowerBound * wo, ldc: columns)
+                        unfoldAndMultiply(xp.baseAddress!, weight: wp.baseAddress!, geometry: g, batch: n, height: h, width: w,
+                                          images: first..<(first + count), outputRows: rows, columns: cols, parallel: parallel,
+                                          into: yp.baseAddress! + first * ho * wo, ldc: columns)
                     }
                     if let perWorker = workerGroupImages(n: n, columnsPerImage: ho * wo, k: k, settings: settings) {
                         let bandRows = perWorker == 1 ? workerBandRows(outputHeight: ho, outputWidth: wo, k: k, settings: settings) : nil
@@ -124,6 +123,18 @@ public enum Convolution {
             if let bias { addBias(bias, to: yp, rows: g.outChannels, columns: columns) }
             epilogue?.apply(to: yp, channels: g.outChannels)
         }
+    }
+
+    /// Output rows `outputRows` of `images`, unfolded into `columns` and multiplied by the weights: the
+    /// result's row o (output channel o) at `c + o·ldc`, each image's rows `outputRows` one after another
+    /// from the first row's offset (`outputRows.lowerBound · wo`).
+    static func unfoldAndMultiply(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, geometry g: ConvolutionGeometry,
+                                  batch n: Int, height h: Int, width w: Int, images: Range<Int>, outputRows rows: Range<Int>,
+                                  columns: UnsafeMutablePointer<Float>, parallel: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let wo = g.outputSize(height: h, width: w).width, k = g.patchSize, count = images.count * rows.count * wo
+        Unfold.unfold(x, channels: g.inChannels, batch: n, height: h, width: w, images: images, outputRows: rows, geometry: g,
+                      into: columns, parallel: parallel)
+        BLAS.gemm(m: g.outChannels, n: count, k: k, a: weight, lda: k, b: columns, ldb: count, c: c + rows.lowerBound * wo, ldc: ldc)
     }
 
     /// A training step's forward pass: where Winograd takes the weight gradient too, V (the transformed
