@@ -46,6 +46,38 @@ final class TensorBasicsTests: XCTestCase {
         } }
     }
 
+    /// On one thread, a product of few columns and many rows runs in blocks of rows small enough for
+    /// OpenBLAS's unpacked kernels (`BLAS.smallProducts`): the blocks must cover every row once, with
+    /// strided A and C, for β = 0 and β = 1, whatever the last block's size.
+    func testGEMMInBlocksOfRowsOnOneThreadAgainstLoops() {
+        var rng = SeededRandom(seed: 3)
+        let saved = BLAS.threads
+        BLAS.threads = 1
+        defer { BLAS.threads = saved }
+        // 300 x 32 x 256: blocks of 112 rows (1,000,000 / (32 · 256), down to a multiple of 16), the last of 76.
+        for (m, n, k, beta) in [(300, 32, 256, Float(0)), (300, 32, 256, 1), (129, 128, 128, 0), (40, 16, 64, 1)] {
+            let lda = k + 3, ldc = n + 5
+            let a = (0..<(m * lda)).map { _ in rng.nextUniform() - 0.5 }, b = (0..<(k * n)).map { _ in rng.nextUniform() - 0.5 }
+            let before = (0..<(m * ldc)).map { _ in rng.nextUniform() }
+            var c = before
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                BLAS.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: n, beta: beta,
+                          c: cp.baseAddress!, ldc: ldc)
+            } } }
+            for i in 0..<m {
+                for j in 0..<ldc {
+                    guard j < n else {
+                        XCTAssertEqual(c[i * ldc + j], before[i * ldc + j], "\(m)x\(n)x\(k): padding of row \(i) written")
+                        continue
+                    }
+                    var sum: Float = 0
+                    for p in 0..<k { sum += a[i * lda + p] * b[p * n + j] }
+                    XCTAssertEqual(c[i * ldc + j], sum + beta * before[i * ldc + j], accuracy: 1e-4, "\(m)x\(n)x\(k) β=\(beta) [\(i), \(j)]")
+                }
+            }
+        }
+    }
+
     func testSeededRandomIsReproducibleAndRoughlyNormal() {
         var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
         XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
