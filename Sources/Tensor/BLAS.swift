@@ -23,13 +23,15 @@ public enum BLAS {
         guard m > 0, n > 0 else { return }
         // A product of few columns but many rows, on one thread: in blocks of rows that each take
         // OpenBLAS's small-matrix kernels (`smallProducts`), which read A and B where they are instead
-        // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 64).
-        if !transposeA && !transposeB && n <= smallProductColumns && m * n * k > smallProducts && openblas_get_num_threads() == 1 {
+        // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128).
+        // Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed.
+        if !transposeB && n <= smallProductColumns && m * n * k > smallProducts && openblas_get_num_threads() == 1 {
             let rows = smallProducts / (n * k) / 16 * 16
             if rows >= 16 {
                 for first in stride(from: 0, to: m, by: rows) {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(min(rows, m - first)), blasint(n), blasint(k), alpha,
-                                a + first * lda, blasint(lda), b, blasint(ldb), beta, c + first * ldc, blasint(ldc))
+                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(min(rows, m - first)),
+                                blasint(n), blasint(k), alpha, a + (transposeA ? first : first * lda), blasint(lda), b, blasint(ldb),
+                                beta, c + first * ldc, blasint(ldc))
                 }
                 return
             }
@@ -38,15 +40,18 @@ public enum BLAS {
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// OpenBLAS (0.3.21, x86-64 with AVX-512) multiplies a non-transposed product of at most this
-    /// many multiply-adds (m·n·k) by its small-matrix kernels, without packing (`interface/gemm.c`,
-    /// `sgemm_small_kernel_permit`).
+    /// OpenBLAS (0.3.21, x86-64 with AVX-512) multiplies a product of at most this many multiply-adds
+    /// (m·n·k) whose B is not transposed by its small-matrix kernels, without packing
+    /// (`interface/gemm.c`, `sgemm_small_kernel_permit`: row-major A transposed is its column-major
+    /// "NT" kernel, allowed; B transposed, "TN", only for tiny C).
     static let smallProducts = 1_000_000
     /// Columns up to which a larger product is faster in blocks of rows under `smallProducts` (at
     /// least 16 rows a block), on one thread. Measured single-threaded with A streamed from memory
     /// (36 different A a run, as Winograd's positions), m x k x n: 512 x 512 x 32, 64 → 90 GFLOP/s;
     /// 256 x 256 x 32, 87 → 112; 512 x 256 x 64, 72 → 91; 128 x 128 x 128, 82 → 110; 256 x 256 x 128
     /// (blocks of 16 rows), 81 → 83; but 256 x 64 x 256 and 512 x 64 x 512, 84-87 → 83-84: slower.
+    /// A transposed (the input gradients' Wᵀ·dY): 256 x 512 x 32, 88-90 → 103-115; 256 x 512 x 96,
+    /// 77-89 → 93-102.
     static let smallProductColumns = 128
 
     /// Threads OpenBLAS uses for each GEMM.

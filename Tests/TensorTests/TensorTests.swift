@@ -55,13 +55,16 @@ final class TensorBasicsTests: XCTestCase {
         BLAS.threads = 1
         defer { BLAS.threads = saved }
         // 300 x 32 x 256: blocks of 112 rows (1,000,000 / (32 · 256), down to a multiple of 16), the last of 76.
-        for (m, n, k, beta) in [(300, 32, 256, Float(0)), (300, 32, 256, 1), (129, 128, 128, 0), (40, 16, 64, 1)] {
-            let lda = k + 3, ldc = n + 5
-            let a = (0..<(m * lda)).map { _ in rng.nextUniform() - 0.5 }, b = (0..<(k * n)).map { _ in rng.nextUniform() - 0.5 }
+        // A stored transposed ([k, m], as the input gradients' Wᵀ) in the third and fifth.
+        for (m, n, k, beta, transposeA) in [(300, 32, 256, Float(0), false), (300, 32, 256, 1, false), (300, 32, 256, 1, true),
+                                            (129, 128, 128, 0, false), (129, 128, 128, 0, true), (40, 16, 64, 1, false)] {
+            let lda = (transposeA ? m : k) + 3, ldc = n + 5
+            let a = (0..<((transposeA ? k : m) * lda)).map { _ in rng.nextUniform() - 0.5 }
+            let b = (0..<(k * n)).map { _ in rng.nextUniform() - 0.5 }
             let before = (0..<(m * ldc)).map { _ in rng.nextUniform() }
             var c = before
             a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
-                BLAS.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: n, beta: beta,
+                BLAS.gemm(transposeA: transposeA, m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: n, beta: beta,
                           c: cp.baseAddress!, ldc: ldc)
             } } }
             for i in 0..<m {
@@ -71,7 +74,7 @@ final class TensorBasicsTests: XCTestCase {
                         continue
                     }
                     var sum: Float = 0
-                    for p in 0..<k { sum += a[i * lda + p] * b[p * n + j] }
+                    for p in 0..<k { sum += (transposeA ? a[p * lda + i] : a[i * lda + p]) * b[p * n + j] }
                     XCTAssertEqual(c[i * ldc + j], sum + beta * before[i * ldc + j], accuracy: 1e-4, "\(m)x\(n)x\(k) β=\(beta) [\(i), \(j)]")
                 }
             }
