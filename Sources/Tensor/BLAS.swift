@@ -25,7 +25,8 @@ public enum BLAS {
         // OpenBLAS's small-matrix kernels (`smallProducts`), which read A and B where they are instead
         // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128).
         // Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed.
-        if !transposeB && n <= smallProductColumns && m * n * k > smallProducts && openblas_get_num_threads() == 1 {
+        if !transposeB && n <= smallProductColumns && m * n * k > smallProducts && openblas_get_num_threads() == 1
+            && EngineSettings.current.gemmRowBlocks {
             let rows = smallProducts / (n * k) / 16 * 16
             if rows >= 16 {
                 for first in stride(from: 0, to: m, by: rows) {

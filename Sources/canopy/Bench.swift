@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that put Canopy beside a reference in the same run.",
-        subcommands: [BenchTrain.self, BenchInfer.self, BenchLoader.self, BenchDecode.self, BenchKernels.self, BenchAllreduce.self]
+        subcommands: [BenchTrain.self, BenchInfer.self, BenchLoader.self, BenchDecode.self, BenchKernels.self, BenchGEMM.self, BenchAllreduce.self]
     )
 }

@@ -32,6 +32,21 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.output.contains("size >= 32"), refused.output)
     }
+
+    func testBenchGEMMPrintsOneRowPerShapeAndRefusesABadShape() throws {
+        let (status, output) = try CLI.run(["bench", "gemm", "--rounds", "1", "--shape", "64x64x32", "--shape", "96x64x16t"])
+        XCTAssertEqual(status, 0, output)
+        let rows = output.split(separator: "\n").filter { $0.hasPrefix("64x64x32\t") || $0.hasPrefix("96x64x16t\t") }
+        XCTAssertEqual(rows.count, 2, output)
+        for row in rows {
+            let fields = row.split(separator: "\t")
+            XCTAssertEqual(fields.count, 5, String(row))
+            XCTAssertTrue(fields[2...3].allSatisfy { (Double($0) ?? 0) > 0 }, String(row))
+        }
+        let refused = try CLI.run(["bench", "gemm", "--shape", "64x64"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("shape '64x64'"), refused.output)
+    }
 }
 
 extension BenchCommandTests {
