@@ -47,12 +47,10 @@ public enum BLAS {
     /// "NT" kernel, allowed; B transposed, "TN", only for tiny C).
     static let smallProducts = 1_000_000
     /// Columns up to which a larger product is faster in blocks of rows under `smallProducts` (at
-    /// least 16 rows a block), on one thread. Measured single-threaded with A streamed from memory
-    /// (36 different A a run, as Winograd's positions), m x k x n: 512 x 512 x 32, 64 → 90 GFLOP/s;
-    /// 256 x 256 x 32, 87 → 112; 512 x 256 x 64, 72 → 91; 128 x 128 x 128, 82 → 110; 256 x 256 x 128
-    /// (blocks of 16 rows), 81 → 83; but 256 x 64 x 256 and 512 x 64 x 512, 84-87 → 83-84: slower.
-    /// A transposed (the input gradients' Wᵀ·dY): 256 x 512 x 32, 88-90 → 103-115; 256 x 512 x 96,
-    /// 77-89 → 93-102.
+    /// least 16 rows a block), on one thread: `canopy bench gemm` (docs/ENGINE.md), m x k x n, one call
+    /// → blocks: 512 x 512 x 32 1.44x, 256 x 256 x 32 1.49x, 128 x 128 x 128 1.10x, A transposed
+    /// 256 x 512 x 32 1.27x; 256 x 64 x 256 and 512 x 64 x 512 (n past it) 1.0x. Where OpenBLAS has no
+    /// small-matrix kernel (other CPUs) each block is packed as the whole would be: a few more calls.
     static let smallProductColumns = 128
 
     /// Threads OpenBLAS uses for each GEMM.
