@@ -24,15 +24,23 @@ public enum BLAS {
         // A product of few columns but many rows, on one thread: in blocks of rows that each take
         // OpenBLAS's small-matrix kernels (`smallProducts`), which read A and B where they are instead
         // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128).
-        // Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed.
-        if !transposeB && n <= smallProductColumns && m * n * k > smallProducts && openblas_get_num_threads() == 1
-            && EngineSettings.current.gemmRowBlocks {
-            let rows = smallProducts / (n * k) / 16 * 16
-            if rows >= 16 {
+        // Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed. A product of
+        // few rows and a short sum (64 x 64 weights: layer1's Winograd positions) in blocks of columns.
+        if !transposeB && m * n * k > smallProducts && openblas_get_num_threads() == 1 && EngineSettings.current.gemmRowBlocks {
+            let rows = smallProducts / (n * k) / 16 * 16, columns = smallProducts / (m * k) / 16 * 16
+            if n <= smallProductColumns && rows >= 16 {
                 for first in stride(from: 0, to: m, by: rows) {
                     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(min(rows, m - first)),
                                 blasint(n), blasint(k), alpha, a + (transposeA ? first : first * lda), blasint(lda), b, blasint(ldb),
                                 beta, c + first * ldc, blasint(ldc))
+                }
+                return
+            }
+            if m * k <= smallProductRowsTimesDepth && columns >= 16 {
+                for first in stride(from: 0, to: n, by: columns) {
+                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(m),
+                                blasint(min(columns, n - first)), blasint(k), alpha, a, blasint(lda), b + first, blasint(ldb),
+                                beta, c + first, blasint(ldc))
                 }
                 return
             }
@@ -52,6 +60,12 @@ public enum BLAS {
     /// 256 x 512 x 32 1.27x; 256 x 64 x 256 and 512 x 64 x 512 (n past it) 1.0x. Where OpenBLAS has no
     /// small-matrix kernel (other CPUs) each block is packed as the whole would be: a few more calls.
     static let smallProductColumns = 128
+    /// Largest m·k for which a product of more columns is faster in blocks of columns under
+    /// `smallProducts` (1,000,000 / 4,096: blocks of 240 columns), on one thread: 64 x 64 x 512
+    /// (layer1's Winograd positions in training at 64 px) 78-81 → 94-98 GFLOP/s, 64 x 64 x 1,792 (at
+    /// 128 px) 69-79 → 77-94; but 128 x 128 x 512 in blocks of 48 columns 91-95 → 83-93 and 64 x 147 x
+    /// 1,024 (the stem) in blocks of 96, 75-76 → 76-78: no better.
+    static let smallProductRowsTimesDepth = 4_096
 
     /// Threads OpenBLAS uses for each GEMM.
     public static var threads: Int {

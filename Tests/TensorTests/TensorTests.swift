@@ -47,17 +47,20 @@ final class TensorBasicsTests: XCTestCase {
     }
 
     /// On one thread, a product of few columns and many rows runs in blocks of rows small enough for
-    /// OpenBLAS's unpacked kernels (`BLAS.smallProducts`): the blocks must cover every row once, with
-    /// strided A and C, for β = 0 and β = 1, whatever the last block's size.
+    /// OpenBLAS's unpacked kernels (`BLAS.smallProducts`), one of few rows and a short sum in blocks of
+    /// columns: the blocks must cover every element once, with strided A and C, for β = 0 and β = 1,
+    /// whatever the last block's size.
     func testGEMMInBlocksOfRowsOnOneThreadAgainstLoops() {
         var rng = SeededRandom(seed: 3)
         let saved = BLAS.threads
         BLAS.threads = 1
         defer { BLAS.threads = saved }
-        // 300 x 32 x 256: blocks of 112 rows (1,000,000 / (32 · 256), down to a multiple of 16), the last of 76.
-        // A stored transposed ([k, m], as the input gradients' Wᵀ) in the third and fifth.
+        // 300 x 32 x 256: blocks of 112 rows (1,000,000 / (32 · 256), down to a multiple of 16), the last of 76;
+        // 64 x 600 x 64: blocks of 240 columns (1,000,000 / (64 · 64)), the last of 120.
+        // A stored transposed ([k, m], as the input gradients' Wᵀ) in the third, fifth and last.
         for (m, n, k, beta, transposeA) in [(300, 32, 256, Float(0), false), (300, 32, 256, 1, false), (300, 32, 256, 1, true),
-                                            (129, 128, 128, 0, false), (129, 128, 128, 0, true), (40, 16, 64, 1, false)] {
+                                            (129, 128, 128, 0, false), (129, 128, 128, 0, true), (40, 16, 64, 1, false),
+                                            (64, 600, 64, 1, false), (64, 600, 64, 0, true)] {
             let lda = (transposeA ? m : k) + 3, ldc = n + 5
             let a = (0..<((transposeA ? k : m) * lda)).map { _ in rng.nextUniform() - 0.5 }
             let b = (0..<(k * n)).map { _ in rng.nextUniform() - 0.5 }
