@@ -1,8 +1,9 @@
 import Foundation
 import Tensor
 
-/// A product of few columns on one thread, as Canopy's workers run them, in one `cblas_sgemm` call
-/// beside `BLAS.gemm`'s blocks of rows (`EngineSettings.gemmRowBlocks`), alternating in each round.
+/// A product of few columns (or few rows and a short sum) on one thread, as Canopy's workers run them,
+/// in one `cblas_sgemm` call beside `BLAS.gemm`'s blocks of rows or columns
+/// (`EngineSettings.gemmRowBlocks`), alternating in each round.
 /// Each timed pass multiplies several different A (a layer's weights, as Winograd's 36 positions) by
 /// one B, so A comes from memory as in a network's pass.
 public struct GEMMBlocksBenchmark {
@@ -33,12 +34,14 @@ public struct GEMMBlocksBenchmark {
         public var blocksGflops: Double
     }
 
-    /// The shapes behind `BLAS.smallProductColumns` (m x k x n): Winograd's positions and the small
-    /// maps' taps at 64-128 px, and larger n where blocks stop paying.
+    /// The shapes behind `BLAS.smallProductColumns` and `smallProductRowsTimesDepth` (m x k x n):
+    /// Winograd's positions and the small maps' taps at 64-128 px, larger n where row blocks stop
+    /// paying, and layer1's 64 x 64 positions in training (blocks of columns).
     public static let defaultShapes = [
         Shape(m: 512, k: 512, n: 32), Shape(m: 256, k: 256, n: 32), Shape(m: 512, k: 256, n: 64), Shape(m: 128, k: 128, n: 128),
         Shape(m: 256, k: 256, n: 128), Shape(m: 256, k: 64, n: 256), Shape(m: 512, k: 64, n: 512),
         Shape(m: 256, k: 512, n: 32, transposeA: true), Shape(m: 256, k: 512, n: 96, transposeA: true),
+        Shape(m: 64, k: 64, n: 512), Shape(m: 64, k: 64, n: 1792), Shape(m: 128, k: 128, n: 512),
     ]
 
     public var shapes: [Shape]

@@ -3,11 +3,11 @@ import Benchmarks
 import Foundation
 import Tensor
 
-/// `canopy bench gemm`: few-column products on one thread, whole against in blocks of rows.
+/// `canopy bench gemm`: few-column (or few-row) products on one thread, whole against in blocks.
 struct BenchGEMM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "Products of few columns on one thread: one cblas_sgemm call against the blocks of rows OpenBLAS multiplies without packing.",
+        abstract: "Products of few columns (or few rows) on one thread: one cblas_sgemm call against the blocks OpenBLAS multiplies without packing.",
         discussion: "Each pass multiplies about 8 MB of different A matrices by one B (as a layer's weights come from memory); each round times both ways, alternating which goes first; the table shows medians. Shapes are MxKxN, with a trailing t where A is stored transposed."
     )
 
@@ -25,7 +25,7 @@ struct BenchGEMM: ParsableCommand {
     func run() throws {
         let chosen = shapes.isEmpty ? GEMMBlocksBenchmark.defaultShapes : shapes.compactMap(GEMMBlocksBenchmark.Shape.init)
         print("sgemm on 1 thread, medians of \(rounds) rounds (GFLOP/s)")
-        print(["MxKxN", "A matrices", "one call", "row blocks", "blocks / one"].joined(separator: "\t"))
+        print(["MxKxN", "A matrices", "one call", "in blocks", "blocks / one"].joined(separator: "\t"))
         for row in GEMMBlocksBenchmark(shapes: chosen, rounds: rounds).run() {
             print([row.shape.name, "\(row.matrices)", String(format: "%.1f", row.wholeGflops), String(format: "%.1f", row.blocksGflops),
                    String(format: "%.2fx", row.blocksGflops / row.wholeGflops)].joined(separator: "\t"))

@@ -21,7 +21,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     var smallMaps = Switch.on
     @Option(help: "Inference: batch norm, ReLU, residual sum (and a stem's max pool) in the convolution's output pass, or each layer's own pass (default: on).")
     var fusedEpilogues = Switch.on
-    @Option(help: "On one thread, products of few columns in blocks of rows that OpenBLAS multiplies without packing, or each in one call (default: on).")
+    @Option(help: "On one thread, products of few columns (or few rows) in blocks that OpenBLAS multiplies without packing, or each in one call (default: on).")
     var gemmRowBlocks = Switch.on
     @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
     var optimizer = ModelBenchmark.OptimizerChoice.sgd
