@@ -3,7 +3,7 @@ import Tensor
 
 /// A product of few columns (or few rows and a short sum) on one thread, as Canopy's workers run them,
 /// in one `cblas_sgemm` call beside `BLAS.gemm`'s blocks of rows or columns
-/// (`EngineSettings.gemmRowBlocks`), alternating in each round.
+/// (`EngineSettings.gemmBlocks`), alternating in each round.
 /// Each timed pass multiplies several different A (a layer's weights, as Winograd's 36 positions) by
 /// one B, so A comes from memory as in a network's pass.
 public struct GEMMBlocksBenchmark {
@@ -68,7 +68,7 @@ public struct GEMMBlocksBenchmark {
         let b = (0..<(k * n)).map { _ in random.nextUniform() - 0.5 }
         var c = [Float](repeating: 0, count: m * n)
         func pass(blocks: Bool) -> Double {
-            EngineSettings.with(EngineSettings.current.with { $0.gemmRowBlocks = blocks }) {
+            EngineSettings.with(EngineSettings.current.with { $0.gemmBlocks = blocks }) {
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         c.withUnsafeMutableBufferPointer { cp in

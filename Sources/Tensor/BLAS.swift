@@ -23,24 +23,21 @@ public enum BLAS {
         guard m > 0, n > 0 else { return }
         // A product of few columns but many rows, on one thread: in blocks of rows that each take
         // OpenBLAS's small-matrix kernels (`smallProducts`), which read A and B where they are instead
-        // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128).
-        // Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed. A product of
-        // few rows and a short sum (64 x 64 weights: layer1's Winograd positions) in blocks of columns.
-        if !transposeB && m * n * k > smallProducts && openblas_get_num_threads() == 1 && EngineSettings.current.gemmRowBlocks {
+        // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128);
+        // one of few rows and a short sum (64 x 64 weights: layer1's Winograd positions) in blocks of
+        // columns. Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed.
+        if !transposeB && m * n * k > smallProducts && openblas_get_num_threads() == 1 && EngineSettings.current.gemmBlocks {
             let rows = smallProducts / (n * k) / 16 * 16, columns = smallProducts / (m * k) / 16 * 16
-            if n <= smallProductColumns && rows >= 16 {
-                for first in stride(from: 0, to: m, by: rows) {
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(min(rows, m - first)),
-                                blasint(n), blasint(k), alpha, a + (transposeA ? first : first * lda), blasint(lda), b, blasint(ldb),
-                                beta, c + first * ldc, blasint(ldc))
-                }
-                return
-            }
-            if m * k <= smallProductRowsTimesDepth && columns >= 16 {
-                for first in stride(from: 0, to: n, by: columns) {
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(m),
-                                blasint(min(columns, n - first)), blasint(k), alpha, a, blasint(lda), b + first, blasint(ldb),
-                                beta, c + first, blasint(ldc))
+            let byRows = n <= smallProductColumns && rows >= 16
+            if byRows || (m * k <= smallProductRowsTimesDepth && columns >= 16) {
+                let block = byRows ? rows : columns
+                for first in stride(from: 0, to: byRows ? m : n, by: block) {
+                    // The block's first row and column of C, and its size.
+                    let (row, column) = byRows ? (first, 0) : (0, first)
+                    let (blockRows, blockColumns) = byRows ? (min(block, m - first), n) : (m, min(block, n - first))
+                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(blockRows),
+                                blasint(blockColumns), blasint(k), alpha, a + (transposeA ? row : row * lda), blasint(lda), b + column,
+                                blasint(ldb), beta, c + row * ldc + column, blasint(ldc))
                 }
                 return
             }
@@ -56,8 +53,8 @@ public enum BLAS {
     static let smallProducts = 1_000_000
     /// Columns up to which a larger product is faster in blocks of rows under `smallProducts` (at
     /// least 16 rows a block), on one thread: `canopy bench gemm` (docs/ENGINE.md), m x k x n, one call
-    /// → blocks: 512 x 512 x 32 1.44x, 256 x 256 x 32 1.49x, 128 x 128 x 128 1.10x, A transposed
-    /// 256 x 512 x 32 1.27x; 256 x 64 x 256 and 512 x 64 x 512 (n past it) 1.0x. Where OpenBLAS has no
+    /// → blocks: 512 x 512 x 32 1.28x, 256 x 256 x 32 1.32x, 128 x 128 x 128 1.19x, A transposed
+    /// 256 x 512 x 32 1.30x; 256 x 64 x 256 and 512 x 64 x 512 (n past it) 1.00x. Where OpenBLAS has no
     /// small-matrix kernel (other CPUs) each block is packed as the whole would be: a few more calls.
     static let smallProductColumns = 128
     /// Largest m·k for which a product of more columns is faster in blocks of columns under

@@ -128,9 +128,9 @@ public struct EngineSettings: Sendable, Equatable {
     /// ReLU after its last one, applied in the convolution's output pass (`ConvolutionEpilogue`, set up
     /// by `fuseInferenceEpilogues`); off, each layer makes its own pass.
     public var fusedInferenceEpilogues = true
-    /// On one thread, a product of few columns and many rows in blocks of rows that OpenBLAS multiplies
-    /// without packing (`BLAS.gemm`); off, one call.
-    public var gemmRowBlocks = true
+    /// On one thread, a product of few columns in blocks of rows, or of few rows and a short sum in
+    /// blocks of columns, that OpenBLAS multiplies without packing (`BLAS.gemm`); off, one call.
+    public var gemmBlocks = true
     public var convolution = ConvolutionSettings()
     /// How many chunks parallel work is split into (`Parallel`): the machine's cores unless set.
     public var workers = max(1, ProcessInfo.processInfo.activeProcessorCount)

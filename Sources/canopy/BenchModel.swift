@@ -22,7 +22,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
     @Option(help: "Inference: batch norm, ReLU, residual sum (and a stem's max pool) in the convolution's output pass, or each layer's own pass (default: on).")
     var fusedEpilogues = Switch.on
     @Option(help: "On one thread, products of few columns (or few rows) in blocks that OpenBLAS multiplies without packing, or each in one call (default: on).")
-    var gemmRowBlocks = Switch.on
+    var gemmBlocks = Switch.on
     @Option(help: "Training's optimiser: sgd (momentum 0.9, as the peers' benchmarks) or adam (as the shipped recipes).")
     var optimizer = ModelBenchmark.OptimizerChoice.sgd
 
@@ -39,7 +39,7 @@ struct ModelBenchmarkOptions: ParsableArguments {
         winograd?.apply(to: &settings)
         settings.smallMaps.enabled = smallMaps == .on
         settings.fusedInferenceEpilogues = fusedEpilogues == .on
-        settings.gemmRowBlocks = gemmRowBlocks == .on
+        settings.gemmBlocks = gemmBlocks == .on
         var benchmark = ModelBenchmark(model: model, size: size, batch: batch, bands: bands, steps: steps, warmup: warmup)
         benchmark.profile = profile
         benchmark.optimizer = optimizer
