@@ -14,31 +14,14 @@ the set). Prints the out-of-fold and test mean F2 of Canopy's chosen thresholds
 (its out-of-fold figure is in-sample for the calibration). Needs numpy only (docs/QUALITY.md).
 """
 import argparse
-import csv
 import json
+import os
+import sys
 
 import numpy as np
 
-LABELS = ["agriculture", "artisinal_mine", "bare_ground", "blooming", "blow_down", "clear", "cloudy",
-          "conventional_mine", "cultivation", "habitation", "haze", "partly_cloudy", "primary", "road",
-          "selective_logging", "slash_burn", "water"]
-
-
-def probabilities(path):
-    rows = list(csv.reader(open(path)))
-    assert rows[0][1:] == LABELS, f"{path}: unexpected header"
-    return [r[0] for r in rows[1:]], np.array([[float(v) for v in r[1:]] for r in rows[1:]])
-
-
-def truth(path):
-    return {r[0]: np.array([1.0 if l in r[1].split() else 0.0 for l in LABELS]) for r in list(csv.reader(open(path)))[1:]}
-
-
-def mean_f2(predicted, y):
-    tp = (predicted * y).sum(1)
-    fp = (predicted * (1 - y)).sum(1)
-    fn = ((1 - predicted) * y).sum(1)
-    return np.where(tp > 0, 5 * tp / np.maximum(5 * tp + 4 * fn + fp, 1e-9), 0).mean()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stacking_probe import LABELS, mean_f2, probabilities, truth  # noqa: E402
 
 
 def logit(p):
