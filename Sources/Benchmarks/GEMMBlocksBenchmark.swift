@@ -72,12 +72,12 @@ public struct GEMMBlocksBenchmark {
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         c.withUnsafeMutableBufferPointer { cp in
-                            let start = DispatchTime.now().uptimeNanoseconds
-                            for i in 0..<matrices {
-                                BLAS.gemm(transposeA: shape.transposeA, m: m, n: n, k: k, a: ap.baseAddress! + i * m * k,
-                                          lda: shape.transposeA ? m : k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                            timed {
+                                for i in 0..<matrices {
+                                    BLAS.gemm(transposeA: shape.transposeA, m: m, n: n, k: k, a: ap.baseAddress! + i * m * k,
+                                              lda: shape.transposeA ? m : k, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                                }
                             }
-                            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                         }
                     }
                 }

@@ -26,21 +26,22 @@ public enum BLAS {
         // of packing both first (the packing of A, a layer's weights, is most of the cost at n ≤ 128);
         // one of few rows and a short sum (64 x 64 weights: layer1's Winograd positions) in blocks of
         // columns. Row i of op(A) starts at a + i·lda, or at a + i where A is stored transposed.
-        if !transposeB && m * n * k > smallProducts && openblas_get_num_threads() == 1 && EngineSettings.current.gemmBlocks {
-            let rows = smallProducts / (n * k) / 16 * 16, columns = smallProducts / (m * k) / 16 * 16
-            let byRows = n <= smallProductColumns && rows >= 16
-            if byRows || (m * k <= smallProductRowsTimesDepth && columns >= 16) {
-                let block = byRows ? rows : columns
-                for first in stride(from: 0, to: byRows ? m : n, by: block) {
-                    // The block's first row and column of C, and its size.
-                    let (row, column) = byRows ? (first, 0) : (0, first)
-                    let (blockRows, blockColumns) = byRows ? (min(block, m - first), n) : (m, min(block, n - first))
-                    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(blockRows),
-                                blasint(blockColumns), blasint(k), alpha, a + (transposeA ? row : row * lda), blasint(lda), b + column,
-                                blasint(ldb), beta, c + row * ldc + column, blasint(ldc))
-                }
-                return
+        // The shape decides first (arithmetic only); the thread count and the setting are read only
+        // for a product that would be cut.
+        let rows = smallProducts / (n * max(k, 1)) / 16 * 16, columns = smallProducts / (m * max(k, 1)) / 16 * 16
+        let byRows = n <= smallProductColumns && rows >= 16
+        if !transposeB && m * n * k > smallProducts && (byRows || (m * k <= smallProductRowsTimesDepth && columns >= 16))
+            && openblas_get_num_threads() == 1 && EngineSettings.current.gemmBlocks {
+            let block = byRows ? rows : columns
+            for first in stride(from: 0, to: byRows ? m : n, by: block) {
+                // The block's first row and column of C, and its size.
+                let (row, column) = byRows ? (first, 0) : (0, first)
+                let (blockRows, blockColumns) = byRows ? (min(block, m - first), n) : (m, min(block, n - first))
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(blockRows),
+                            blasint(blockColumns), blasint(k), alpha, a + (transposeA ? row : row * lda), blasint(lda), b + column,
+                            blasint(ldb), beta, c + row * ldc + column, blasint(ldc))
             }
+            return
         }
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))

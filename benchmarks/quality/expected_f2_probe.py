@@ -21,12 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stacking_probe import LABELS, mean_f2, probabilities, truth  # noqa: E402
-
-
-def logit(p):
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+from stacking_probe import LABELS, logit, mean_f2, probabilities, truth  # noqa: E402
 
 
 def platt(p, y, iterations=50):

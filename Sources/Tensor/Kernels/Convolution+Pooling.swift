@@ -6,7 +6,7 @@ extension Convolution {
     /// the epilogue and the pool to that image while it is in the core's cache. The convolution's
     /// output, four times the pool's, never goes out to memory and back.
     static func pooledForward(_ x: Tensor, weight: Tensor, geometry g: ConvolutionGeometry, epilogue: ConvolutionEpilogue,
-                                      pooling: PoolingGeometry, workspace: inout [Float]) -> Tensor {
+                              pooling: PoolingGeometry, workspace: inout [Float]) -> Tensor {
         let settings = EngineSettings.current
         let n = x.shape[1], h = x.shape[2], w = x.shape[3], co = g.outChannels, k = g.patchSize
         let (ho, wo) = g.outputSize(height: h, width: w)
