@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stacking_probe import LABELS, logit, mean_f2, probabilities, truth  # noqa: E402
+from stacking_probe import LABELS, logit, mean_f2, run_tables  # noqa: E402
 
 
 def platt(p, y, iterations=50):
@@ -79,11 +79,7 @@ def main():
     parser.add_argument("data_root")
     parser.add_argument("--model", default="resnet18")
     args = parser.parse_args()
-    oof_names, oof = probabilities(f"{args.results}/predictions/{args.model}-oof.csv")
-    test_names, test = probabilities(f"{args.results}/predictions/{args.model}-test.csv")
-    train_truth, test_truth = truth(f"{args.data_root}/train_v2.csv"), truth(f"{args.data_root}/test_labels.csv")
-    y_oof = np.array([train_truth[n] for n in oof_names])
-    y_test = np.array([test_truth[n] for n in test_names])
+    oof, y_oof, test, y_test = run_tables(args.results, args.data_root, args.model)
     decision = json.load(open(f"{args.results}/thresholds.json"))["chosen"]["decision"]
     thresholds = np.array(decision.get("thresholds", [decision.get("threshold", 0.5)] * len(LABELS)))
     print(f"Canopy's chosen rule ({decision['method']}): out-of-fold {mean_f2((oof >= thresholds) * 1.0, y_oof):.5f}, "

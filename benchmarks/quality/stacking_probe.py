@@ -100,17 +100,22 @@ def stack(oof, y, test, lam, folds=5, seed=0):
     return so, st
 
 
+def run_tables(results, root, model):
+    """(oof, y_oof, test, y_test): a finished run's out-of-fold and test probabilities of MODEL, and
+    their truth, row by row."""
+    oof_names, oof = probabilities(f"{results}/predictions/{model}-oof.csv")
+    test_names, test = probabilities(f"{results}/predictions/{model}-test.csv")
+    train_truth, test_truth = truth(f"{root}/train_v2.csv"), truth(f"{root}/test_labels.csv")
+    return oof, np.array([train_truth[n] for n in oof_names]), test, np.array([test_truth[n] for n in test_names])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results")
     parser.add_argument("root")
     parser.add_argument("--model", default="resnet18")
     args = parser.parse_args()
-    oof_names, oof = probabilities(f"{args.results}/predictions/{args.model}-oof.csv")
-    test_names, test = probabilities(f"{args.results}/predictions/{args.model}-test.csv")
-    train_truth, test_truth = truth(f"{args.root}/train_v2.csv"), truth(f"{args.root}/test_labels.csv")
-    yo = np.array([train_truth[n] for n in oof_names])
-    yt = np.array([test_truth[n] for n in test_names])
+    oof, yo, test, yt = run_tables(args.results, args.root, args.model)
     t = per_label_thresholds(oof, yo)
     print("no stacking:        oof %.4f  test %.4f  test macro %.4f" % (mean_f2(oof >= t, yo), mean_f2(test >= t, yt), macro_f2(test >= t, yt)))
     for lam in [0.1, 1, 10]:
