@@ -18,6 +18,27 @@ final class TensorBasicsTests: XCTestCase {
         }
     }
 
+    /// The vector instruction's square roots are the scalar ones, bit for bit, special values too.
+    func testLaneSquareRootGivesTheScalarBits() {
+        var random = SeededRandom(seed: 9)
+        let specials: [Float] = [0, -0, 1, 4, .leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude,
+                                 .infinity, -1, -.infinity, .nan]
+        // Magnitudes from about 1e-12 to 1e12.
+        let drawn: [Float] = (0..<1_000).map { _ in
+            let scale: Float = powf(10, random.nextNormal() * 4)
+            return abs(random.nextNormal()) * scale
+        }
+        let values = specials + drawn
+        for start in stride(from: 0, to: values.count - 8, by: 8) {
+            let lanes = SIMD8<Float>(values[start..<start + 8]).laneSquareRoot()
+            for lane in 0..<8 {
+                let scalar = values[start + lane].squareRoot()
+                XCTAssertEqual(lanes[lane].bitPattern, scalar.bitPattern, "sqrt(\(values[start + lane])): \(lanes[lane]) against \(scalar)")
+            }
+        }
+        XCTAssertEqual(SIMD2<Float>(9, 2).laneSquareRoot(), SIMD2(3, Float(2).squareRoot()))
+    }
+
     func testLayoutConversionsRoundTrip() {
         let nchw = Tensor(shape: [2, 3, 2, 2], scalars: (0..<24).map(Float.init))
         let cnhw = nchw.swappingLeadingAxes()

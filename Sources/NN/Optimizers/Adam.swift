@@ -94,12 +94,12 @@ private struct AdamUpdate {
 
     /// The step on lanes of values: the new (θ, m, v).
     @inline(__always)
-    func step<V: SIMD, W: Variant>(_ theta: V, _ gradient: V, _ m: V, _ v: V, _ variant: W.Type) -> (V, V, V) where V.Scalar == Float {
+    func step<V: LaneSquareRoot, W: Variant>(_ theta: V, _ gradient: V, _ m: V, _ v: V, _ variant: W.Type) -> (V, V, V) {
         var t = theta
         let g = W.gradient(gradient, &t, self)
         let mi = beta1 * m + (1 - beta1) * g
         let vi = beta2 * v + (1 - beta2) * g * g
-        t -= stepSize * mi / (vi.squareRoot() / correction2Root + epsilon)
+        t -= stepSize * mi / (vi.laneSquareRoot() / correction2Root + epsilon)
         return (t, mi, vi)
     }
 
