@@ -1,4 +1,5 @@
 import NN
+import Tensor
 
 /// What a training step whose loss or gradient is not finite does (`on_non_finite`): under `stop`
 /// the run ends with an error naming the model, fold, epoch, batch and tensor; under `skip_batch` the
@@ -45,5 +46,29 @@ struct NonFiniteGuard {
     static func firstNonFiniteValue(_ model: Layer) -> String? {
         for (name, entry) in model.state(prefix: "") where !entry.value.allFinite { return name }
         return nil
+    }
+}
+
+/// The backward pass with each layer's parameter gradients checked for NaN/inf as the layer's
+/// backward ends, while they are still in the cache, instead of read back from memory after the pass
+/// (ResNet-18: 45 MB a step). A parameter no leaf reported (a model that is itself one layer) is
+/// checked after the pass.
+final class FiniteGradientWatch: BackwardObserver, @unchecked Sendable {
+    private var checked = Set<ObjectIdentifier>()
+    private var finite = true
+
+    /// Runs `model.backward(gradient)`: whether every parameter gradient is finite after it.
+    static func backward(_ model: Layer, _ gradient: Tensor) -> Bool {
+        let watch = FiniteGradientWatch()
+        _ = BackwardObserverScope.observe(watch) { model.backward(gradient) }
+        return watch.finite && model.parameters.allSatisfy { watch.checked.contains(ObjectIdentifier($0)) || $0.gradient.allFinite }
+    }
+
+    func backwardFinished(_ layer: Layer) {
+        // Checked at each layer that reports it (a parameter two layers share gets both layers' sums).
+        for parameter in layer.parameters {
+            checked.insert(ObjectIdentifier(parameter))
+            if finite && !parameter.gradient.allFinite { finite = false }
+        }
     }
 }

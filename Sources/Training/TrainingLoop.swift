@@ -104,8 +104,11 @@ struct TrainingLoop {
     /// not finite, as a problem, or nil.
     func backward(_ gradient: Tensor) -> String? {
         model.zeroGradients()
-        _ = model.backward(gradient)
-        return clippedGradientProblem()
+        guard spec.clipGradientNorm == nil else {
+            _ = model.backward(gradient)
+            return clippedGradientProblem()
+        }
+        return FiniteGradientWatch.backward(model, gradient) ? nil : NonFiniteGuard.gradientProblem(model)
     }
 
     /// Clips the gradients if the spec says so; a gradient that is not finite, as a problem, or nil.
