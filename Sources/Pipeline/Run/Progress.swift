@@ -76,7 +76,9 @@ public final class ProgressPrinter: TrainingObserver {
                     + "epochs to train this run; ETA \(clock(left)) for the run's training and fold predictions")
             }
         }
-        logRows.removeAll { $0.hasPrefix("\(model),\(fold),\(record.epoch),") }
+        // A fold's first epoch starts its training afresh: an earlier run's rows of it (epochs past
+        // this run's count, its averaged weights) would otherwise stay beside this run's.
+        logRows.removeAll { $0.hasPrefix(record.epoch == 1 ? "\(model),\(fold)," : "\(model),\(fold),\(record.epoch),") }
         logRows.append([model, String(fold), String(record.epoch), String(record.trainLoss), String(record.validationLoss),
                         String(record.validationMeanF2), String(record.validationThreshold), String(record.learningRate),
                         String(format: "%.3f", record.seconds), String(format: "%.2f", record.imagesPerSecond),
