@@ -38,6 +38,26 @@ final class AugmentationTests: XCTestCase {
         }
     }
 
+    /// Every symmetry of a batch split over two workers is each plane's, and the flips keep
+    /// non-square planes' rows and columns.
+    func testABatchSplitOverWorkersGivesEachPlanesSymmetry() {
+        var random = SeededRandom(seed: 12)
+        let values = (0..<(3 * 5 * 4 * 4)).map { _ in random.nextNormal() }
+        let batch = Tensor(shape: [3, 5, 4, 4], scalars: values)
+        let settings = EngineSettings().with { ($0.workers, $0.minimumWorkPerChunk) = (2, 16) }
+        for symmetry in Symmetry.allCases {
+            let turned = EngineSettings.with(settings) { symmetry.apply(batch) }
+            for plane in 0..<15 {
+                XCTAssertEqual(Array(turned.scalars[(plane * 16)..<((plane + 1) * 16)]),
+                               symmetry.apply(Array(values[(plane * 16)..<((plane + 1) * 16)]), height: 4, width: 4), "\(symmetry) plane \(plane)")
+            }
+        }
+        let wide: [Float] = [1, 2, 3, 4, 5, 6]  // 2 rows of 3
+        XCTAssertEqual(Symmetry.flipHorizontal.apply(wide, height: 2, width: 3), [3, 2, 1, 6, 5, 4])
+        XCTAssertEqual(Symmetry.flipVertical.apply(wide, height: 2, width: 3), [4, 5, 6, 1, 2, 3])
+        XCTAssertEqual(Symmetry.rotate180.apply(wide, height: 2, width: 3), [6, 5, 4, 3, 2, 1])
+    }
+
     func testResampleCopiesAtScaleOneAndAveragesWhenHalving() {
         let values = (0..<32).map(Float.init)  // 2 bands of 4x4
         let planes = ChipPlanes(bands: 2, height: 4, width: 4, values: values)

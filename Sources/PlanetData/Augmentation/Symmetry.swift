@@ -31,26 +31,35 @@ public enum Symmetry: Int, CaseIterable, Sendable, Codable {
     /// another); transposing ones need square planes.
     public func apply(_ values: [Float], height: Int, width: Int) -> [Float] {
         if self == .identity { return values }
-        precondition(!transposes || height == width, "\(self) needs square planes, got \(width)x\(height)")
         let plane = height * width
         precondition(values.count % plane == 0, "\(values.count) values are not whole \(width)x\(height) planes")
-        var out = [Float](repeating: 0, count: values.count)
-        let t = transposes, fx = flipsHorizontally, fy = flipsVertically
-        values.withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBufferPointer { target in
-                for base in stride(from: 0, to: values.count, by: plane) {
-                    let s = source.baseAddress! + base, o = target.baseAddress! + base
-                    for y in 0..<height {
-                        for x in 0..<width {
-                            let a = t ? x : y, b = t ? y : x
-                            let sy = fy ? height - 1 - a : a, sx = fx ? width - 1 - b : b
-                            o[y * width + x] = s[sy * width + sx]
-                        }
-                    }
+        return values.withUnsafeBufferPointer { source in
+            [Float](unsafeUninitializedCapacity: values.count) { target, count in
+                apply(source.baseAddress!, target.baseAddress!, planes: 0..<values.count / plane, height: height, width: width)
+                count = values.count
+            }
+        }
+    }
+
+    /// The symmetry of planes `planes` of `source` into the same planes of `target`: rows copied or
+    /// reversed whole when it does not transpose, else read down the source's columns.
+    func apply(_ source: UnsafePointer<Float>, _ target: UnsafeMutablePointer<Float>, planes: Range<Int>, height: Int, width: Int) {
+        precondition(!transposes || height == width, "\(self) needs square planes, got \(width)x\(height)")
+        let plane = height * width, fx = flipsHorizontally, fy = flipsVertically
+        for base in planes.lazy.map({ $0 * plane }) {
+            let s = source + base, o = target + base
+            for y in 0..<height {
+                let row = o + y * width
+                if transposes {
+                    // Output row y is source column y' (flipped or not), read top to bottom or back.
+                    let column = s + (fx ? width - 1 - y : y)
+                    for x in 0..<width { row[x] = column[(fy ? height - 1 - x : x) * width] }
+                } else {
+                    let from = s + (fy ? height - 1 - y : y) * width
+                    if fx { for x in 0..<width { row[x] = from[width - 1 - x] } } else { row.update(from: from, count: width) }
                 }
             }
         }
-        return out
     }
 
     public func apply(_ planes: ChipPlanes) -> ChipPlanes {
@@ -58,9 +67,18 @@ public enum Symmetry: Int, CaseIterable, Sendable, Codable {
                    values: apply(planes.values, height: planes.height, width: planes.width))
     }
 
-    /// Applies the symmetry to every image of a feature-major batch `[C, N, H, W]`.
+    /// Applies the symmetry to every image of a feature-major batch `[C, N, H, W]`, its planes split
+    /// over the workers (test-time augmentation makes 7 such views of every batch).
     public func apply(_ batch: Tensor) -> Tensor {
         precondition(batch.rank == 4, "a [C, N, H, W] batch, got \(batch.shape)")
-        return Tensor(shape: batch.shape, scalars: apply(batch.scalars, height: batch.shape[2], width: batch.shape[3]))
+        if self == .identity { return batch }
+        let (height, width) = (batch.shape[2], batch.shape[3])
+        return Tensor(shape: batch.shape) { target in
+            batch.scalars.withUnsafeBufferPointer { source in
+                Parallel.forEachChunk(batch.shape[0] * batch.shape[1], costPerItem: height * width) { planes in
+                    apply(source.baseAddress!, target.baseAddress!, planes: planes, height: height, width: width)
+                }
+            }
+        }
     }
 }
