@@ -69,7 +69,7 @@ public final class ProgressPrinter: TrainingObserver {
         update(String(format: "%@ epoch %d/%d: train loss %.4f  %@  %.1f img/s  %.0f s", unit(model, fold), record.epoch, epochs,
                       record.trainLoss, validation, record.imagesPerSecond, record.seconds), final: true)
         if var estimate {
-            estimate.epochEnded(model: model, fold: fold, seconds: record.seconds)
+            estimate.epochEnded(model: model, fold: fold, epoch: record.epoch, seconds: record.seconds)
             self.estimate = estimate
             if let left = estimate.remainingSeconds {
                 say("  run: train, \(unit(model, fold)) epoch \(record.epoch)/\(epochs); \(estimate.epochsDone) of \(estimate.epochsPlanned) "

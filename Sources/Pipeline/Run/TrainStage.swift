@@ -107,7 +107,8 @@ extension PipelineRunner {
                 if let only, f < plans[m].count, !only.contains(m * 10_000 + f) { continue }
                 let trainingReused = f < plans[m].count && plans[m][f].trainingReused
                 units.append(RunEstimate.Unit(model: model.name, fold: unit.fold, epochs: trainingReused ? 0 : model.epochs,
-                                              trainingChips: unit.drawn, predictionViews: unit.predictionViews))
+                                              trainingChips: unit.drawn, predictionViews: unit.predictionViews,
+                                              inputSize: { Double(model.trainingInputSize(epoch: $0)) / Double(model.inputSize) }))
             }
         }
         return RunEstimate(units: units)
