@@ -35,7 +35,7 @@ final class RunEstimateTests: XCTestCase {
         let sizes = [64, 64, 128, 128]
         var estimate = RunEstimate(units: [
             .init(model: "resnet18", fold: 0, epochs: 4, trainingChips: 100, predictionViews: 0,
-                  inputSize: { Double(sizes[$0]) / 128 }),
+                  relativeSize: { Double(sizes[$0]) / 128 }),
         ])
         estimate.epochEnded(model: "resnet18", fold: 0, epoch: 1, seconds: 25)  // 1 s per chip-epoch at 128 px
         // left: 64 px 0.25 + two at 128 px 2, x 100 chips x 1 s
@@ -44,7 +44,7 @@ final class RunEstimateTests: XCTestCase {
         // The same fold resumed after its second epoch: the third takes 120 s.
         var resumed = RunEstimate(units: [
             .init(model: "resnet18", fold: 0, epochs: 4, trainingChips: 100, predictionViews: 0,
-                  inputSize: { Double(sizes[$0]) / 128 }),
+                  relativeSize: { Double(sizes[$0]) / 128 }),
         ])
         resumed.epochEnded(model: "resnet18", fold: 0, epoch: 3, seconds: 120)
         XCTAssertEqual(try XCTUnwrap(resumed.remainingSeconds), 120, accuracy: 1e-9)  // epoch 4 only

@@ -20,9 +20,10 @@ struct RunEstimate {
         var predicted = false
         var epochs: Int { epochCosts.count }
 
-        init(model: String, fold: Int, epochs: Int, trainingChips: Int, predictionViews: Int, inputSize: (_ epoch: Int) -> Double = { _ in 1 }) {
+        /// `relativeSize`: an epoch's (from 0) input size over the model's.
+        init(model: String, fold: Int, epochs: Int, trainingChips: Int, predictionViews: Int, relativeSize: (_ epoch: Int) -> Double = { _ in 1 }) {
             (self.model, self.fold, self.trainingChips, self.predictionViews) = (model, fold, trainingChips, predictionViews)
-            epochCosts = (0..<epochs).map { inputSize($0) * inputSize($0) }
+            epochCosts = (0..<epochs).map { relativeSize($0) * relativeSize($0) }
         }
     }
 

@@ -108,7 +108,7 @@ extension PipelineRunner {
                 let trainingReused = f < plans[m].count && plans[m][f].trainingReused
                 units.append(RunEstimate.Unit(model: model.name, fold: unit.fold, epochs: trainingReused ? 0 : model.epochs,
                                               trainingChips: unit.drawn, predictionViews: unit.predictionViews,
-                                              inputSize: { Double(model.trainingInputSize(epoch: $0)) / Double(model.inputSize) }))
+                                              relativeSize: { Double(model.trainingInputSize(epoch: $0)) / Double(model.inputSize) }))
             }
         }
         return RunEstimate(units: units)
