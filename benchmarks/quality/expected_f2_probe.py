@@ -13,7 +13,6 @@ the set). Prints the out-of-fold and test mean F2 of Canopy's chosen thresholds
 (RESULTS_DIR/thresholds.json), of calibrated p >= 0.5, and of the calibrated expected-F2 decision
 (its out-of-fold figure is in-sample for the calibration). Needs numpy only (docs/QUALITY.md).
 """
-import argparse
 import json
 import os
 import sys
@@ -21,7 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stacking_probe import LABELS, logit, mean_f2, run_tables  # noqa: E402
+from stacking_probe import LABELS, logit, mean_f2, run_from_arguments  # noqa: E402
 
 
 def platt(p, y, iterations=50):
@@ -74,12 +73,7 @@ def expected_f2_decisions(P):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results")
-    parser.add_argument("data_root")
-    parser.add_argument("--model", default="resnet18")
-    args = parser.parse_args()
-    oof, y_oof, test, y_test = run_tables(args.results, args.data_root, args.model)
+    args, (oof, y_oof, test, y_test) = run_from_arguments(__doc__)
     decision = json.load(open(f"{args.results}/thresholds.json"))["chosen"]["decision"]
     thresholds = np.array(decision.get("thresholds", [decision.get("threshold", 0.5)] * len(LABELS)))
     print(f"Canopy's chosen rule ({decision['method']}): out-of-fold {mean_f2((oof >= thresholds) * 1.0, y_oof):.5f}, "

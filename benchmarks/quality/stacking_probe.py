@@ -109,13 +109,19 @@ def run_tables(results, root, model):
     return oof, np.array([train_truth[n] for n in oof_names]), test, np.array([test_truth[n] for n in test_names])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def run_from_arguments(doc):
+    """(args, (oof, y_oof, test, y_test)): a probe's command line (RESULTS ROOT [--model NAME], DOC's
+    first line as its description) and the tables of the run it names."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("results")
     parser.add_argument("root")
     parser.add_argument("--model", default="resnet18")
     args = parser.parse_args()
-    oof, yo, test, yt = run_tables(args.results, args.root, args.model)
+    return args, run_tables(args.results, args.root, args.model)
+
+
+def main():
+    _, (oof, yo, test, yt) = run_from_arguments(__doc__)
     t = per_label_thresholds(oof, yo)
     print("no stacking:        oof %.4f  test %.4f  test macro %.4f" % (mean_f2(oof >= t, yo), mean_f2(test >= t, yt), macro_f2(test >= t, yt)))
     for lam in [0.1, 1, 10]:
