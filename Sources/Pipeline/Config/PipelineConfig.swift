@@ -93,6 +93,9 @@ public struct PipelineConfig: Codable, Sendable, Equatable, ValidatedSettings {
         if models.count > 1, ensemble.method == .ridge, folds.trained.count < 2 {
             throw SettingError(["ensemble", "method"], "ridge stacks out of fold: it needs at least 2 trained folds (folds.train has \(folds.trained.count))")
         }
+        if thresholds.debias, models.count > 1, [.ridge, .vote].contains(ensemble.method) {
+            throw SettingError(["thresholds", "debias"], "undoes the models' loss weighting, which \(ensemble.method.rawValue) does not pass on: use it with ensemble.method mean or weighted_mean")
+        }
         if folds.refit, let (index, _) = models.enumerated().first(where: { if case .plateau = $0.element.schedule { true } else { false } }) {
             throw SettingError(["models", String(index), "schedule"], "plateau follows the validation loss, which a refit on every chip (folds.refit) does not have")
         }
@@ -271,6 +274,11 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
     /// under `minimum_support` still keep the global threshold (set it to 0 to let shrinkage alone
     /// temper rare labels).
     public var shrinkage: Int = 0
+    /// Tune on the probabilities with each model's BCE positive weights and label smoothing undone
+    /// (`TrainingBias`), and map the thresholds back: a rare label weighted 10 and a frequent one
+    /// weighted 1 then share the global threshold and the shrinkage target on one scale. Single models
+    /// and `ensemble.method: mean` or `weighted_mean` only (ridge and vote are fitted on the labels).
+    public var debias = false
 
     public init() {}
 
@@ -302,7 +310,7 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
         case method, fixed
         case weatherRule = "weather_rule"
         case minimumSupport = "minimum_support"
-        case shrinkage
+        case shrinkage, debias
     }
 
     public init(from decoder: any Decoder) throws {
@@ -312,9 +320,10 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
         weatherRule = try c.setting(.weatherRule) ?? weatherRule
         minimumSupport = try c.setting(.minimumSupport) ?? minimumSupport
         shrinkage = try c.setting(.shrinkage) ?? shrinkage
+        debias = try c.setting(.debias) ?? debias
     }
 
-    /// As the synthesized coding, but `shrinkage` only when on: the tune stage's key (each field of
+    /// As the synthesized coding, but `shrinkage` and `debias` only when on: the tune stage's key (each field of
     /// this, `StageInputs.addFields`) and config.json stay as they were before the setting existed, so
     /// results made without it remain up to date, and `shrinkage: 0` is the same run as no shrinkage.
     public func encode(to encoder: any Encoder) throws {
@@ -324,6 +333,7 @@ public struct ThresholdConfig: Codable, Sendable, Equatable, ValidatedSettings {
         try c.encode(weatherRule, forKey: .weatherRule)
         try c.encode(minimumSupport, forKey: .minimumSupport)
         if shrinkage != 0 { try c.encode(shrinkage, forKey: .shrinkage) }
+        if debias { try c.encode(debias, forKey: .debias) }
     }
 
     public func validate() throws(SettingError) {

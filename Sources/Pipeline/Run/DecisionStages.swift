@@ -116,30 +116,42 @@ func chooseDecision(_ candidates: [DecisionCandidate], thresholds: ThresholdConf
 /// optimum, so out of fold they all but always score higher and `best` would never pick a separate
 /// shrunk rule, whatever it does on new chips. Asking for shrinkage is the choice to trade that
 /// in-sample score; `best` still weighs the shrunk rule against the global one and expected F2.
-func decisionRules(probabilities: [[Float]], truth: [LabelSet], thresholds settings: ThresholdConfig)
+///
+/// With a `bias` (`thresholds.debias`), the global and per-label searches and the shrinkage run on
+/// the probabilities with it undone, and their thresholds are mapped back to the models' own
+/// probabilities (so `global` becomes one threshold per label there). `expected_f2` decides on the
+/// probabilities as they are.
+func decisionRules(probabilities: [[Float]], truth: [LabelSet], thresholds settings: ThresholdConfig, bias: TrainingBias = .none)
     -> (rules: [(DecisionRule, DecisionMethod)], note: String?) {
-    let global = ThresholdSearch.global(probabilities: probabilities, truth: truth)
-    let tuned = ThresholdSearch.perLabel(probabilities: probabilities, truth: truth,
+    let tuning = bias.isNone ? probabilities : bias.unbiased(rows: probabilities)
+    let global = ThresholdSearch.global(probabilities: tuning, truth: truth)
+    let tuned = ThresholdSearch.perLabel(probabilities: tuning, truth: truth,
                                          start: [Float](repeating: global.threshold, count: PlanetLabels.count),
                                          minimumSupport: settings.minimumSupport)
     let support = ThresholdSearch.support(truth)
-    let perLabel = ThresholdSearch.shrink(tuned, toward: global.threshold, support: support, strength: settings.shrinkage)
-    var note: String?
-    if settings.shrinkage > 0 {
-        let moved = (0..<PlanetLabels.count).filter { perLabel[$0] != tuned[$0] }.map {
-            String(format: "%@ %.3f -> %.3f (%d positives)", PlanetLabels.names[$0], tuned[$0], perLabel[$0], support[$0])
-        }
-        note = String(format: "per_label: thresholds shrunk toward the global %.2f with shrinkage %d (unshrunk, out-of-fold mean F2 %.4f; shrunk %.4f): ",
-                      global.threshold, settings.shrinkage,
-                      ThresholdSearch.meanF2(probabilities: probabilities, truth: truth, thresholds: tuned),
-                      ThresholdSearch.meanF2(probabilities: probabilities, truth: truth, thresholds: perLabel))
-            + (moved.isEmpty ? "no threshold moved" : moved.joined(separator: ", "))
+    let shrunk = ThresholdSearch.shrink(tuned, toward: global.threshold, support: support, strength: settings.shrinkage)
+    var notes: [String] = []
+    if !bias.isNone {
+        notes.append(String(format: "thresholds tuned with the models' positive weights (up to %.1f) and label smoothing %.3f undone: global %.2f there",
+                            exp(bias.logOddsFactors.max() ?? 0), bias.smoothing, global.threshold))
     }
+    if settings.shrinkage > 0 {
+        let moved = (0..<PlanetLabels.count).filter { shrunk[$0] != tuned[$0] }.map {
+            String(format: "%@ %.3f -> %.3f (%d positives)", PlanetLabels.names[$0], tuned[$0], shrunk[$0], support[$0])
+        }
+        notes.append(String(format: "per_label: thresholds shrunk toward the global %.2f with shrinkage %d (unshrunk, out-of-fold mean F2 %.4f; shrunk %.4f): ",
+                            global.threshold, settings.shrinkage,
+                            ThresholdSearch.meanF2(probabilities: tuning, truth: truth, thresholds: tuned),
+                            ThresholdSearch.meanF2(probabilities: tuning, truth: truth, thresholds: shrunk))
+            + (moved.isEmpty ? "no threshold moved" : moved.joined(separator: ", ")))
+    }
+    let globalDecision: DecisionMethod = bias.isNone ? .global(global.threshold)
+        : .perLabel(bias.biased(thresholds: [Float](repeating: global.threshold, count: PlanetLabels.count)))
     let rules: [(DecisionRule, DecisionMethod)] = [
-        (.untuned, .global(0.5)), (.fixed, .global(settings.fixed)), (.global, .global(global.threshold)),
-        (.perLabel, .perLabel(perLabel)), (.expectedF2, .expectedF2),
+        (.untuned, .global(0.5)), (.fixed, .global(settings.fixed)), (.global, globalDecision),
+        (.perLabel, .perLabel(bias.isNone ? shrunk : bias.biased(thresholds: shrunk))), (.expectedF2, .expectedF2),
     ]
-    return (rules, note)
+    return (rules, notes.isEmpty ? nil : notes.joined(separator: "; "))
 }
 
 /// `ensemble.json`: how the models were combined.
@@ -250,8 +262,9 @@ extension PipelineRunner {
     func tune() throws {
         let oof = try ProbabilityTable.read(path("predictions", "ensemble-oof.csv"))
         let test = try ProbabilityTable.read(path("predictions", "ensemble-test.csv"))
-        let (rules, shrinkageNote) = decisionRules(probabilities: oof.rows, truth: truth, thresholds: config.thresholds)
-        if let shrinkageNote { progress.note(shrinkageNote) }
+        let bias = config.thresholds.debias ? try trainingBias() : .none
+        let (rules, tuningNote) = decisionRules(probabilities: oof.rows, truth: truth, thresholds: config.thresholds, bias: bias)
+        if let tuningNote { progress.note(tuningNote) }
         var candidates: [DecisionCandidate] = []
         let testTruth = self.testTruth
         for (rule, decision) in rules {
@@ -269,6 +282,25 @@ extension PipelineRunner {
                           + (candidate.testMeanF2.map { String(format: "   test %.4f", $0) } ?? "") + (candidate == chosen ? "   <- chosen" : ""))
         }
         progress.note("decision: \(chosen.name): \(why)")
+    }
+
+    /// The bias of the ensemble's probabilities (`TrainingBias`): each model's BCE positive weights as
+    /// its trained folds computed them on their training chips (log-averaged over the folds) and its
+    /// label smoothing, averaged over the models with the ensemble's weights. A model trained on soft F2
+    /// alone has none.
+    func trainingBias() throws -> TrainingBias {
+        let perModel = config.models.map { model -> TrainingBias in
+            guard model.loss.kind != .softF2 else { return .none }
+            return .average(config.folds.trained.map { fold in
+                let weights = model.loss.positiveWeights.map { _ in
+                    LossSpec.balancedPositiveWeights(dataset.train.filter { folds.foldOf[$0.name] != fold })
+                }
+                return TrainingBias(positiveWeights: weights, smoothing: model.loss.labelSmoothing)
+            })
+        }
+        guard perModel.count > 1 else { return perModel[0] }
+        let record = try readJSON(EnsembleRecord.self, from: path("ensemble.json"))
+        return .average(perModel, weights: record.weights.map { $0.map(Double.init) })
     }
 
     // MARK: - submit
