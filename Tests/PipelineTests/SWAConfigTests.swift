@@ -5,14 +5,8 @@ import XCTest
 
 /// `models[].swa` in a pipeline file: decoded, refused where it cannot work (naming the key and
 /// line), written back to config.json, and in the training stage's key only when given.
-final class SWAConfigTests: XCTestCase {
+final class SWAConfigTests: XCTestCase, PipelineTextParsing {
     func model(_ settings: String) -> String { "data: {root: x}\nmodels:\n  - {backbone: lenet5, epochs: 3, \(settings)}\n" }
-
-    func parse(_ text: String) throws -> PipelineConfig { try PipelineConfig.parse(text, file: "p.yaml", defaultName: "p") }
-
-    func error(_ text: String) -> String {
-        do { _ = try parse(text); return "no error" } catch { return "\(error)" }
-    }
 
     func testSWADecodesAndIsOffByDefault() throws {
         XCTAssertNil(try parse(model("seed: 1")).models[0].swa)

@@ -8,14 +8,8 @@ import XCTest
 /// `thresholds.debias`: read and checked, keyed only when on, refused where the ensemble does not pass
 /// the models' weighting on; `decisionRules` tunes on the unbiased scale and maps back; a run tunes
 /// with the weights its folds trained with.
-final class ThresholdDebiasTests: XCTestCase {
+final class ThresholdDebiasTests: XCTestCase, PipelineTextParsing {
     let minimal = "data: {root: x}\nmodels: [{backbone: lenet5}]\n"
-
-    func parse(_ text: String) throws -> PipelineConfig { try PipelineConfig.parse(text, file: "p.yaml", defaultName: "p") }
-
-    func error(_ text: String) -> String {
-        do { _ = try parse(text); return "no error" } catch { return "\(error)" }
-    }
 
     func testDebiasIsReadKeyedOnlyWhenOnAndRefusedWithRidgeOrVote() throws {
         XCTAssertFalse(try parse(minimal).thresholds.debias)

@@ -6,14 +6,8 @@ import XCTest
 
 /// `thresholds.shrinkage`: read and checked like its neighbours, off by default without changing the
 /// tune stage's key, and applied to the `per_label` rule `tune` scores.
-final class ThresholdShrinkageConfigTests: XCTestCase {
+final class ThresholdShrinkageConfigTests: XCTestCase, PipelineTextParsing {
     let minimal = "data: {root: x}\nmodels: [{backbone: lenet5}]\n"
-
-    func parse(_ text: String) throws -> PipelineConfig { try PipelineConfig.parse(text, file: "p.yaml", defaultName: "p") }
-
-    func error(_ text: String) -> String {
-        do { _ = try parse(text); return "no error" } catch { return "\(error)" }
-    }
 
     func testShrinkageIsReadAndChecked() throws {
         XCTAssertEqual(try parse(minimal).thresholds.shrinkage, 0)
