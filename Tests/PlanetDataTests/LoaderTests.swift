@@ -131,8 +131,18 @@ final class LoaderTests: XCTestCase {
         Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [])
     }
 
-    /// Dropping an epoch after the first of its 10 batches ends its worker threads: the threads that
-    /// appeared when each epoch started (its 3 workers) are gone from the kernel's list soon after it
+    /// Those of `ids` that are the loader's workers, by the name each gives itself when it starts:
+    /// another thread the runtime starts meanwhile (a dispatch worker, under load) is not one, and
+    /// need not end.
+    static func loaderThreads(_ ids: Set<String>) -> Set<String> {
+        ids.filter { id in
+            let comm = try? String(contentsOfFile: "/proc/self/task/\(id)/comm", encoding: .utf8)
+            return comm?.trimmingCharacters(in: .whitespacesAndNewlines) == EpochBatches.workerThreadName
+        }
+    }
+
+    /// Dropping an epoch after the first of its 10 batches ends its worker threads: of the threads that
+    /// appeared when each epoch started (its 3 workers), none named as a loader's is left soon after it
     /// is dropped, and the `EpochBatches` itself is freed (its deinit cancels and waits for the
     /// workers). Workers that kept their epoch alive would wait for ever for a consumer.
     func testDroppingAnEpochHalfwayStopsItsWorkers() throws {
@@ -148,15 +158,18 @@ final class LoaderTests: XCTestCase {
             if seesThreads { XCTAssertGreaterThanOrEqual(started.count, 3, "3 worker threads start with the epoch") }
             workers.formUnion(started)
             XCTAssertEqual(try batches.next()?.index, 0)
+            // Each worker names itself as it starts (the name tells them from other new threads): the
+            // one that built batch 0 has. (Another may be done already: its kernel thread is gone.)
+            if seesThreads { XCTAssertGreaterThanOrEqual(Self.loaderThreads(started).count, 1, "a worker carries the loader's name") }
             weak let handle = batches
             handles.append { handle }
         }
         XCTAssertTrue(handles.allSatisfy { $0() == nil }, "every dropped epoch is freed")
         // A worker has returned from its body when the deinit goes on; its kernel thread ends just after.
-        var alive = workers.intersection(Self.threadIDs())
+        var alive = Self.loaderThreads(workers.intersection(Self.threadIDs()))
         for _ in 0..<200 where !alive.isEmpty {
             usleep(10_000)
-            alive = workers.intersection(Self.threadIDs())
+            alive = Self.loaderThreads(workers.intersection(Self.threadIDs()))
         }
         XCTAssertEqual(alive.count, 0, "worker threads of dropped epochs still running: \(alive.count) of \(workers.count)")
         XCTAssertEqual(try allBatches(loader, epoch: 0).count, 10)

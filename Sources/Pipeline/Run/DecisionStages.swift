@@ -292,9 +292,7 @@ extension PipelineRunner {
         let perModel = config.models.map { model -> TrainingBias in
             guard model.loss.kind != .softF2 else { return .none }
             return .average(config.folds.trained.map { fold in
-                let weights = model.loss.positiveWeights.map { _ in
-                    LossSpec.balancedPositiveWeights(dataset.train.filter { folds.foldOf[$0.name] != fold })
-                }
+                let weights = model.loss.positiveWeights.map { _ in LossSpec.balancedPositiveWeights(trainingChips(fold)) }
                 return TrainingBias(positiveWeights: weights, smoothing: model.loss.labelSmoothing)
             })
         }

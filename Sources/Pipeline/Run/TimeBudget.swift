@@ -68,7 +68,7 @@ extension PipelineRunner {
         var work: [TimeBudget.ModelWork] = []
         for (index, model) in config.models.enumerated() {
             let fold = config.folds.trained[0]
-            let training = dataset.train.filter { folds.foldOf[$0.name] != fold }
+            let training = trainingChips(fold)
             let trainer = FoldTrainer(spec: model, fold: fold, folder: "", train: training, validation: [],
                                       bands: dataset.bands, statistics: statistics, fingerprint: "")
             trainer.loaderWorkers = config.data.workers

@@ -72,6 +72,13 @@ extension PipelineRunner {
                         trainingReused: trainingReused, predictionReused: predictionReused)
     }
 
+    /// The chips fold `fold`'s network trains on: every training chip of the other folds. (Its loss's
+    /// balanced weights are counted on them, and `thresholds.debias` counts them again.)
+    func trainingChips(_ fold: Int) -> [DatasetChip] { dataset.train.filter { folds.foldOf[$0.name] != fold } }
+
+    /// The chips fold `fold` holds out: its validation and out-of-fold chips.
+    func heldOutChips(_ fold: Int) -> [DatasetChip] { dataset.train.filter { folds.foldOf[$0.name] == fold } }
+
     /// One unit's work (a trained fold or the refit): chips drawn a training epoch (more than the
     /// unit's chips when rare-label chips repeat), chips validated an epoch, and prediction views
     /// after training. For the run's ETA and `budget_minutes`.
@@ -85,8 +92,7 @@ extension PipelineRunner {
     func work(_ model: ModelSpec) -> [UnitWork] {
         let views = config.tta.symmetries.count
         var units = config.folds.trained.map { fold in
-            let held = dataset.train.filter { folds.foldOf[$0.name] == fold }
-            let rest = dataset.train.filter { folds.foldOf[$0.name] != fold }
+            let held = heldOutChips(fold), rest = trainingChips(fold)
             return UnitWork(fold: fold, drawn: model.oversampleRare?.drawnPerEpoch(rest) ?? rest.count, validated: held.count,
                             predictionViews: held.count * (config.tta == .none ? 1 : 1 + views) + dataset.test.count * views)
         }
@@ -128,8 +134,7 @@ extension PipelineRunner {
             let plan = plans[m][f]
             try run(unit: "\(model.name) fold \(fold)", plan, model: model, fold: fold, trainer: {
                 let trainer = FoldTrainer(spec: model, fold: fold, folder: plan.folder,
-                                          train: self.dataset.train.filter { self.folds.foldOf[$0.name] != fold },
-                                          validation: self.dataset.train.filter { self.folds.foldOf[$0.name] == fold },
+                                          train: self.trainingChips(fold), validation: self.heldOutChips(fold),
                                           bands: self.dataset.bands, statistics: self.statistics,
                                           fingerprint: plan.trainingInputs.key(excluding: ["chips"]))
                 return (trainer, "")
@@ -222,7 +227,7 @@ extension PipelineRunner {
     func predictFold(_ model: ModelSpec, fold: Int, folder: String) throws -> [SkippedChipRecord] {
         let network = try bestNetwork(model, fold: fold)
         let predictor = predictor(for: model)
-        let validation = dataset.train.filter { folds.foldOf[$0.name] == fold }
+        let validation = heldOutChips(fold)
         let plain = try predict(predictor, network, validation, tta: .none, what: "\(model.name) fold \(fold) validation")
         if writesTables { try table(validation, plain).write(to: folder + "/oof-notta.csv") }
         var skipped = plain.skipped.map { SkippedChipRecord(set: .train, name: $0.name, error: $0.error) }

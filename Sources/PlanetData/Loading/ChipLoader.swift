@@ -258,13 +258,19 @@ public final class EpochBatches: @unchecked Sendable {
         self.state = state
         self.count = state.count
         for _ in 0..<loader.options.workers {
-            let thread = Thread { state.work() }
+            let thread = Thread {
+                Thread.current.name = EpochBatches.workerThreadName  // the OS name too, set by the thread itself
+                state.work()
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }
     }
 
     deinit { state.cancel() }
+
+    /// The name the workers' threads carry (in `top -H`, `perf`, /proc/PID/task/TID/comm).
+    public static let workerThreadName = "canopy-loader"
 
     /// Stops the workers after the batches they are building; later `next()` calls return nil.
     public func cancel() { state.cancel() }
