@@ -16,9 +16,11 @@ import PlanetData
 /// on p, and the decision file keeps thresholds on the network's own probabilities.
 public struct TrainingBias: Equatable, Sendable {
     /// Per label, log w: the log of the odds factor the positive weight gave.
-    public var logOddsFactors: [Double]
+    public let logOddsFactors: [Double]
     /// The label smoothing ε of the BCE targets.
-    public var smoothing: Double
+    public let smoothing: Double
+    /// Per label, w itself: exp(log w) once, not on every probability mapped.
+    private let oddsFactors: [Double]
 
     /// Nothing to undo: q = p.
     public static let none = TrainingBias(logOddsFactors: [Double](repeating: 0, count: PlanetLabels.count), smoothing: 0)
@@ -28,6 +30,7 @@ public struct TrainingBias: Equatable, Sendable {
         precondition((0..<0.5).contains(smoothing), "label smoothing \(smoothing) outside [0, 0.5)")
         self.logOddsFactors = logOddsFactors
         self.smoothing = smoothing
+        oddsFactors = logOddsFactors.map { exp($0) }
     }
 
     /// BCE's positive weights (nil: all 1) and label smoothing.
@@ -53,7 +56,7 @@ public struct TrainingBias: Equatable, Sendable {
     /// below the smoothed floor ε/2 gives 0, above 1 − ε/2 gives 1).
     public func unbiased(_ p: Float, label: Int) -> Float {
         guard !p.isNaN else { return p }
-        let odds = Double(p) / (1 - Double(p)) / exp(logOddsFactors[label])
+        let odds = Double(p) / (1 - Double(p)) / oddsFactors[label]
         let target = p >= 1 ? 1 : odds / (1 + odds)
         return Float(min(1, max(0, (target - smoothing / 2) / (1 - smoothing))))
     }
@@ -62,7 +65,7 @@ public struct TrainingBias: Equatable, Sendable {
     public func biased(_ q: Float, label: Int) -> Float {
         let target = (1 - smoothing) * Double(q) + smoothing / 2
         guard target > 0, target < 1 else { return q }
-        let odds = target / (1 - target) * exp(logOddsFactors[label])
+        let odds = target / (1 - target) * oddsFactors[label]
         return Float(odds / (1 + odds))
     }
 
