@@ -7,12 +7,13 @@ extension FoldTrainer {
     /// Seconds one training chip takes through a full step (loading, augmentation, forward, loss,
     /// backward, optimiser), measured on `batches` batches of this fold's first epoch after one
     /// warm-up batch (first-touch allocation, prepared weights). Nothing is written; the fold's own
-    /// run starts from scratch afterwards. For `budget_minutes`.
-    public func measureSecondsPerTrainingChip(batches: Int = 3) throws -> Double {
+    /// run starts from scratch afterwards. For `budget_minutes`, at `inputSize` pixels (the model's own
+    /// by default; a progressive-resizing stage's for its epochs).
+    public func measureSecondsPerTrainingChip(batches: Int = 3, inputSize: Int? = nil) throws -> Double {
         precondition(batches >= 1, "at least one timed batch")
         let model = try Self.makeModel(spec, bands: bands.bandCount, observer: nil)
         let optimizer = makeOptimizer()
-        let loader = trainingLoader(inputSize: spec.inputSize)
+        let loader = trainingLoader(inputSize: inputSize ?? spec.inputSize)
         var loop = makeLoop(model: model, optimizer: optimizer, loader: loader, policy: .skipBatch, observer: nil, state: ResumeState())
         let epoch = loader.epoch(0)
         var started = Date(), chips = 0, index = 0

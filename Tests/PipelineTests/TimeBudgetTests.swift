@@ -23,13 +23,30 @@ final class TimeBudgetTests: XCTestCase {
         XCTAssertEqual(TimeBudget.plan(availableSeconds: 5, models: models), [1, 1], "at least one epoch each, even over budget")
     }
 
-    func config(root: String, budget: String, epochs: Int = 300) throws -> PipelineConfig {
+    func testProgressiveResizingStagesAreCountedAtTheirOwnRatesAndKeptWhole() {
+        // 36 epochs: 16 at a small size (0.005 s a chip: 5 s an epoch), 8 at a middle one (10 s), 12 at
+        // the model's size (16 s); predictions 0.016 × 500 = 8 s. All of it: 80 + 80 + 192 + 8 = 360 s.
+        var model = work("a", most: 36, secondsPerChip: 0.016, chipsPerEpoch: 1000, predictionChips: 500)
+        model.stages = [.init(inputSize: 64, epochs: 16, secondsPerChip: 0.005), .init(inputSize: 96, epochs: 8, secondsPerChip: 0.01)]
+        XCTAssertEqual(model.trainingSeconds(epochs: 36), 352, accuracy: 1e-9)
+        XCTAssertEqual(TimeBudget.plan(availableSeconds: 360, models: [model]), [36])
+        // The stages and predictions take 168 s; (264 − 168) / 192 = 0.5 of the 12 epochs at the
+        // model's size. (Counted at the model's rate, 36 epochs would be 584 s and s = 0.44: 15 epochs,
+        // fewer than the stages alone.)
+        XCTAssertEqual(TimeBudget.plan(availableSeconds: 264, models: [model]), [30])
+        XCTAssertEqual(TimeBudget.plan(availableSeconds: 100, models: [model]), [25], "the stages whole and one epoch after them, even over budget")
+        // Beside a model without stages, one factor for the epochs at each model's size.
+        let other = work("b", most: 10, secondsPerChip: 0.0192, chipsPerEpoch: 1000, predictionChips: 0)
+        XCTAssertEqual(TimeBudget.plan(availableSeconds: 264 + 96, models: [model, other]), [30, 5])
+    }
+
+    func config(root: String, budget: String, epochs: Int = 300, inputSize: Int = 32, modelExtra: String = "") throws -> PipelineConfig {
         try PipelineConfig.parse("""
             name: budget
-            data: {root: \(root), input_size: 32, limit_test: 6}
+            data: {root: \(root), input_size: \(inputSize), limit_test: 6}
             folds: {k: 3, seed: 3, train: [0]}
             models:
-              - {backbone: lenet5, epochs: \(epochs), batch_size: 5, optimizer: {kind: adam, learning_rate: 0.002}, augmentation: none}
+              - {backbone: lenet5, epochs: \(epochs), batch_size: 5, optimizer: {kind: adam, learning_rate: 0.002}, augmentation: none\(modelExtra)}
             tta: none
             outputs: {sample_chips: 2}
             \(budget)
@@ -62,6 +79,26 @@ final class TimeBudgetTests: XCTestCase {
         let again = try JSONDecoder().decode(TimeBudget.Record.self, from: Data(contentsOf: URL(fileURLWithPath: results + "/budget.json")))
         XCTAssertEqual(again.models.map(\.epochs), [2])
         XCTAssertTrue(lines.contains { $0.hasPrefix("lenet5 fold 0: training redone (models.epochs changed") }, "\(lines)")
+    }
+
+    func testARunWithProgressiveResizingMeasuresEachStageAndTrainsThemWhole() throws {
+        let folder = StageCacheTests.scratch + "canopy-budget-stages-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let root = try StageCacheTests.copySample(into: folder)
+        let results = folder + "/results"
+        let config = try config(root: root, budget: "budget_minutes: 0.1", inputSize: 40,
+                                modelExtra: ", progressive_resizing: [{epochs: 3, input_size: 32}]")
+        _ = try StageCacheTests.run(config, results: results, source: "budget.yaml")
+        let record = try JSONDecoder().decode(TimeBudget.Record.self, from: Data(contentsOf: URL(fileURLWithPath: results + "/budget.json")))
+        let model = try XCTUnwrap(record.models.first)
+        XCTAssertEqual(model.stages.map(\.inputSize), [32])
+        XCTAssertEqual(model.stages.map(\.epochs), [3])
+        XCTAssertGreaterThan(model.stages[0].secondsPerChip, 0)
+        XCTAssertGreaterThan(model.secondsPerChip, 0)
+        // 300 epochs do not fit 6 s; the stage's 3 and at least one at 40 px are trained.
+        XCTAssertTrue((4..<300).contains(model.epochs), "\(model.epochs) epochs")
+        let log = try String(contentsOfFile: results + "/train_log.csv", encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 1 + model.epochs, "the epochs decided are the epochs trained")
     }
 
     func testTheBudgetIsChecked() {

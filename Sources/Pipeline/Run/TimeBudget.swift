@@ -6,11 +6,13 @@ import Training
 /// `budget_minutes`: the epochs that fit a run into its time budget, from measured rates.
 ///
 /// Each model's `epochs` is its most. Before the train stage each model's seconds per training chip
-/// are measured on a few batches (`FoldTrainer.measureSecondsPerTrainingChip`); a model's work is
-/// then, per epoch, its drawn training chips plus a third of a chip per validation chip (inference has
-/// no backward pass, as `RunEstimate` counts it), over every trained fold and the refit, plus the
-/// prediction views after training. One factor s scales every model's most epochs alike:
-/// epochs = max(1, ⌊s · most⌋), s = min(1, (budget left − prediction) / training at the most epochs).
+/// are measured on a few batches (`FoldTrainer.measureSecondsPerTrainingChip`), at its input size and
+/// at each progressive-resizing stage's; a model's work is then, per epoch, its drawn training chips
+/// plus a third of a chip per validation chip (inference has no backward pass, as `RunEstimate`
+/// counts it), over every trained fold and the refit, plus the prediction views after training. The
+/// stages' epochs are kept whole (at their own rates); one factor s scales every model's epochs at
+/// its input size alike: epochs = staged + max(1, ⌊s · (most − staged)⌋),
+/// s = min(1, (budget left − prediction − stages) / the input-size epochs at their most).
 ///
 /// The decision is kept in `budget.json` and reused while the budget, the work (chips, folds, refit,
 /// TTA) and the models' settings are those it was made for, so a rerun (a TTA change, a report) keeps its epochs,
@@ -28,6 +30,24 @@ struct TimeBudget {
         /// Chip-equivalents of the predictions after training (views at a third).
         var predictionChips: Double
         var epochs: Int
+        /// The progressive-resizing stages, each at its own measured rate (none without it).
+        var stages: [StageWork] = []
+
+        /// Seconds of the model's training at `epochs` (at least its staged epochs + 1).
+        func trainingSeconds(epochs: Int) -> Double {
+            let staged = stages.reduce(0.0) { $0 + Double($1.epochs) * $1.secondsPerChip }
+            return chipsPerEpoch * (staged + Double(epochs - stagedEpochs) * secondsPerChip)
+        }
+
+        var stagedEpochs: Int { stages.reduce(0) { $0 + $1.epochs } }
+        var predictionSeconds: Double { secondsPerChip * predictionChips }
+    }
+
+    /// A progressive-resizing stage's epochs and measured seconds per training chip at its size.
+    struct StageWork: Codable, Equatable {
+        var inputSize: Int
+        var epochs: Int
+        var secondsPerChip: Double
     }
 
     struct Record: Codable, Equatable {
@@ -39,12 +59,16 @@ struct TimeBudget {
         var models: [ModelWork]
     }
 
-    /// The epochs of each model: ⌊s · most⌋ (at least 1) with one s for all, the largest that fits.
+    /// The epochs of each model: its staged epochs and ⌊s · the rest of its most⌋ (at least 1) with one
+    /// s for all, the largest that fits.
     static func plan(availableSeconds: Double, models: [ModelWork]) -> [Int] {
-        let prediction = models.reduce(0.0) { $0 + $1.secondsPerChip * $1.predictionChips }
-        let training = models.reduce(0.0) { $0 + $1.secondsPerChip * $1.chipsPerEpoch * Double($1.mostEpochs) }
-        let scale = training > 0 ? min(1, max(0, (availableSeconds - prediction) / training)) : 1
-        return models.map { min($0.mostEpochs, max(1, Int((scale * Double($0.mostEpochs)).rounded(.down)))) }
+        let fixed = models.reduce(0.0) { $0 + $1.predictionSeconds + $1.trainingSeconds(epochs: $1.stagedEpochs) }
+        let scalable = models.reduce(0.0) { $0 + $1.trainingSeconds(epochs: $1.mostEpochs) - $1.trainingSeconds(epochs: $1.stagedEpochs) }
+        let scale = scalable > 0 ? min(1, max(0, (availableSeconds - fixed) / scalable)) : 1
+        return models.map { model in
+            let rest = model.mostEpochs - model.stagedEpochs
+            return model.stagedEpochs + min(rest, max(1, Int((scale * Double(rest)).rounded(.down))))
+        }
     }
 }
 
@@ -75,24 +99,26 @@ extension PipelineRunner {
             trainer.loaderCacheBytes = config.data.cacheMB << 20
             trainer.onBadImage = config.data.onBadImage
             let seconds = try trainer.measureSecondsPerTrainingChip()
+            let stages = try (model.progressiveResizing?.stages ?? []).map { stage in
+                TimeBudget.StageWork(inputSize: stage.inputSize, epochs: stage.epochs,
+                                     secondsPerChip: try trainer.measureSecondsPerTrainingChip(inputSize: stage.inputSize))
+            }
             let units = self.work(model)
             let perEpoch = units.reduce(0.0) { $0 + Double($1.drawn) + Double($1.validated) * RunEstimate.predictionShare }
             let prediction = units.reduce(0.0) { $0 + Double($1.predictionViews) * RunEstimate.predictionShare }
             work.append(TimeBudget.ModelWork(name: model.name, settings: settings[index], mostEpochs: model.epochs, secondsPerChip: seconds,
-                                             chipsPerEpoch: perEpoch, predictionChips: prediction, epochs: model.epochs))
+                                             chipsPerEpoch: perEpoch, predictionChips: prediction, epochs: model.epochs, stages: stages))
         }
         let spent = Date().timeIntervalSince(startedAt)
         let epochs = TimeBudget.plan(availableSeconds: Double(minutes) * 60 - spent, models: work)
         for index in work.indices {
-            // Progressive resizing's stages stay whole, with one epoch at the model's size after them;
-            // the epochs `swa` averages stay.
-            let model = config.models[index]
-            let least = max((model.progressiveResizing?.stagedEpochs ?? 0) + 1, model.swa?.epochs ?? 1)
+            // The epochs `swa` averages stay (at the model's size, after any stages).
+            let least = work[index].stagedEpochs + (config.models[index].swa?.epochs ?? 1)
             work[index].epochs = min(work[index].mostEpochs, max(epochs[index], least))
             config.models[index].epochs = work[index].epochs
         }
         try writeJSON(TimeBudget.Record(budgetMinutes: minutes, workload: workload, secondsBefore: spent, models: work), to: file)
-        let planned = work.reduce(spent) { total, w in total + w.secondsPerChip * (w.chipsPerEpoch * Double(w.epochs) + w.predictionChips) }
+        let planned = work.reduce(spent) { $0 + $1.trainingSeconds(epochs: $1.epochs) + $1.predictionSeconds }
         progress.note("budget \(Self.minutes(minutes)): " + work.map { w in
             String(format: "%@ %d of %d epochs (%.1f ms a training chip)", w.name, w.epochs, w.mostEpochs, w.secondsPerChip * 1000)
         }.joined(separator: ", ") + String(format: "; training and predictions planned to end at %.1f min", planned / 60))
