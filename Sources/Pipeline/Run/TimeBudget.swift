@@ -33,7 +33,7 @@ struct TimeBudget {
         /// The progressive-resizing stages, each at its own measured rate (none without it).
         var stages: [StageWork] = []
 
-        /// Seconds of the model's training at `epochs` (at least its staged epochs + 1).
+        /// Seconds of the model's training at `epochs` (at least its staged epochs: the stages alone).
         func trainingSeconds(epochs: Int) -> Double {
             let staged = stages.reduce(0.0) { $0 + Double($1.epochs) * $1.secondsPerChip }
             return chipsPerEpoch * (staged + Double(epochs - stagedEpochs) * secondsPerChip)
