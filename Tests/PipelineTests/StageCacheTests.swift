@@ -158,6 +158,19 @@ final class StageCacheTests: XCTestCase {
         lines = try run(try config(root: root, settings), results: results)
         XCTAssertFalse(lines.contains { $0.contains("training redone") }, "\(lines)")
         assertUntouched(state, try trainingState(results, models: models), allFolds, "tta back")
+
+        // A fold's table deleted: that fold predicts again from its kept weights, the same bytes.
+        let table = results + "/models/lenet5/fold-1/test.csv"
+        let tableBytes = try Data(contentsOf: URL(fileURLWithPath: table))
+        try FileManager.default.removeItem(atPath: table)
+        lines = try run(try config(root: root, settings), results: results)
+        XCTAssertEqual(lines.first, "train: redone (outputs missing)", "\(lines)")
+        XCTAssertTrue(lines.contains("lenet5 fold 1: training reused (best epoch 1); predictions redone (outputs missing)"), "\(lines)")
+        XCTAssertTrue(lines.contains("lenet5 fold 0: training reused (best epoch 1); predictions reused"), "\(lines)")
+        XCTAssertFalse(lines.contains { $0.contains("training redone") }, "\(lines)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: table)), tableBytes)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: results + "/submission.csv"))
+        assertUntouched(state, try trainingState(results, models: models), allFolds, "a fold's table deleted")
     }
 
     /// `init` and the chips are keyed by their files' content, not their path or time: new bytes at

@@ -44,7 +44,7 @@ extension PipelineRunner {
     /// Trains (or reuses) and predicts (or reuses) the refit of `model`.
     func refit(_ model: ModelSpec) throws {
         let folder = refitFolder(model)
-        let plan = plan(folder: folder, trainingInputs: refitTrainingInputs(model), predictions: ["test.csv"])
+        let plan = plan(folder: folder, trainingInputs: refitTrainingInputs(model), predictions: Self.refitTables)
         try run(unit: "\(model.name) refit", plan, model: model, fold: refitFold, kept: { "\($0.history.count) epochs" }, trainer: {
             let (epochs, foldBest) = try refitEpochs(model)
             var spec = model

@@ -56,8 +56,12 @@ extension PipelineRunner {
         var predictionReused: Bool
     }
 
+    /// The tables a trained fold's unit writes (`predictFold`), and a refit's.
+    static let foldTables = ["oof.csv", "oof-notta.csv", "test.csv"]
+    static let refitTables = ["test.csv"]
+
     func plan(_ model: ModelSpec, _ fold: Int) -> UnitPlan {
-        plan(folder: foldFolder(model, fold), trainingInputs: trainingInputs(model, fold), predictions: ["oof.csv", "oof-notta.csv", "test.csv"])
+        plan(folder: foldFolder(model, fold), trainingInputs: trainingInputs(model, fold), predictions: Self.foldTables)
     }
 
     /// The unit in `folder` is reused when its record was made from these inputs and its best weights
