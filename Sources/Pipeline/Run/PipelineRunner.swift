@@ -151,10 +151,9 @@ public final class PipelineRunner {
         switch stage {
         case .prepare: return [path("folds.csv")]
         case .train:
-            // A unit's tables count too: a fold whose test.csv is gone is predicted again, not read.
             return config.models.flatMap { model in
-                config.folds.trained.flatMap { fold in (["fold.json"] + Self.foldTables).map { foldFolder(model, fold) + "/" + $0 } }
-                    + (config.folds.refit ? (["fold.json"] + Self.refitTables).map { refitFolder(model) + "/" + $0 } : [])
+                config.folds.trained.flatMap { Self.finishedUnitFiles(in: foldFolder(model, $0), tables: Self.foldTables) }
+                    + (config.folds.refit ? Self.finishedUnitFiles(in: refitFolder(model), tables: Self.refitTables) : [])
             }
         case .predict: return config.models.flatMap { [path("predictions", "\($0.name)-oof.csv"), path("predictions", "\($0.name)-test.csv")] }
         case .ensemble: return [path("predictions", "ensemble-oof.csv"), path("predictions", "ensemble-test.csv")]

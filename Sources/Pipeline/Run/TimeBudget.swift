@@ -33,14 +33,15 @@ struct TimeBudget {
         /// The progressive-resizing stages, each at its own measured rate (none without it).
         var stages: [StageWork] = []
 
-        /// Seconds of the model's training at `epochs` (at least its staged epochs: the stages alone).
-        func trainingSeconds(epochs: Int) -> Double {
-            let staged = stages.reduce(0.0) { $0 + Double($1.epochs) * $1.secondsPerChip }
-            return chipsPerEpoch * (staged + Double(epochs - stagedEpochs) * secondsPerChip)
-        }
-
         var stagedEpochs: Int { stages.reduce(0) { $0 + $1.epochs } }
+        /// Seconds of the stages' epochs, each at its own rate.
+        var stageSeconds: Double { chipsPerEpoch * stages.reduce(0.0) { $0 + Double($1.epochs) * $1.secondsPerChip } }
+        /// Seconds of one epoch at the model's input size.
+        var epochSeconds: Double { chipsPerEpoch * secondsPerChip }
         var predictionSeconds: Double { secondsPerChip * predictionChips }
+
+        /// Seconds of the model's training at `epochs` (more than its staged epochs).
+        func trainingSeconds(epochs: Int) -> Double { stageSeconds + Double(epochs - stagedEpochs) * epochSeconds }
     }
 
     /// A progressive-resizing stage's epochs and measured seconds per training chip at its size.
@@ -62,8 +63,8 @@ struct TimeBudget {
     /// The epochs of each model: its staged epochs and ⌊s · the rest of its most⌋ (at least 1) with one
     /// s for all, the largest that fits.
     static func plan(availableSeconds: Double, models: [ModelWork]) -> [Int] {
-        let fixed = models.reduce(0.0) { $0 + $1.predictionSeconds + $1.trainingSeconds(epochs: $1.stagedEpochs) }
-        let scalable = models.reduce(0.0) { $0 + $1.trainingSeconds(epochs: $1.mostEpochs) - $1.trainingSeconds(epochs: $1.stagedEpochs) }
+        let fixed = models.reduce(0.0) { $0 + $1.predictionSeconds + $1.stageSeconds }
+        let scalable = models.reduce(0.0) { $0 + $1.epochSeconds * Double($1.mostEpochs - $1.stagedEpochs) }
         let scale = scalable > 0 ? min(1, max(0, (availableSeconds - fixed) / scalable)) : 1
         return models.map { model in
             let rest = model.mostEpochs - model.stagedEpochs

@@ -60,6 +60,10 @@ extension PipelineRunner {
     static let foldTables = ["oof.csv", "oof-notta.csv", "test.csv"]
     static let refitTables = ["test.csv"]
 
+    /// What a finished unit leaves in `folder` for the train stage to count as done: its record and
+    /// its `tables` (a deleted table redoes that unit's prediction).
+    static func finishedUnitFiles(in folder: String, tables: [String]) -> [String] { (["fold.json"] + tables).map { folder + "/" + $0 } }
+
     func plan(_ model: ModelSpec, _ fold: Int) -> UnitPlan {
         plan(folder: foldFolder(model, fold), trainingInputs: trainingInputs(model, fold), predictions: Self.foldTables)
     }
